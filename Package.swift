@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+//
+// DeferDrop: destroy large values on a background thread instead of the one
+// that drops them. The library depends on nothing outside the Swift toolchain.
+
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "DeferDrop",
+    products: [
+        .library(name: "DeferDrop", targets: ["DeferDrop"]),
+        .executable(name: "demo", targets: ["Demo"]),
+    ],
+    targets: [
+        .target(
+            name: "DeferDrop",
+            dependencies: ["_DeferDropShims"],
+            swiftSettings: strictSettings
+        ),
+        // Linux calls that Swift cannot import directly (GNU extensions). Internal.
+        .target(name: "_DeferDropShims"),
+        .executableTarget(
+            name: "Demo",
+            dependencies: ["DeferDrop"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "DeferDropTests",
+            dependencies: ["DeferDrop", "_DeferDropShims"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
+
+// The documentation plugin is needed only to build the DocC catalogs, so it is
+// added only on request: `DEFERDROP_DOCS=1 swift package generate-documentation`.
+// Everyone else, dependents included, resolves no packages at all.
+if Context.environment["DEFERDROP_DOCS"] != nil {
+    package.dependencies.append(
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0")
+    )
+}

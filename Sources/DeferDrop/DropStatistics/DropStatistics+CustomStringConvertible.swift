@@ -1,0 +1,8 @@
+extension DropStatistics: CustomStringConvertible {
+    /// A one-line summary, e.g. `deferred 10, destroyed 8, pending 2, peak 5`.
+    public var description: String {
+        var text = "deferred \(deferred), destroyed \(destroyed), pending \(pending), peak \(peakPending)"
+        if let reclaimedBytes { text += ", reclaimed \(reclaimedBytes) bytes" }
+        return text
+    }
+}

@@ -1,0 +1,38 @@
+/// Counters of one worker: what it was given and how far it has got.
+///
+/// Read them with ``DropWorker/statistics``. Each read is a consistent snapshot
+/// taken under the worker's lock. The worker publishes its progress once per
+/// batch of values, so while it is busy ``destroyed`` may lag slightly behind
+/// the truth; after `flush()` returns, with no hand-offs racing
+/// it, the counters are exact: ``deferred`` equals ``destroyed`` and
+/// ``pending`` is zero.
+public struct DropStatistics: Sendable, Hashable {
+    /// Values handed to this worker, including those it destroyed inline after
+    /// it was shut down.
+    public var deferred: UInt64
+
+    /// Values whose destruction has finished.
+    public var destroyed: UInt64
+
+    /// Values handed over and not yet destroyed: `deferred - destroyed`, or
+    /// zero if a hand-built value has `destroyed` above `deferred`.
+    public var pending: UInt64 { deferred >= destroyed ? deferred - destroyed : 0 }
+
+    /// The largest ``pending`` has ever been, as seen at each hand-off.
+    public var peakPending: UInt64
+
+    /// Bytes freed by the worker's own thread, or `nil` where this build cannot
+    /// measure them.
+    ///
+    /// Always `nil` for now: measuring needs allocator support that this build
+    /// of the package does not include.
+    public var reclaimedBytes: UInt64?
+
+    /// Creates a set of counters.
+    public init(deferred: UInt64 = 0, destroyed: UInt64 = 0, peakPending: UInt64 = 0, reclaimedBytes: UInt64? = nil) {
+        self.deferred = deferred
+        self.destroyed = destroyed
+        self.peakPending = peakPending
+        self.reclaimedBytes = reclaimedBytes
+    }
+}

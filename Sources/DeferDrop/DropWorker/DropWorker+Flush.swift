@@ -1,0 +1,22 @@
+extension DropWorker {
+    /// Blocks the calling thread until every value handed to this worker before
+    /// the call, by any thread, has been destroyed.
+    ///
+    /// The barrier is exact: when `flush()` returns, those values' destructors
+    /// have finished and ``statistics`` count them as destroyed. It returns at
+    /// once if nothing is pending. Values handed over during the flush may or
+    /// may not be destroyed by the time it returns.
+    ///
+    /// - Precondition: not called from a destructor running on this worker's own
+    ///   thread, which would wait for itself.
+    public func flush() {
+        _queue.flush()
+    }
+
+    /// Suspends until every value handed to this worker before the call, by any
+    /// thread, has been destroyed, without blocking a thread of the cooperative
+    /// pool.
+    public func flush() async {
+        await _queue.flush()
+    }
+}

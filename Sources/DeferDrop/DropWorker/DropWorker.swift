@@ -1,0 +1,115 @@
+/// A background thread that destroys the values handed to it, one after
+/// another, in the order they arrive.
+///
+/// ``shared`` is the package's global worker, the one ``DeferDrop`` and
+/// ``deferDrop(_:)-(Value)`` use by default, as the Rust crate `defer-drop` has one
+/// global thread. Create a worker of your own with ``init(name:)`` to keep a
+/// subsystem's garbage apart, to see its ``statistics`` alone, or to
+/// ``shutdown()`` it when the subsystem stops.
+///
+/// ## Guarantees
+/// - **Off the caller's thread.** A value handed over is destroyed on the
+///   worker's thread, never on the thread that handed it over (unless the
+///   worker has been shut down: see below). Ownership is *moved* into the queue,
+///   so the caller cannot end up doing the final release.
+/// - **In order.** Values are destroyed in the order they were handed over:
+///   everything one thread hands over is destroyed in that thread's order.
+///   Between threads, the order is the order in which their hand-offs reached
+///   the worker's lock.
+/// - **Cheap for the producer.** A hand-off is one short critical section. It
+///   makes a system call only when the worker is asleep and must be woken;
+///   while the worker is busy, hand-offs never make one. An idle worker sleeps;
+///   it never polls.
+/// - **Nothing lost.** ``shutdown()`` destroys everything pending before it
+///   returns; values handed over after it are destroyed inline by the caller.
+///   Dropping the last reference to a private worker stops it the same way, in
+///   the background.
+/// - **Nested hand-offs are safe.** A destructor running on the worker that
+///   hands further values over (a structure holding ``DeferDrop`` wrappers, or a
+///   chain of them) queues them behind the current batch instead of recursing,
+///   so a chain of any depth neither deadlocks nor grows the stack.
+///
+/// ## Threads
+/// A worker starts its thread on the first value it is given, so an unused
+/// worker costs no thread. The thread is named after the worker: see ``name``.
+///
+/// ## Caveats
+/// - Memory stays allocated until the worker has destroyed the value. If values
+///   are produced faster than one thread can destroy them, the queue grows
+///   without bound.
+/// - Calling `flush()` from a destructor that runs on the same worker is a
+///   precondition failure: the worker would wait for itself.
+public final class DropWorker: Disposer {
+    /// The global worker, whose thread is named `defer-drop`.
+    ///
+    /// Its thread starts on first use. ``DeferDrop/init(_:)`` and
+    /// ``deferDrop(_:)-(Value)`` hand values to it.
+    public static let shared = DropWorker(name: "defer-drop")
+
+    /// The worker's name, as given to ``init(name:)``.
+    ///
+    /// It is also the name of the worker's OS thread, as `top -H`, `gdb` and
+    /// `/proc/<pid>/task/<tid>/comm` show it. Linux keeps at most 15 bytes of a
+    /// thread name, so the thread carries the longest prefix of `name` that fits
+    /// without splitting a character.
+    public let name: String
+
+    @usableFromInline
+    let _queue: _DropQueue
+
+    /// Creates a private worker with its own thread.
+    ///
+    /// The thread starts when the first value is handed over.
+    ///
+    /// - Parameter name: Names the worker and its thread. Must not be empty and
+    ///   must not contain a NUL character.
+    public init(name: String) {
+        _precondition(!name.isEmpty, "DropWorker(name:): the name is empty; it names the worker's thread, so give it one")
+        _precondition(
+            !name.utf8.contains(0),
+            "DropWorker(name: \(name.debugDescription)): the name contains a NUL character, which a thread name cannot hold")
+        self.name = name
+        _queue = _DropQueue(name: name, threadName: _WorkerThread.osName(for: name))
+    }
+
+    /// Stops the worker without waiting: its thread destroys everything still
+    /// queued, then exits.
+    deinit {
+        _queue.shutdown(wait: false)
+    }
+
+    /// Takes ownership of `value` and destroys it on this worker's thread.
+    ///
+    /// Once the worker has been shut down, the value is destroyed here, in the
+    /// calling thread, before this method returns.
+    @inlinable
+    public func dispose<Value: ~Copyable>(_ value: consuming sending Value) {
+        var item: _DisposalItem? = _DisposalItem(boxing: value)
+        _queue.enqueue(&item)
+    }
+
+    /// Takes ownership of a class instance and destroys it on this worker's
+    /// thread, like ``dispose(_:)-(Value)``, without boxing it first.
+    @inlinable
+    public func dispose<Object: AnyObject>(_ object: consuming sending Object) {
+        var item: _DisposalItem? = _DisposalItem(object: consume object)
+        _queue.enqueue(&item)
+    }
+
+    /// Destroys everything pending, stops the worker's thread, and returns when
+    /// both are done.
+    ///
+    /// Values handed over once shutdown has begun are destroyed inline, in the
+    /// thread that hands them over, after the worker has drained the values
+    /// queued before them; so no value is lost and each thread's order holds.
+    /// Destructors the worker runs while draining may still hand it values: it
+    /// destroys those too before it stops. Calling `shutdown()` again, from any
+    /// thread, waits for the same stop. Called from a destructor running on the
+    /// worker itself, it begins the shutdown and returns at once.
+    ///
+    /// Shutting down ``shared`` makes every later ``deferDrop(_:)-(Value)`` destroy
+    /// inline, for the rest of the process.
+    public func shutdown() {
+        _queue.shutdown(wait: true)
+    }
+}

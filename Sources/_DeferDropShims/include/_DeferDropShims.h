@@ -1,0 +1,13 @@
+// C helpers for the DeferDrop module: the few Linux calls Swift cannot reach
+// through Glibc's module (GNU extensions that need _GNU_SOURCE).
+// Internal to the package; not an API.
+#ifndef DEFERDROP_SHIMS_H
+#define DEFERDROP_SHIMS_H
+
+/// Names the calling thread. Linux keeps at most 15 bytes; returns 0 or an errno value.
+int _deferdrop_set_current_thread_name(const char *name);
+
+/// Copies the calling thread's name into `buffer` (at least 16 bytes); returns 0 or an errno value.
+int _deferdrop_get_current_thread_name(char *buffer, unsigned long size);
+
+#endif

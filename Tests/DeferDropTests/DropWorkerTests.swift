@@ -1,0 +1,286 @@
+import DeferDrop
+import Synchronization
+import Testing
+
+@Suite("DropWorker")
+struct DropWorkerTests {
+    @Test("8 producers × 25,000 values: each destroyed once, off its producer, in its producer's order")
+    func orderPerProducerUnderLoad() {
+        let worker = DropWorker(name: "fifo")
+        let log = DestructionLog()
+        onThreads(8) { producer in
+            for sequence in 0..<25_000 {
+                worker.dispose(Probe(log, producer: producer, sequence: sequence))
+            }
+        }
+        worker.flush()
+        #expect(log.count == 200_000)
+        #expect(log.onCreatorCount == 0)
+        #expect(log.checkExactlyOnceInOrder(producers: 8, perProducer: 25_000) == nil)
+        let statistics = worker.statistics
+        #expect(statistics.deferred == 200_000)
+        #expect(statistics.destroyed == 200_000)
+        #expect(statistics.pending == 0)
+        #expect(statistics.peakPending >= 1 && statistics.peakPending <= 200_000)
+    }
+
+    @Test("flush() is a barrier for every thread's earlier values")
+    func flushIsABarrier() {
+        let worker = DropWorker(name: "barrier")
+        let log = DestructionLog()
+        for round in 1...20 {
+            onThreads(4) { producer in
+                for sequence in 0..<1_000 {
+                    worker.dispose(Probe(log, producer: producer, sequence: sequence))
+                }
+            }
+            worker.flush()
+            #expect(log.count == round * 4_000, "round \(round): flush returned before the values were destroyed")
+            let statistics = worker.statistics
+            #expect(statistics.deferred == statistics.destroyed)
+        }
+    }
+
+    @Test("flush() async waits without blocking, from many tasks")
+    func asyncFlush() async {
+        let worker = DropWorker(name: "async-flush")
+        let log = DestructionLog()
+        await withTaskGroup(of: Void.self) { group in
+            for producer in 0..<16 {
+                group.addTask {
+                    for sequence in 0..<1_000 {
+                        worker.dispose(Probe(log, producer: producer, sequence: sequence))
+                    }
+                    await worker.flush()
+                    // Everything this task handed over is destroyed by now.
+                    let mine = log.all.filter { $0.producer == producer }.count
+                    #expect(mine == 1_000)
+                }
+            }
+        }
+        await worker.flush()
+        #expect(log.count == 16_000)
+        #expect(log.checkExactlyOnceInOrder(producers: 16, perProducer: 1_000) == nil)
+        #expect(worker.statistics.pending == 0)
+    }
+
+    @Test("flush() with nothing pending returns at once, before and after the thread starts")
+    func flushWhenIdle() {
+        let worker = DropWorker(name: "idle")
+        worker.flush()
+        #expect(worker.statistics == DropStatistics())
+        deferDrop([1, 2, 3], on: worker)
+        worker.flush()
+        worker.flush()
+        #expect(worker.statistics == DropStatistics(deferred: 1, destroyed: 1, peakPending: 1))
+    }
+
+    @Test("flush() async with nothing pending returns at once")
+    func asyncFlushWhenIdle() async {
+        let worker = DropWorker(name: "idle-async")
+        await worker.flush()
+        deferDrop([1, 2, 3], on: worker)
+        await worker.flush()
+        await worker.flush()
+        #expect(worker.statistics == DropStatistics(deferred: 1, destroyed: 1, peakPending: 1))
+    }
+
+    @Test("statistics are exact after flush()")
+    func statisticsExactAfterFlush() {
+        let worker = DropWorker(name: "stats")
+        for value in 0..<10_000 {
+            worker.dispose([value])
+        }
+        worker.flush()
+        let statistics = worker.statistics
+        #expect(statistics.deferred == 10_000)
+        #expect(statistics.destroyed == 10_000)
+        #expect(statistics.pending == 0)
+        #expect((1...10_000).contains(statistics.peakPending))
+        #expect(statistics.reclaimedBytes == nil, "no allocator statistics in this build")
+    }
+
+    @Test("worker threads carry the worker's name, cut to 15 bytes on a character boundary")
+    func threadNames() {
+        func nameOfThread(of worker: DropWorker) -> String {
+            final class NameProbe {
+                let name: Mutex<String?>
+                init() { name = Mutex(nil) }
+            }
+            final class Reporter {
+                let report: @Sendable (String) -> Void
+                init(_ report: @escaping @Sendable (String) -> Void) { self.report = report }
+                deinit { report(currentThreadName()) }
+            }
+            let seen = Mutex<String?>(nil)
+            worker.dispose(Reporter { name in seen.withLock { $0 = name } })
+            worker.flush()
+            return seen.withLock { $0 } ?? "<none>"
+        }
+        #expect(nameOfThread(of: .shared) == "defer-drop")
+        #expect(DropWorker.shared.name == "defer-drop")
+        #expect(nameOfThread(of: DropWorker(name: "images")) == "images")
+
+        let long = DropWorker(name: "a-rather-long-worker-name")
+        #expect(long.name == "a-rather-long-worker-name", "the Swift name is kept whole")
+        #expect(nameOfThread(of: long) == "a-rather-long-w")
+
+        let accented = DropWorker(name: "ééééééééé")  // 2 bytes each
+        #expect(nameOfThread(of: accented) == "ééééééé")
+    }
+
+    @Test("shutdown() destroys what is pending; later values are destroyed inline, never lost")
+    func shutdownLosesNothing() {
+        let worker = DropWorker(name: "shutdown")
+        let log = DestructionLog()
+        for sequence in 0..<10_000 {
+            worker.dispose(Probe(log, sequence: sequence))
+        }
+        worker.shutdown()
+        #expect(log.count == 10_000, "shutdown() returned before draining")
+        #expect(log.onCreatorCount == 0)
+
+        worker.dispose(Probe(log, sequence: 10_000))
+        #expect(log.count == 10_001, "a value handed over after shutdown is destroyed at once")
+        #expect(log.onCreatorCount == 1, "…by the caller")
+        let wrapper = DeferDrop(Probe(log, sequence: 10_001), on: worker)
+        _ = consume wrapper
+        #expect(log.count == 10_002)
+
+        worker.shutdown()  // again: returns at once
+        worker.flush()
+        let statistics = worker.statistics
+        #expect(statistics.deferred == 10_002)
+        #expect(statistics.destroyed == 10_002)
+        #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 10_002) == nil)
+    }
+
+    @Test("shutdown() of a worker that never started")
+    func shutdownIdle() {
+        let worker = DropWorker(name: "never-started")
+        worker.shutdown()
+        let log = DestructionLog()
+        worker.dispose(Probe(log))
+        #expect(log.count == 1 && log.onCreatorCount == 1)
+        #expect(worker.statistics.deferred == 1 && worker.statistics.destroyed == 1)
+    }
+
+    @Test("shutdown() racing 4 producers and a second shutdown(): each value destroyed once, in order")
+    func shutdownRacingProducers() {
+        for _ in 0..<10 {
+            let worker = DropWorker(name: "race")
+            let log = DestructionLog()
+            onThreads(6) { thread in
+                switch thread {
+                case 0..<4:
+                    for sequence in 0..<5_000 {
+                        worker.dispose(Probe(log, producer: thread, sequence: sequence))
+                    }
+                default:
+                    worker.shutdown()
+                }
+            }
+            #expect(log.count == 20_000)
+            #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 5_000) == nil)
+            let statistics = worker.statistics
+            #expect(statistics.deferred == 20_000 && statistics.destroyed == 20_000)
+        }
+    }
+
+    @Test("a destructor on the worker may hand values to it, to another worker, or shut it down")
+    func destructorsHandingOver() {
+        final class Forwarder {
+            let to: DropWorker
+            let log: DestructionLog
+            let depth: Int
+            init(to: DropWorker, log: DestructionLog, depth: Int) {
+                self.to = to
+                self.log = log
+                self.depth = depth
+            }
+            deinit {
+                if depth > 0 {
+                    to.dispose(Forwarder(to: to, log: log, depth: depth - 1))
+                    to.dispose(Probe(log, sequence: depth))
+                }
+            }
+        }
+        let first = DropWorker(name: "first")
+        let second = DropWorker(name: "second")
+        let log = DestructionLog()
+        first.dispose(Forwarder(to: first, log: log, depth: 100))
+        first.dispose(Forwarder(to: second, log: log, depth: 100))
+        first.flush()
+        second.flush()
+        #expect(log.count == 200)
+
+        final class Stopper {
+            let worker: DropWorker
+            init(_ worker: DropWorker) { self.worker = worker }
+            deinit { worker.shutdown() }
+        }
+        let stopping = DropWorker(name: "self-stop")
+        stopping.dispose(Stopper(stopping))
+        stopping.dispose(Probe(log, sequence: -1))
+        stopping.shutdown()
+        #expect(log.count == 201)
+    }
+
+    @Test("dropping the last reference to a worker still destroys everything it holds")
+    func deinitDrains() {
+        let log = DestructionLog()
+        let done = Signal()
+        final class Last {
+            let done: Signal
+            init(_ done: Signal) { self.done = done }
+            deinit { done.raise() }
+        }
+        do {
+            let worker = DropWorker(name: "dropped")
+            for sequence in 0..<10_000 {
+                worker.dispose(Probe(log, sequence: sequence))
+            }
+            worker.dispose(Last(done))
+        }
+        #expect(done.wait(seconds: 30), "the dropped worker did not finish its queue within 30 s")
+        #expect(log.count == 10_000)
+        #expect(log.onCreatorCount == 0)
+    }
+}
+
+@Suite("Preconditions")
+struct PreconditionTests {
+    @Test("an empty worker name is refused with a message that says so")
+    func emptyName() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = DropWorker(name: "")
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("the name is empty"))
+    }
+
+    @Test("a name with a NUL character is refused")
+    func nulInName() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = DropWorker(name: "bad\u{0}name")
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("NUL"))
+    }
+
+    @Test("flush() from a destructor on the same worker is caught, not a deadlock")
+    func flushFromOwnWorker() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            final class Flusher {
+                let worker: DropWorker
+                init(_ worker: DropWorker) { self.worker = worker }
+                deinit { worker.flush() }
+            }
+            let worker = DropWorker(name: "self-flush")
+            worker.dispose(Flusher(worker))
+            worker.flush()
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("would wait for itself forever"))
+    }
+}
