@@ -103,10 +103,6 @@ struct DropWorkerTests {
     @Test("worker threads carry the worker's name, cut to 15 bytes on a character boundary")
     func threadNames() {
         func nameOfThread(of worker: DropWorker) -> String {
-            final class NameProbe {
-                let name: Mutex<String?>
-                init() { name = Mutex(nil) }
-            }
             final class Reporter {
                 let report: @Sendable (String) -> Void
                 init(_ report: @escaping @Sendable (String) -> Void) { self.report = report }
