@@ -15,10 +15,10 @@ import Musl
 /// A queue whose critical sections are a few stores wants the opposite trade:
 /// let a running thread barge in. The mutex is `PTHREAD_MUTEX_ADAPTIVE_NP`,
 /// which spins briefly before sleeping, as fits sections this short.
-final class _Lock<State: ~Copyable>: @unchecked Sendable {
+final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     // @unchecked Sendable: `state` is only reached through `withLock`, which
-    // holds `mutex` for the whole access, and `mutex` is made to be shared.
-    // State must be Sendable where it matters: every type stored here is.
+    // holds `mutex` for the whole access, `mutex` is made to be shared, and
+    // the state itself may cross threads (it is `Sendable`).
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     // Unchecked: the mutex already makes every access exclusive, and the
     // runtime check (two calls into a thread-local access set per critical
