@@ -15,6 +15,7 @@ let package = Package(
     name: "DeferDrop",
     products: [
         .library(name: "DeferDrop", targets: ["DeferDrop"]),
+        .library(name: "ShardedDrop", targets: ["ShardedDrop"]),
         .executable(name: "demo", targets: ["Demo"]),
     ],
     targets: [
@@ -23,16 +24,34 @@ let package = Package(
             dependencies: ["_DeferDropShims"],
             swiftSettings: strictSettings
         ),
-        // Linux calls that Swift cannot import directly (GNU extensions). Internal.
+        // Opt-in: a pool of drop workers, each producer thread pinned to one.
+        .target(
+            name: "ShardedDrop",
+            dependencies: ["DeferDrop", "_DeferDropShims"],
+            swiftSettings: strictSettings
+        ),
+        // Linux calls that Swift cannot import directly (GNU extensions, macros). Internal.
         .target(name: "_DeferDropShims"),
         .executableTarget(
             name: "Demo",
-            dependencies: ["DeferDrop"],
+            dependencies: ["DeferDrop", "ShardedDrop"],
+            swiftSettings: strictSettings
+        ),
+        // Probes and threads shared by the test targets.
+        .target(
+            name: "DeferDropTestSupport",
+            dependencies: ["DeferDrop", "_DeferDropShims"],
+            path: "Tests/DeferDropTestSupport",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "DeferDropTests",
-            dependencies: ["DeferDrop", "_DeferDropShims"],
+            dependencies: ["DeferDrop", "DeferDropTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ShardedDropTests",
+            dependencies: ["ShardedDrop", "DeferDrop", "DeferDropTestSupport"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,7 +1,8 @@
 // The Rust crate's examples/demo.rs, ported: build a large nested vector of
 // strings, duplicate it, then time dropping one copy through DeferDrop and the
 // other in the foreground. Then the same for the article's workload, a
-// dictionary of a million small arrays.
+// dictionary of a million small arrays. Last, several producer threads at
+// once, through the single worker and through a sharded pool.
 //
 //     swift run -c release demo
 //
@@ -13,5 +14,7 @@ print()
 nestedVectorDemo()
 print()
 dictionaryDemo()
+print()
+producersDemo()
 print()
 printWorkerSummary()

@@ -1,4 +1,5 @@
 import DeferDrop
+import DeferDropTestSupport
 import Testing
 
 @Suite("DeferDrop wrapper")
@@ -143,8 +144,7 @@ struct DeferDropTests {
                 self.depth = depth
             }
             deinit {
-                let thread = currentThread()
-                log.record(.init(producer: 0, sequence: depth, thread: thread, onCreator: thread == creator))
+                log.recordDestruction(sequence: depth, creator: creator)
             }
         }
         let worker = DropWorker(name: "nested")

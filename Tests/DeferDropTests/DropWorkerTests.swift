@@ -1,4 +1,5 @@
 import DeferDrop
+import DeferDropTestSupport
 import Synchronization
 import Testing
 
@@ -8,11 +9,7 @@ struct DropWorkerTests {
     func orderPerProducerUnderLoad() {
         let worker = DropWorker(name: "fifo")
         let log = DestructionLog()
-        onThreads(8) { producer in
-            for sequence in 0..<25_000 {
-                worker.dispose(Probe(log, producer: producer, sequence: sequence))
-            }
-        }
+        handOverSequenced(producers: 8, perProducer: 25_000, to: worker, log: log)
         worker.flush()
         #expect(log.count == 200_000)
         #expect(log.onCreatorCount == 0)
@@ -29,11 +26,7 @@ struct DropWorkerTests {
         let worker = DropWorker(name: "barrier")
         let log = DestructionLog()
         for round in 1...20 {
-            onThreads(4) { producer in
-                for sequence in 0..<1_000 {
-                    worker.dispose(Probe(log, producer: producer, sequence: sequence))
-                }
-            }
+            handOverSequenced(producers: 4, perProducer: 1_000, to: worker, log: log)
             worker.flush()
             #expect(log.count == round * 4_000, "round \(round): flush returned before the values were destroyed")
             let statistics = worker.statistics
@@ -102,27 +95,16 @@ struct DropWorkerTests {
 
     @Test("worker threads carry the worker's name, cut to 15 bytes on a character boundary")
     func threadNames() {
-        func nameOfThread(of worker: DropWorker) -> String {
-            final class Reporter {
-                let report: @Sendable (String) -> Void
-                init(_ report: @escaping @Sendable (String) -> Void) { self.report = report }
-                deinit { report(currentThreadName()) }
-            }
-            let seen = Mutex<String?>(nil)
-            worker.dispose(Reporter { name in seen.withLock { $0 = name } })
-            worker.flush()
-            return seen.withLock { $0 } ?? "<none>"
-        }
-        #expect(nameOfThread(of: .shared) == "defer-drop")
+        #expect(nameOfThread(destroyingOn: DropWorker.shared) == "defer-drop")
         #expect(DropWorker.shared.name == "defer-drop")
-        #expect(nameOfThread(of: DropWorker(name: "images")) == "images")
+        #expect(nameOfThread(destroyingOn: DropWorker(name: "images")) == "images")
 
         let long = DropWorker(name: "a-rather-long-worker-name")
         #expect(long.name == "a-rather-long-worker-name", "the Swift name is kept whole")
-        #expect(nameOfThread(of: long) == "a-rather-long-w")
+        #expect(nameOfThread(destroyingOn: long) == "a-rather-long-w")
 
         let accented = DropWorker(name: "ééééééééé")  // 2 bytes each
-        #expect(nameOfThread(of: accented) == "ééééééé")
+        #expect(nameOfThread(destroyingOn: accented) == "ééééééé")
     }
 
     @Test("shutdown() destroys what is pending; later values are destroyed inline, never lost")

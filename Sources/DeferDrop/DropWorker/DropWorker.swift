@@ -63,13 +63,32 @@ public final class DropWorker: Disposer {
     ///
     /// - Parameter name: Names the worker and its thread. Must not be empty and
     ///   must not contain a NUL character.
-    public init(name: String) {
-        _precondition(!name.isEmpty, "DropWorker(name:): the name is empty; it names the worker's thread, so give it one")
+    public convenience init(name: String) {
+        Self._checkName(name, of: "DropWorker")
+        self.init(_name: name, threadName: _WorkerThread.osName(for: name))
+    }
+
+    /// A worker named `prefix + suffix` whose thread name keeps the whole of
+    /// `suffix`, cutting `prefix` to fit: how a pool names its shards
+    /// (`"defer-drop" + "-3"`). The caller has checked `prefix`.
+    package convenience init(_namePrefix prefix: String, suffix: String) {
+        self.init(_name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix))
+    }
+
+    private init(_name name: String, threadName: String) {
+        self.name = name
+        _queue = _DropQueue(name: name, threadName: threadName)
+    }
+
+    /// Stops the program with a message naming `type` and `name` unless `name`
+    /// can name a thread: not empty, no NUL character.
+    package static func _checkName(_ name: String, of type: String) {
+        _precondition(
+            !name.isEmpty,
+            "\(type)(name: \"\"): the name is empty; it names the worker's thread, so give it one")
         _precondition(
             !name.utf8.contains(0),
-            "DropWorker(name: \(name.debugDescription)): the name contains a NUL character, which a thread name cannot hold")
-        self.name = name
-        _queue = _DropQueue(name: name, threadName: _WorkerThread.osName(for: name))
+            "\(type)(name: \(name.debugDescription)): the name contains a NUL character, which a thread name cannot hold")
     }
 
     /// Stops the worker without waiting: its thread destroys everything still
@@ -111,5 +130,18 @@ public final class DropWorker: Disposer {
     /// inline, for the rest of the process.
     public func shutdown() {
         _queue.shutdown(wait: true)
+    }
+
+    /// Begins ``shutdown()`` without waiting for it: the worker drains in the
+    /// background. For pools, which start every shard's drain before waiting
+    /// for any.
+    package func _beginShutdown() {
+        _queue.shutdown(wait: false)
+    }
+
+    /// Whether the calling thread is this worker's thread, that is, the caller
+    /// is a destructor this worker is running.
+    package var _isCurrentThread: Bool {
+        _queue.isOnWorkerThread
     }
 }

@@ -182,6 +182,11 @@ final class _DropQueue: Sendable {
         state.withLock { $0.destroyedInline += 1 }
     }
 
+    /// Whether the calling thread is the worker's.
+    var isOnWorkerThread: Bool {
+        state.withLock { $0.isOnWorkerThread }
+    }
+
     // MARK: Barriers
 
     /// Returns once every value queued before the call has been destroyed,

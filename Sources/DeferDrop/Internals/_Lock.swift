@@ -15,7 +15,8 @@ import Musl
 /// A queue whose critical sections are a few stores wants the opposite trade:
 /// let a running thread barge in. The mutex is `PTHREAD_MUTEX_ADAPTIVE_NP`,
 /// which spins briefly before sleeping, as fits sections this short.
-final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
+/// `package` so that the package's other modules share it.
+package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     // @unchecked Sendable: `state` is only reached through `withLock`, which
     // holds `mutex` for the whole access, `mutex` is made to be shared, and
     // the state itself may cross threads (it is `Sendable`).
@@ -26,7 +27,7 @@ final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     @exclusivity(unchecked)
     private var state: State
 
-    init(_ state: consuming State) {
+    package init(_ state: consuming State) {
         self.state = state
         mutex = .allocate(capacity: 1)
         var attributes = pthread_mutexattr_t()
@@ -44,7 +45,7 @@ final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
 
     /// Runs `body` with exclusive access to the state.
     @inline(__always)
-    func withLock<Result: ~Copyable>(_ body: (inout State) throws -> Result) rethrows -> Result {
+    package func withLock<Result: ~Copyable>(_ body: (inout State) throws -> Result) rethrows -> Result {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)

@@ -1,6 +1,6 @@
-// C helpers for the DeferDrop module: the few Linux calls Swift cannot reach
-// through Glibc's module (GNU extensions that need _GNU_SOURCE).
-// Internal to the package; not an API.
+// C helpers for the package's Swift modules: the few Linux calls Swift cannot
+// reach through Glibc's module (GNU extensions that need _GNU_SOURCE, and
+// macros such as CPU_COUNT). Internal to the package; not an API.
 #ifndef DEFERDROP_SHIMS_H
 #define DEFERDROP_SHIMS_H
 
@@ -9,5 +9,10 @@ int _deferdrop_set_current_thread_name(const char *name);
 
 /// Copies the calling thread's name into `buffer` (at least 16 bytes); returns 0 or an errno value.
 int _deferdrop_get_current_thread_name(char *buffer, unsigned long size);
+
+/// The number of processors the calling thread may run on (its CPU affinity
+/// mask, which `taskset` and container cpusets narrow), or the number online
+/// if the mask cannot be read. At least 1.
+long _deferdrop_active_processor_count(void);
 
 #endif

@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import DeferDrop
+
+/// The calling thread's pins: for each pool it has handed values to, the shard
+/// it is pinned to.
+///
+/// Why thread-local storage and not a table keyed by `pthread_self()`: thread
+/// ids are recycled as soon as a thread exits, so a new thread would inherit a
+/// dead thread's pin, and the dead thread's place would never be given back.
+/// Thread-local state lives and dies with the thread itself. Swift has no
+/// thread-local variables, so this is a POSIX thread-specific key whose
+/// destructor runs when the thread exits and unpins it from every live pool.
+///
+/// Only the owning thread ever reaches its `_ThreadPins` (through the key), so
+/// the class needs no lock and is not `Sendable`.
+final class _ThreadPins {
+    private struct Pin {
+        let assignment: _ShardAssignment
+        let shard: Int
+        /// Whether the pin counts towards the pool's balance. A pool's own
+        /// worker threads are pinned to their own shard without counting.
+        let counts: Bool
+    }
+
+    /// Usually one, for the one pool a thread feeds.
+    private var pins: [Pin] = []
+
+    /// The shard the calling thread is pinned to in the pool that owns
+    /// `assignment`; on the thread's first call for that pool, `choose` picks
+    /// the shard and says whether the pin counts towards the balance.
+    @inline(__always)
+    static func shard(in assignment: _ShardAssignment, choose: () -> (shard: Int, counts: Bool)) -> Int {
+        current._withUnsafeGuaranteedRef { pins in
+            for pin in pins.pins where pin.assignment === assignment {
+                return pin.shard
+            }
+            return pins.pin(in: assignment, choose: choose)
+        }
+    }
+
+    @inline(never)
+    private func pin(in assignment: _ShardAssignment, choose: () -> (shard: Int, counts: Bool)) -> Int {
+        // A good moment to let go of pools that no longer exist.
+        pins.removeAll { pin in
+            pin.assignment.isClosed
+        }
+        let (shard, counts) = choose()
+        pins.append(Pin(assignment: assignment, shard: shard, counts: counts))
+        return shard
+    }
+
+    /// Runs when the thread exits: gives each pool its place back.
+    deinit {
+        for pin in pins where pin.counts {
+            pin.assignment.unpin(shard: pin.shard)
+        }
+    }
+
+    /// The calling thread's pins, created on first use. Unretained: the
+    /// thread-specific slot owns the one reference.
+    private static var current: Unmanaged<_ThreadPins> {
+        let key = _threadPinsKey
+        if let raw = pthread_getspecific(key) {
+            return Unmanaged.fromOpaque(raw)
+        }
+        let pins = Unmanaged.passRetained(_ThreadPins())
+        let result = pthread_setspecific(key, pins.toOpaque())
+        _precondition(result == 0, "ShardedDrop could not store a thread's shard: pthread_setspecific returned \(result)")
+        return pins
+    }
+}
+
+/// The thread-specific key of `_ThreadPins`, created once per process. Its
+/// destructor releases a thread's pins when the thread exits. (The main
+/// thread's are not released: it exits with the process.)
+private let _threadPinsKey: pthread_key_t = {
+    var key = pthread_key_t()
+    let result = pthread_key_create(&key) { raw in
+        guard let raw else { return }
+        Unmanaged<_ThreadPins>.fromOpaque(raw).release()
+    }
+    _precondition(result == 0, "ShardedDrop could not create its thread-specific key: pthread_key_create returned \(result)")
+    return key
+}()

@@ -1,0 +1,24 @@
+extension ShardedDropPool {
+    /// Blocks the calling thread until every value handed to the pool before
+    /// the call, by any thread and on any shard, has been destroyed.
+    ///
+    /// A barrier across all shards: it waits for each shard in turn, while all
+    /// of them keep working, so it takes as long as the slowest shard.
+    ///
+    /// - Precondition: not called from a destructor running on one of the
+    ///   pool's shards, which would wait for itself.
+    public func flush() {
+        for worker in _workers {
+            worker.flush()
+        }
+    }
+
+    /// Suspends until every value handed to the pool before the call, on any
+    /// shard, has been destroyed, without blocking a thread of the cooperative
+    /// pool.
+    public func flush() async {
+        for worker in _workers {
+            await worker.flush()
+        }
+    }
+}
