@@ -84,6 +84,39 @@ struct ShardedDropPoolTests {
         #expect(pool.pinnedThreadCounts[main] == 1)
     }
 
+    @Test("a thread feeding several pools keeps one pin in each, also after another pool is gone")
+    func severalPools() {
+        let a = ShardedDropPool(shards: 3, name: "a")
+        let b = ShardedDropPool(shards: 3, name: "b")
+        _ = onNewThread { b.currentThreadShard }  // b's next new thread goes to shard 1
+        let log = DestructionLog()
+        let (shardInA, shardInB) = onNewThread {
+            do {
+                // A pool this thread used and that is gone by the next pin.
+                let gone = ShardedDropPool(shards: 2, name: "gone")
+                gone.dispose(Probe(log, producer: 2, sequence: 0))
+                gone.flush()
+            }
+            let inA = a.currentThreadShard
+            let inB = b.currentThreadShard
+            for sequence in 0..<1_000 {
+                a.dispose(Probe(log, producer: 0, sequence: sequence))
+                b.dispose(Probe(log, producer: 1, sequence: sequence))
+                #expect(a.currentThreadShard == inA)
+                #expect(b.currentThreadShard == inB)
+            }
+            return (inA, inB)
+        }
+        #expect(shardInA == 0)
+        #expect(shardInB == 1)
+        a.flush()
+        b.flush()
+        #expect(a.statistics.map(\.deferred) == [1_000, 0, 0])
+        #expect(b.statistics.map(\.deferred) == [0, 1_000, 0])
+        #expect(log.count == 2_001)
+        #expect(log.onCreatorCount == 0)
+    }
+
     @Test("worker(for:) keeps one key's values in order across 4 threads")
     func keyedOrderAcrossThreads() {
         let pool = ShardedDropPool(shards: 4, name: "keyed")

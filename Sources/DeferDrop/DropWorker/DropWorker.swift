@@ -36,7 +36,8 @@
 /// ## Caveats
 /// - Memory stays allocated until the worker has destroyed the value. If values
 ///   are produced faster than one thread can destroy them, the queue grows
-///   without bound.
+///   without bound. The `ShardedDrop` module's `ShardedDropPool` spreads the
+///   work over several workers.
 /// - Calling `flush()` from a destructor that runs on the same worker is a
 ///   precondition failure: the worker would wait for itself.
 public final class DropWorker: Disposer {

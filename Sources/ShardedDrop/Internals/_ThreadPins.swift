@@ -29,27 +29,46 @@ final class _ThreadPins {
     /// Usually one, for the one pool a thread feeds.
     private var pins: [Pin] = []
 
+    /// The last pin looked up, compared by identity without touching reference
+    /// counts: the hand-off's fast path. `pins` keeps that assignment alive,
+    /// so its address cannot be reused while it is cached.
+    private var cachedAssignment: UnsafeMutableRawPointer?
+    private var cachedShard = 0
+
     /// The shard the calling thread is pinned to in the pool that owns
-    /// `assignment`; on the thread's first call for that pool, `choose` picks
-    /// the shard and says whether the pin counts towards the balance.
+    /// `assignment`, if it is the pool this thread used last: the hand-off's
+    /// fast path, which touches no reference count and takes no lock.
     @inline(__always)
-    static func shard(in assignment: _ShardAssignment, choose: () -> (shard: Int, counts: Bool)) -> Int {
-        current._withUnsafeGuaranteedRef { pins in
-            for pin in pins.pins where pin.assignment === assignment {
-                return pin.shard
-            }
-            return pins.pin(in: assignment, choose: choose)
+    static func cachedShard(in assignment: _ShardAssignment) -> Int? {
+        let identity = Unmanaged.passUnretained(assignment).toOpaque()
+        return current._withUnsafeGuaranteedRef { pins in
+            pins.cachedAssignment == identity ? pins.cachedShard : nil
         }
     }
 
-    @inline(never)
-    private func pin(in assignment: _ShardAssignment, choose: () -> (shard: Int, counts: Bool)) -> Int {
-        // A good moment to let go of pools that no longer exist.
-        pins.removeAll { pin in
-            pin.assignment.isClosed
+    /// The shard the calling thread is pinned to in the pool that owns
+    /// `assignment`; on the thread's first call for that pool, `choose` picks
+    /// the shard and says whether the pin counts towards the balance.
+    static func shard(in assignment: _ShardAssignment, choose: () -> (shard: Int, counts: Bool)) -> Int {
+        current._withUnsafeGuaranteedRef { pins in
+            pins.lookUp(assignment, choose: choose)
         }
-        let (shard, counts) = choose()
-        pins.append(Pin(assignment: assignment, shard: shard, counts: counts))
+    }
+
+    /// The slow path: another pool than last time, or a first hand-off.
+    private func lookUp(_ assignment: _ShardAssignment, choose: () -> (shard: Int, counts: Bool)) -> Int {
+        let shard: Int
+        if let pin = pins.first(where: { $0.assignment === assignment }) {
+            shard = pin.shard
+        } else {
+            // A good moment to let go of pools that no longer exist.
+            pins.removeAll { $0.assignment.isClosed }
+            let (chosen, counts) = choose()
+            pins.append(Pin(assignment: assignment, shard: chosen, counts: counts))
+            shard = chosen
+        }
+        cachedAssignment = Unmanaged.passUnretained(assignment).toOpaque()
+        cachedShard = shard
         return shard
     }
 

@@ -14,6 +14,15 @@ extension ShardedDropPool {
     /// Reading it costs a thread-specific lookup; pinning a new thread takes a
     /// lock once.
     public var currentThreadShard: Int {
+        if let shard = _ThreadPins.cachedShard(in: _assignment) {
+            return shard
+        }
+        return _pinCurrentThread()
+    }
+
+    /// Looks up or makes the calling thread's pin, off the fast path.
+    @inline(never)
+    private func _pinCurrentThread() -> Int {
         _ThreadPins.shard(in: _assignment) {
             if let own = _workers.firstIndex(where: \._isCurrentThread) {
                 return (own, counts: false)

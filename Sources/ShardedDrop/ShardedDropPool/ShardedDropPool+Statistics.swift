@@ -1,7 +1,7 @@
 public import DeferDrop
 
 extension ShardedDropPool {
-    /// Each shard's counters, in shard order: one ``DropStatistics`` per shard.
+    /// Each shard's counters, in shard order: one `DropStatistics` per shard.
     ///
     /// Each entry is a consistent snapshot of its shard; the shards are read one
     /// after another, not at one instant. After `flush()`, with no hand-offs

@@ -5,10 +5,10 @@ import _DeferDropShims
 /// several threads free garbage at once while every producer's values are still
 /// destroyed in the order it handed them over.
 ///
-/// One ``DropWorker`` frees on one core, and every producer contends on its one
+/// One `DropWorker` frees on one core, and every producer contends on its one
 /// queue. A pool spreads both: it owns `shardCount` workers (its *shards*), and
 /// pins each thread that hands it a value to one shard for the rest of the
-/// thread's life. Hand values over as to any ``Disposer``:
+/// thread's life. Hand values over as to any `Disposer`:
 ///
 /// ```swift
 /// import DeferDrop
@@ -34,7 +34,7 @@ import _DeferDropShims
 ///   ``shardCount`` threads get distinct shards, and a thread that exits frees
 ///   its place. Pinning follows the thread itself (thread-local state), never a
 ///   thread id that the system may give to a later thread.
-/// - **Everything a ``DropWorker`` guarantees, per shard.** Values are moved,
+/// - **Everything a `DropWorker` guarantees, per shard.** Values are moved,
 ///   never destroyed on the producer; `flush()` is a barrier over every shard;
 ///   ``shutdown()`` loses nothing.
 ///
@@ -49,7 +49,7 @@ import _DeferDropShims
 ///   shard busy while the others idle. Use ``worker(for:)`` to spread one
 ///   thread's values by key, if their mutual order does not matter.
 /// - `flush()` covers the values that destructors hand to their own shard, as
-///   ``DropWorker/flush()`` does; not values a destructor hands to another shard
+///   `DropWorker.flush()` does; not values a destructor hands to another shard
 ///   through ``worker(for:)`` after that shard was flushed.
 /// - Each shard is an OS thread. More shards than processors only adds threads
 ///   competing with your own.
@@ -101,7 +101,7 @@ public final class ShardedDropPool: Disposer {
 
     /// Lets threads drop their pins to this pool. Each shard's worker then
     /// drains what it still holds in the background and stops, as a
-    /// ``DropWorker`` does when its last reference goes.
+    /// `DropWorker` does when its last reference goes.
     deinit {
         _assignment.close()
     }
