@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 //
 // DeferDrop: destroy large values on a background thread instead of the one
-// that drops them. The library depends on nothing outside the Swift toolchain.
+// that drops them. The library depends on nothing outside the Swift toolchain,
+// unless the `Jemalloc` trait links jemalloc for allocator statistics.
 
 import PackageDescription
 
@@ -18,11 +19,30 @@ let package = Package(
         .library(name: "ShardedDrop", targets: ["ShardedDrop"]),
         .executable(name: "demo", targets: ["Demo"]),
     ],
+    traits: [
+        .trait(
+            name: "Jemalloc",
+            description: """
+                Link jemalloc (libjemalloc-dev), which then allocates for the whole process, \
+                for exact per-worker reclaimed bytes and allocator statistics.
+                """
+        ),
+        // No default traits: without `Jemalloc`, building needs nothing but the toolchain.
+    ],
     targets: [
         .target(
             name: "DeferDrop",
-            dependencies: ["_DeferDropShims"],
+            dependencies: [
+                "_DeferDropShims",
+                .target(name: "CJemalloc", condition: .when(traits: ["Jemalloc"])),
+            ],
             swiftSettings: strictSettings
+        ),
+        // jemalloc as a system library, linked only with the `Jemalloc` trait.
+        .systemLibrary(
+            name: "CJemalloc",
+            pkgConfig: "jemalloc",
+            providers: [.apt(["libjemalloc-dev"])]
         ),
         // Opt-in: a pool of drop workers, each producer thread pinned to one.
         .target(

@@ -44,9 +44,11 @@ func dictionaryDemo() {
 /// the foreground drop frees everything.
 func compareDrops<Value: Sendable>(deferring deferred: consuming Value, inForeground foreground: consuming Value, plural: String) {
     let wrapper = DeferDrop(consume deferred)
+    let reclaimedBefore = DropWorker.shared.statistics.reclaimedBytes
     print("Dropping the \(plural)")
     let deferredTime = timeDropping(consume wrapper)
     let workerFinished = deferredTime + timeFlush()
+    let reclaimedAfter = DropWorker.shared.statistics.reclaimedBytes
     let foregroundTime = timeDropping(consume foreground)
 
     print("Duration of deferred drop: \(format(deferredTime))")
@@ -54,6 +56,18 @@ func compareDrops<Value: Sendable>(deferring deferred: consuming Value, inForegr
     print("  deferred / foreground: \(ratio(deferredTime, foregroundTime))")
     print("  (the worker finished destroying its copy \(format(workerFinished)) after the hand-off; the")
     print("   foreground drop was timed after that, so the two did not compete for the allocator)")
+    if let reclaimedBefore, let reclaimedAfter {
+        print("  the worker gave back \(_ByteCount.format(reclaimedAfter - reclaimedBefore))")
+    }
+}
+
+/// The allocator's view of the process, and how to see reclaimed bytes.
+func printAllocatorSummary() {
+    print("Process heap: \(AllocatorStatistics.current())")
+    if DropWorker.shared.statistics.reclaimedBytes == nil {
+        print("  (for the bytes each worker gives back, run with jemalloc:")
+        print("   swift run -c release --traits Jemalloc demo   # needs libjemalloc-dev)")
+    }
 }
 
 func printWorkerSummary() {

@@ -25,7 +25,11 @@ func producersDemo(producers: Int = 4, valuesPerProducer: Int = 10_000) {
     }
     report("DropWorker.shared (one thread)", single)
     let after = DropWorker.shared.statistics
-    print("    the worker destroyed \(grouped(Int(after.destroyed - before.destroyed))), peak \(grouped(Int(after.peakPending))) pending")
+    var summary = "    the worker destroyed \(grouped(Int(after.destroyed - before.destroyed)))"
+    if let start = before.reclaimedBytes, let end = after.reclaimedBytes {
+        summary += " and gave back \(_ByteCount.format(end - start))"
+    }
+    print(summary + "; peak \(grouped(Int(after.peakPending))) pending")
 
     // Like long-lived server threads, each producer is pinned before it starts.
     // (A thread is pinned on its first hand-off otherwise; one that exits
@@ -40,9 +44,14 @@ func producersDemo(producers: Int = 4, valuesPerProducer: Int = 10_000) {
         pool.flush()
     }
     report("ShardedDropPool (\(pool.shardCount) shards)", sharded)
-    let shares = pool.statistics.map { grouped(Int($0.destroyed)) }.joined(separator: " / ")
-    let pinned = (0..<pool.shardCount).map { shard in shards.withLock { $0.count { $0 == shard } } }
-    print("    per shard: \(shares) destroyed; producers per shard: \(pinned.map(String.init).joined(separator: " / "))")
+    let statistics = pool.statistics
+    let destroyed = statistics.map { grouped(Int($0.destroyed)) }.joined(separator: " / ")
+    let pinned = (0..<pool.shardCount).map { shard in String(shards.withLock { $0.count { $0 == shard } }) }
+    print("    per shard: \(destroyed) destroyed; producers \(pinned.joined(separator: " / "))")
+    let reclaimed = statistics.compactMap(\.reclaimedBytes)
+    if reclaimed.count == statistics.count {
+        print("    per shard: gave back \(reclaimed.map(_ByteCount.format).joined(separator: " / "))")
+    }
     print("  (slowest producer: wall-clock time to hand over or free its values; CPU per value: the")
     print("   producers' processor time per value. \(producers) producers and the workers share")
     print("   \(ShardedDropPool.defaultShardCount) processors, so the time until all is destroyed is bounded by the machine)")

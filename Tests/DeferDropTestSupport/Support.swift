@@ -188,3 +188,11 @@ private final class Reporter {
     init(_ report: @escaping @Sendable (String) -> Void) { self.report = report }
     deinit { report(currentThreadName()) }
 }
+
+extension DropStatistics {
+    /// The counters alone, for comparing with expected counts in builds that
+    /// measure bytes and builds that do not.
+    public var counts: DropStatistics {
+        DropStatistics(deferred: deferred, destroyed: destroyed, peakPending: peakPending)
+    }
+}

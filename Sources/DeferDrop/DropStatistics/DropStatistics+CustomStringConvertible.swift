@@ -1,8 +1,9 @@
 extension DropStatistics: CustomStringConvertible {
-    /// A one-line summary, e.g. `deferred 10, destroyed 8, pending 2, peak 5`.
+    /// A one-line summary, e.g. `deferred 10, destroyed 8, pending 2, peak 5`,
+    /// then `, reclaimed 61.2 MiB` where reclaimed bytes are known.
     public var description: String {
         var text = "deferred \(deferred), destroyed \(destroyed), pending \(pending), peak \(peakPending)"
-        if let reclaimedBytes { text += ", reclaimed \(reclaimedBytes) bytes" }
+        if let reclaimedBytes { text += ", reclaimed \(_ByteCount.format(reclaimedBytes))" }
         return text
     }
 }

@@ -72,6 +72,9 @@ final class _DropQueue: Sendable {
         /// Values destroyed by the producer because the worker had stopped.
         var destroyedInline: UInt64 = 0
         var peakPending: UInt64 = 0
+        /// Bytes the worker's thread has freed, published with `completed`;
+        /// `nil` where the allocator cannot tell.
+        var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
         var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
 
         var isOnWorkerThread: Bool {
@@ -256,7 +259,7 @@ final class _DropQueue: Sendable {
                 deferred: state.enqueued + state.destroyedInline,
                 destroyed: state.completed + state.destroyedInline,
                 peakPending: state.peakPending,
-                reclaimedBytes: nil)
+                reclaimedBytes: state.reclaimedBytes)
         }
     }
 
@@ -278,9 +281,12 @@ final class _DropQueue: Sendable {
     private func runWorker() {
         var batch: [_ChunkedQueue.Chunk] = []
         var destroyedInBatch: UInt64 = 0
+        let freed = _ThreadFreedBytes()
         while true {
+            let reclaimed = freed.bytes
             let (step, ready): (WorkerStep, [_Waiter]) = state.withLock { state in
                 state.completed += destroyedInBatch
+                if let reclaimed { state.reclaimedBytes = reclaimed }
                 state.items.exchange(&batch)
                 if !batch.isEmpty {
                     return (.destroy, state.takeReadyWaiters())
@@ -292,7 +298,12 @@ final class _DropQueue: Sendable {
                 state.workerIsAsleep = true
                 return (.sleep, state.takeReadyWaiters())
             }
-            for waiter in ready { waiter.resume() }
+            if !ready.isEmpty {
+                // Whoever waited may read the allocator's statistics next: give
+                // this thread's cached free blocks back first, so they show.
+                _ThreadFreedBytes.flushCurrentThreadCache()
+                for waiter in ready { waiter.resume() }
+            }
             switch step {
             case .destroy:
                 destroyedInBatch = Self.destroy(&batch)

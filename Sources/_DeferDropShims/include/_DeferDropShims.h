@@ -15,4 +15,12 @@ int _deferdrop_get_current_thread_name(char *buffer, unsigned long size);
 /// if the mask cannot be read. At least 1.
 long _deferdrop_active_processor_count(void);
 
+/// glibc malloc's view of the heap, from `mallinfo2()`: the bytes in use in
+/// allocations (`uordblks + hblkhd`) and the bytes obtained from the system
+/// (`arena + hblkhd`). Returns 0, or -1 where the C library is not glibc 2.33+.
+int _deferdrop_glibc_malloc_info(unsigned long long *in_use, unsigned long long *obtained);
+
+/// glibc's version, such as "2.36", or NULL where the C library is not glibc.
+const char *_deferdrop_glibc_version(void);
+
 #endif

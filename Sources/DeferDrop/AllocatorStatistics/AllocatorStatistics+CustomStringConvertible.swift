@@ -1,0 +1,26 @@
+extension AllocatorStatistics: CustomStringConvertible {
+    /// The known figures in binary units, such as
+    /// `jemalloc 5.3.0: allocated 12.4 MiB, active 14.1 MiB, resident 20.3 MiB, mapped 24 MiB, retained 3.2 MiB`.
+    public var description: String {
+        let figures: [(String, UInt64?)] = [
+            ("allocated", allocated), ("active", active), ("resident", resident),
+            ("mapped", mapped), ("retained", retained),
+        ]
+        let known = figures.compactMap { name, bytes in bytes.map { "\(name) \(_ByteCount.format($0))" } }
+        return "\(backend): " + (known.isEmpty ? "no figures available" : known.joined(separator: ", "))
+    }
+}
+
+extension AllocatorStatistics.Backend: CustomStringConvertible {
+    /// `jemalloc 5.3.0`, `glibc 2.36` or `unknown allocator`.
+    public var description: String {
+        switch self {
+        case .jemalloc(let version):
+            "jemalloc " + (version.split(separator: "-").first.map(String.init) ?? version)
+        case .glibc(let version):
+            "glibc " + version
+        case .unknown:
+            "unknown allocator"
+        }
+    }
+}
