@@ -88,7 +88,7 @@ func runProducers(
         startTimes.withLock { $0.append(begin) }
         let cpuBegin = threadCPUTime()
         while let value = values.popLast() {
-            handOver(value)
+            handOver(consume value)
         }
         cpu.withLock { $0.append(threadCPUTime() - cpuBegin) }
         return ContinuousClock.now - begin

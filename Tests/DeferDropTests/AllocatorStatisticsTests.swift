@@ -28,7 +28,7 @@ struct AllocatorStatisticsTests {
 
         var arrays = makeMebibyteArrays()
         while let array = arrays.popLast() {
-            worker.dispose(array)
+            worker.dispose(consume array)
         }
         let producerAfter = try #require(AllocatorStatistics.bytesFreedByCurrentThread)
         worker.flush()
@@ -97,7 +97,7 @@ struct AllocatorStatisticsTests {
                 exit(0)
             }
             while let array = arrays.popLast() {
-                worker.dispose(array)
+                worker.dispose(consume array)
             }
             worker.flush()
             let after = AllocatorStatistics.current().allocated ?? 0
