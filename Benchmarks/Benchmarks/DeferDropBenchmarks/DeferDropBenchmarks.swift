@@ -1,0 +1,169 @@
+import Benchmark
+import DeferDrop
+import Foundation
+
+/// Metrics of our own, next to the framework's wall clock, throughput, peak
+/// resident memory and malloc counts.
+enum Metrics {
+    /// The slowest producer's time per value handed over (streams).
+    static let producerCost = BenchmarkMetric.custom("producer ns per value", polarity: .prefersSmaller, useScalingFactor: false)
+    /// From the first hand-off until everything is destroyed, in microseconds.
+    static let untilDestroyed = BenchmarkMetric.custom("until destroyed (µs)", polarity: .prefersSmaller, useScalingFactor: false)
+    /// Bytes the destroying threads freed, in KiB (jemalloc; not for Dispatch,
+    /// Task or Thread, whose frees land on threads nobody can name).
+    static let reclaimed = BenchmarkMetric.custom("reclaimed (KiB)", polarity: .prefersLarger, useScalingFactor: false)
+}
+
+/// A producer-side regression of more than 20% fails `thresholds check`.
+var producerThreshold: BenchmarkThresholds { BenchmarkThresholds(relative: [.p50: 20.0]) }
+
+let memoryMetrics: [BenchmarkMetric] = [.peakMemoryResident, .mallocCountTotal]
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock] + memoryMetrics + [Metrics.untilDestroyed, Metrics.reclaimed],
+        timeUnits: .microseconds,
+        // Our metrics carry their unit in their name: print them unscaled.
+        units: [Metrics.producerCost: .count, Metrics.untilDestroyed: .count, Metrics.reclaimed: .count],
+        warmupIterations: 1,
+        maxDuration: .seconds(10),
+        maxIterations: 20)
+
+    // 1 and 2: one large structure, dropped once per iteration. The wall clock
+    // is the time on the producer; `until destroyed` includes the worker's part.
+    for mode in Mode.allCases {
+        largeDrop("Crate demo, 1000x1000 strings", mode: mode, make: makeCrateDemo)
+        largeDrop("Article map, 1M keys", mode: mode, make: makeArticleMap)
+    }
+
+    // 3: a million small objects, handed over one at a time by 1, 2 or 4 threads.
+    for producers in [1, 2, 4] {
+        for mode in Mode.streaming {
+            stream(producers: producers, mode: mode)
+        }
+    }
+
+    // 4: sporadic hand-offs, each finding the worker asleep.
+    for mode in Mode.allCases {
+        sporadic(mode: mode)
+    }
+
+    // 5: hand-off latency while the worker destroys the previous value.
+    for mode in Mode.allCases {
+        latencyUnderLoad(mode: mode)
+    }
+
+    // 6: how long until a million handed-over objects are all destroyed, from 2 producers.
+    for mode in Mode.streaming {
+        drain(mode: mode)
+    }
+}
+
+/// Times handing one value from `make()` over through `mode`.
+func largeDrop<Value: Sendable>(_ workload: String, mode: Mode, make: @escaping @Sendable () -> Value) {
+    Benchmark("\(workload) · \(mode.rawValue)", configuration: .init(thresholds: [.wallClock: producerThreshold])) { benchmark in
+        let value = make()
+        let bytesBefore = mode.reclaimedBytes
+        benchmark.startMeasurement()
+        let start = ContinuousClock.now
+        mode.handOver(consume value)
+        benchmark.stopMeasurement()
+        mode.waitUntilDestroyed()
+        record(benchmark, since: start, mode: mode, bytesBefore: bytesBefore)
+    }
+}
+
+/// `producers` threads hand over 1,000,000 small objects in all.
+func stream(producers: Int, mode: Mode) {
+    Benchmark(
+        "Stream 1M objects, \(producers) producers · \(mode.rawValue)",
+        configuration: .init(
+            metrics: [.wallClock, .throughput, Metrics.producerCost, Metrics.untilDestroyed] + memoryMetrics,
+            scalingFactor: .mega,
+            maxIterations: 10,
+            thresholds: [Metrics.producerCost: producerThreshold])
+    ) { benchmark in
+        var start = ContinuousClock.now
+        let times = runProducers(
+            producers, perProducer: 1_000_000 / producers, mode: mode,
+            started: { start = ContinuousClock.now; benchmark.startMeasurement() },
+            finished: { benchmark.stopMeasurement() })
+        mode.waitUntilDestroyed()
+        let slowest = times.max()!
+        benchmark.measurement(Metrics.producerCost, nanoseconds(slowest) / (1_000_000 / producers))
+        benchmark.measurement(Metrics.untilDestroyed, nanoseconds(ContinuousClock.now - start) / 1_000)
+    }
+}
+
+/// One 1,000-element array every 50 µs or so: the worker has gone back to
+/// sleep before each hand-off, which must wake it.
+func sporadic(mode: Mode) {
+    Benchmark(
+        "Sporadic, one value per 50 µs · \(mode.rawValue)",
+        configuration: .init(
+            metrics: [.wallClock],
+            timeUnits: .nanoseconds,
+            warmupIterations: 10,
+            maxDuration: .seconds(5),
+            maxIterations: 1_000,
+            thresholds: [.wallClock: producerThreshold])
+    ) { benchmark in
+        let value = (0..<1_000).map(Leaf.init)
+        mode.waitUntilDestroyed()
+        usleep(50)
+        benchmark.startMeasurement()
+        mode.handOver(consume value)
+        benchmark.stopMeasurement()
+    }
+}
+
+/// 200 hand-offs of a 20,000-object array, each while the worker is still
+/// destroying the one before: the distribution of the hand-off's time.
+func latencyUnderLoad(mode: Mode) {
+    Benchmark(
+        "Hand-off latency, 20k objects while busy · \(mode.rawValue)",
+        configuration: .init(
+            metrics: [.wallClock],
+            timeUnits: .microseconds,
+            warmupIterations: 0,
+            maxDuration: .seconds(30),
+            maxIterations: 200,
+            thresholds: [.wallClock: producerThreshold])
+    ) { benchmark in
+        let value = makeLeaves(20_000)
+        benchmark.startMeasurement()
+        mode.handOver(consume value)
+        benchmark.stopMeasurement()
+    }
+}
+
+/// 2 producers hand over 500,000 small objects each; the wall clock runs until
+/// every one is destroyed.
+func drain(mode: Mode) {
+    Benchmark(
+        "Drain 1M objects, 2 producers · \(mode.rawValue)",
+        configuration: .init(
+            metrics: [.wallClock, .throughput] + memoryMetrics,
+            scalingFactor: .mega,
+            maxIterations: 10)
+    ) { benchmark in
+        _ = runProducers(
+            2, perProducer: 500_000, mode: mode,
+            started: { benchmark.startMeasurement() },
+            finished: {})
+        mode.waitUntilDestroyed()
+        benchmark.stopMeasurement()
+    }
+}
+
+/// Records how long destruction took since `start` and what it gave back.
+func record(_ benchmark: Benchmark, since start: ContinuousClock.Instant, mode: Mode, bytesBefore: UInt64?) {
+    benchmark.measurement(Metrics.untilDestroyed, nanoseconds(ContinuousClock.now - start) / 1_000)
+    if let bytesBefore, let bytesAfter = mode.reclaimedBytes {
+        benchmark.measurement(Metrics.reclaimed, Int(bytesAfter - bytesBefore) / 1_024)
+    }
+}
+
+func nanoseconds(_ duration: Duration) -> Int {
+    Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
+}
