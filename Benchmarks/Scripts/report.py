@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Tables and plots for Docs/Benchmarks.md, from one stored benchmark run.
+
+Rerun everything from the Benchmarks folder:
+
+    swift package --allow-writing-to-package-directory benchmark baseline update results
+    swift package --allow-writing-to-directory Results benchmark baseline read results \\
+        --format histogramPercentiles --path Results
+    python3 -m pip install matplotlib        # once
+    python3 Scripts/report.py Results ../Docs
+
+It rewrites the part of Docs/Benchmarks.md between the `tables:begin` and
+`tables:end` markers, and the two plots in Docs/Benchmarks/.
+"""
+
+import math
+import pathlib
+import re
+import sys
+
+PREFIX = "results.DeferDropBenchmarks."
+SUFFIX = ".histogram.percentiles.tsv"
+METRICS = ["wallClock", "peakMemoryResident", "mallocCountTotal", "destroyed_per_s_(K)",
+           "until_destroyed_(µs)", "reclaimed_(KiB)", "producer_ns_per_value"]
+MODES = ["foreground", "DropWorker.shared", "ShardedDropPool",
+         "DispatchQueue.global", "Task.detached", "Thread per drop"]
+
+
+def load(folder):
+    """{workload: {mode: {metric: {percentile: value}}}}"""
+    results = {}
+    for path in pathlib.Path(folder).glob(PREFIX + "*" + SUFFIX):
+        stem = path.name[len(PREFIX):-len(SUFFIX)]
+        metric = next(m for m in METRICS if stem.endswith("." + m))
+        name = stem[: -len(metric) - 1].replace("_", " ")
+        workload, mode = name.split(" · ")
+        percentiles = {}
+        for line in path.read_text().splitlines()[1:]:
+            key, value = line.split("\t")
+            percentiles[float(key)] = float(value)
+        results.setdefault(workload, {}).setdefault(mode, {})[metric] = percentiles
+    return results
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return "–"
+    if value >= 100:
+        text = f"{value:,.0f}"
+    elif value >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.2f}"
+    return text + unit
+
+
+def ratio(part, whole):
+    if part is None or whole is None or part == 0:
+        return "–"
+    r = whole / part
+    return f"1/{r:,.0f}" if r >= 1 else f"{1 / r:.1f}×"
+
+
+def get(modes, mode, metric, p):
+    return modes.get(mode, {}).get(metric, {}).get(p)
+
+
+def large_table(workload, modes):
+    rows = [f"#### {workload}", "",
+            "| mode | on the producer, p50 | p99 | vs foreground (p50) | until destroyed, p50 | reclaimed | peak RSS, p50 | mallocs in the hand-off |",
+            "|---|---|---|---|---|---|---|---|"]
+    base = get(modes, "foreground", "wallClock", 50)
+    for mode in MODES:
+        if mode not in modes:
+            continue
+        p50 = get(modes, mode, "wallClock", 50)
+        reclaimed = get(modes, mode, "reclaimed_(KiB)", 50)
+        rows.append("| " + " | ".join([
+            mode, fmt(p50, " µs"), fmt(get(modes, mode, "wallClock", 99), " µs"),
+            "1" if mode == "foreground" else ratio(p50, base),
+            fmt(get(modes, mode, "until_destroyed_(µs)", 50), " µs"),
+            "–" if reclaimed is None else f"{reclaimed / 1024:.1f} MiB",
+            fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
+            fmt(get(modes, mode, "mallocCountTotal", 50)),
+        ]) + " |")
+    return rows
+
+
+def stream_table(workload, modes):
+    rows = [f"#### {workload}", "",
+            "| mode | producer ns per value, p50 | p99 | vs inline release (p50) | until all destroyed, p50 | peak RSS, p50 |",
+            "|---|---|---|---|---|---|"]
+    base = get(modes, "foreground", "producer_ns_per_value", 50)
+    for mode in MODES:
+        if mode not in modes:
+            continue
+        p50 = get(modes, mode, "producer_ns_per_value", 50)
+        rows.append("| " + " | ".join([
+            "foreground (inline release)" if mode == "foreground" else mode,
+            fmt(p50), fmt(get(modes, mode, "producer_ns_per_value", 99)),
+            "1" if mode == "foreground" else f"{p50 / base:.2f}×",
+            fmt(get(modes, mode, "until_destroyed_(µs)", 50) / 1000, " ms"),
+            fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
+        ]) + " |")
+    return rows
+
+
+def latency_table(workload, modes, unit):
+    rows = [f"#### {workload}", "",
+            f"| mode | p50 | p90 | p99 | max |", "|---|---|---|---|---|"]
+    for mode in MODES:
+        if mode not in modes:
+            continue
+        values = [get(modes, mode, "wallClock", p) for p in (50, 90, 99, 100)]
+        rows.append("| " + " | ".join([mode] + [fmt(v, unit) for v in values]) + " |")
+    return rows
+
+
+def drain_table(workload, modes):
+    rows = [f"#### {workload}", "",
+            "| mode | until all destroyed, p50 | p99 | vs single worker (p50) | peak RSS, p50 |",
+            "|---|---|---|---|---|"]
+    single = get(modes, "DropWorker.shared", "wallClock", 50)
+    for mode in MODES:
+        if mode not in modes:
+            continue
+        p50 = get(modes, mode, "wallClock", 50)
+        rows.append("| " + " | ".join([
+            "foreground (inline release)" if mode == "foreground" else mode,
+            fmt(p50 / 1000, " ms"), fmt(get(modes, mode, "wallClock", 99) / 1000, " ms"),
+            f"{p50 / single:.2f}×",
+            fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
+        ]) + " |")
+    return rows
+
+
+def tables(results):
+    out = []
+    order = sorted(results, key=lambda w: (
+        0 if w.startswith("Crate") else 1 if w.startswith("Article") else
+        2 if w.startswith("Stream") else 3 if w.startswith("Sporadic") else
+        4 if w.startswith("Hand-off") else 5, w))
+    for workload in order:
+        modes = results[workload]
+        if workload.startswith(("Crate", "Article")):
+            out += large_table(workload, modes)
+        elif workload.startswith("Stream"):
+            out += stream_table(workload, modes)
+        elif workload.startswith("Sporadic"):
+            out += latency_table(workload, modes, " ns")
+        elif workload.startswith("Hand-off"):
+            out += latency_table(workload, modes, " ns")
+        else:
+            out += drain_table(workload, modes)
+        out.append("")
+    return "\n".join(out)
+
+
+def plots(results, folder):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    colors = dict(zip(MODES, ["#444444", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728"]))
+
+    # Producer cost: per-value ns for the streams, µs for the large drops.
+    workloads = [w for w in results if w.startswith(("Crate", "Article", "Stream"))]
+    workloads.sort(key=lambda w: (not w.startswith("Crate"), not w.startswith("Article"), w))
+    fig, axes = plt.subplots(1, len(workloads), figsize=(3.2 * len(workloads), 4.2), sharey=False)
+    for axis, workload in zip(axes, workloads):
+        modes = [m for m in MODES if m in results[workload]]
+        stream = workload.startswith("Stream")
+        metric = "producer_ns_per_value" if stream else "wallClock"
+        values = [get(results[workload], m, metric, 50) for m in modes]
+        axis.bar(range(len(modes)), values, color=[colors[m] for m in modes])
+        axis.set_yscale("log")
+        axis.set_xticks(range(len(modes)))
+        axis.set_xticklabels(modes, rotation=60, ha="right", fontsize=7)
+        axis.set_title(workload.replace(", ", ",\n", 1), fontsize=8)
+        axis.set_ylabel("ns per value (p50)" if stream else "µs on the producer (p50)", fontsize=8)
+    fig.suptitle("Time the producer spends per drop (log scale; lower is better)")
+    fig.tight_layout()
+    fig.savefig(folder / "producer-cost.png", dpi=110)
+    plt.close(fig)
+
+    # Hand-off latency distribution while the worker is busy.
+    workload = next(w for w in results if w.startswith("Hand-off"))
+    fig, axis = plt.subplots(figsize=(7.5, 4.5))
+    for mode in MODES:
+        series = results[workload].get(mode, {}).get("wallClock")
+        if not series:
+            continue
+        ps = sorted(p for p in series if p < 100)
+        axis.plot([-math.log10(1 - p / 100) for p in ps], [series[p] for p in ps],
+                  label=mode, color=colors[mode])
+    ticks = [0, 50, 90, 99]
+    axis.set_xticks([-math.log10(1 - p / 100) for p in ticks])
+    axis.set_xticklabels([f"p{p}" for p in ticks])
+    axis.set_yscale("log")
+    axis.set_ylabel("hand-off time (ns, log)")
+    axis.set_title(workload)
+    axis.legend(fontsize=8)
+    axis.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(folder / "handoff-latency.png", dpi=110)
+    plt.close(fig)
+
+
+def main():
+    source, docs = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+    results = load(source)
+    if not results:
+        sys.exit(f"no {PREFIX}*{SUFFIX} files in {source}")
+    page = docs / "Benchmarks.md"
+    text = page.read_text()
+    begin, end = "<!-- tables:begin -->", "<!-- tables:end -->"
+    text = re.sub(re.escape(begin) + ".*?" + re.escape(end),
+                  lambda _: begin + "\n\n" + tables(results) + "\n" + end, text, flags=re.S)
+    page.write_text(text)
+    plots(results, docs / "Benchmarks")
+    print(f"updated {page} and {docs / 'Benchmarks'}/*.png from {len(results)} workloads")
+
+
+if __name__ == "__main__":
+    main()
