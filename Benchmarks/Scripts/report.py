@@ -88,8 +88,8 @@ def large_table(workload, modes):
 
 def stream_table(workload, modes):
     rows = [f"#### {workload}", "",
-            "| mode | producer ns per value, p50 | p99 | vs inline release (p50) | until all destroyed, p50 | peak RSS, p50 |",
-            "|---|---|---|---|---|---|"]
+            "| mode | producer ns per value, p50 | p99 | vs inline release (p50) | until all destroyed, p50 | destroyed per s, p50 | peak RSS, p50 |",
+            "|---|---|---|---|---|---|---|"]
     base = get(modes, "foreground", "producer_ns_per_value", 50)
     for mode in MODES:
         if mode not in modes:
@@ -100,6 +100,7 @@ def stream_table(workload, modes):
             fmt(p50), fmt(get(modes, mode, "producer_ns_per_value", 99)),
             "1" if mode == "foreground" else f"{p50 / base:.2f}×",
             fmt(get(modes, mode, "until_destroyed_(µs)", 50) / 1000, " ms"),
+            fmt(get(modes, mode, "destroyed_per_s_(K)", 50) / 1000, " M"),
             fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
         ]) + " |")
     return rows
@@ -118,8 +119,8 @@ def latency_table(workload, modes, unit):
 
 def drain_table(workload, modes):
     rows = [f"#### {workload}", "",
-            "| mode | until all destroyed, p50 | p99 | vs single worker (p50) | peak RSS, p50 |",
-            "|---|---|---|---|---|"]
+            "| mode | until all destroyed, p50 | p99 | vs single worker (p50) | destroyed per s, p50 | peak RSS, p50 |",
+            "|---|---|---|---|---|---|"]
     single = get(modes, "DropWorker.shared", "wallClock", 50)
     for mode in MODES:
         if mode not in modes:
@@ -129,6 +130,7 @@ def drain_table(workload, modes):
             "foreground (inline release)" if mode == "foreground" else mode,
             fmt(p50 / 1000, " ms"), fmt(get(modes, mode, "wallClock", 99) / 1000, " ms"),
             f"{p50 / single:.2f}×",
+            fmt(get(modes, mode, "destroyed_per_s_(K)", 50) / 1000, " M"),
             fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
         ]) + " |")
     return rows
