@@ -65,75 +65,74 @@ def get(modes, mode, metric, p):
     return modes.get(mode, {}).get(metric, {}).get(p)
 
 
-def large_table(workload, modes):
+def table(workload, modes, columns, cells):
+    """A markdown table: one row per mode present, in MODES order, from `cells(mode)`."""
     rows = [f"#### {workload}", "",
-            "| mode | on the producer, p50 | p99 | vs foreground (p50) | until destroyed, p50 | reclaimed | peak RSS, p50 | mallocs in the hand-off |",
-            "|---|---|---|---|---|---|---|---|"]
-    base = get(modes, "foreground", "wallClock", 50)
+            "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for mode in MODES:
-        if mode not in modes:
-            continue
+        if mode in modes:
+            rows.append("| " + " | ".join(cells(mode)) + " |")
+    return rows
+
+
+def large_table(workload, modes):
+    base = get(modes, "foreground", "wallClock", 50)
+
+    def cells(mode):
         p50 = get(modes, mode, "wallClock", 50)
         reclaimed = get(modes, mode, "reclaimed_(KiB)", 50)
-        rows.append("| " + " | ".join([
+        return [
             mode, fmt(p50, " µs"), fmt(get(modes, mode, "wallClock", 99), " µs"),
             "1" if mode == "foreground" else ratio(p50, base),
             fmt(get(modes, mode, "until_destroyed_(µs)", 50), " µs"),
             "–" if reclaimed is None else f"{reclaimed / 1024:.1f} MiB",
             fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
             fmt(get(modes, mode, "mallocCountTotal", 50)),
-        ]) + " |")
-    return rows
+        ]
+    return table(workload, modes, [
+        "mode", "on the producer, p50", "p99", "vs foreground (p50)", "until destroyed, p50",
+        "reclaimed", "peak RSS, p50", "mallocs in the hand-off"], cells)
 
 
 def stream_table(workload, modes):
-    rows = [f"#### {workload}", "",
-            "| mode | producer ns per value, p50 | p99 | vs inline release (p50) | until all destroyed, p50 | destroyed per s, p50 | peak RSS, p50 |",
-            "|---|---|---|---|---|---|---|"]
     base = get(modes, "foreground", "producer_ns_per_value", 50)
-    for mode in MODES:
-        if mode not in modes:
-            continue
+
+    def cells(mode):
         p50 = get(modes, mode, "producer_ns_per_value", 50)
-        rows.append("| " + " | ".join([
+        return [
             "foreground (inline release)" if mode == "foreground" else mode,
             fmt(p50), fmt(get(modes, mode, "producer_ns_per_value", 99)),
             "1" if mode == "foreground" else f"{p50 / base:.2f}×",
             fmt(get(modes, mode, "until_destroyed_(µs)", 50) / 1000, " ms"),
             fmt(get(modes, mode, "destroyed_per_s_(K)", 50) / 1000, " M"),
             fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
-        ]) + " |")
-    return rows
+        ]
+    return table(workload, modes, [
+        "mode", "producer ns per value, p50", "p99", "vs inline release (p50)",
+        "until all destroyed, p50", "destroyed per s, p50", "peak RSS, p50"], cells)
 
 
 def latency_table(workload, modes, unit):
-    rows = [f"#### {workload}", "",
-            f"| mode | p50 | p90 | p99 | max |", "|---|---|---|---|---|"]
-    for mode in MODES:
-        if mode not in modes:
-            continue
-        values = [get(modes, mode, "wallClock", p) for p in (50, 90, 99, 100)]
-        rows.append("| " + " | ".join([mode] + [fmt(v, unit) for v in values]) + " |")
-    return rows
+    def cells(mode):
+        return [mode] + [fmt(get(modes, mode, "wallClock", p), unit) for p in (50, 90, 99, 100)]
+    return table(workload, modes, ["mode", "p50", "p90", "p99", "max"], cells)
 
 
 def drain_table(workload, modes):
-    rows = [f"#### {workload}", "",
-            "| mode | until all destroyed, p50 | p99 | vs single worker (p50) | destroyed per s, p50 | peak RSS, p50 |",
-            "|---|---|---|---|---|---|"]
     single = get(modes, "DropWorker.shared", "wallClock", 50)
-    for mode in MODES:
-        if mode not in modes:
-            continue
+
+    def cells(mode):
         p50 = get(modes, mode, "wallClock", 50)
-        rows.append("| " + " | ".join([
+        return [
             "foreground (inline release)" if mode == "foreground" else mode,
             fmt(p50 / 1000, " ms"), fmt(get(modes, mode, "wallClock", 99) / 1000, " ms"),
             f"{p50 / single:.2f}×",
             fmt(get(modes, mode, "destroyed_per_s_(K)", 50) / 1000, " M"),
             fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
-        ]) + " |")
-    return rows
+        ]
+    return table(workload, modes, [
+        "mode", "until all destroyed, p50", "p99", "vs single worker (p50)",
+        "destroyed per s, p50", "peak RSS, p50"], cells)
 
 
 def tables(results):
