@@ -31,7 +31,8 @@ final class _ShardAssignment: Sendable {
         state.withLock { state in
             let count = state.pinnedThreads.count
             var chosen = state.nextShard
-            for offset in 1..<max(count, 1) {
+            // A pool has at least one shard, so `count` is at least 1.
+            for offset in 1..<count {
                 let shard = (state.nextShard + offset) % count
                 if state.pinnedThreads[shard] < state.pinnedThreads[chosen] {
                     chosen = shard
