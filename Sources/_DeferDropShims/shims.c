@@ -2,6 +2,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
+#include <errno.h>
+#include <semaphore.h>
+#include <time.h>
 #include "_DeferDropShims.h"
 #ifdef __GLIBC__
 #include <gnu/libc-version.h>
@@ -46,4 +49,48 @@ const char *_deferdrop_glibc_version(void) {
 #else
     return 0;
 #endif
+}
+
+int _deferdrop_set_current_thread_scheduling(int kind) {
+    struct sched_param param = { .sched_priority = 0 };
+    int policy = kind == DEFERDROP_SCHED_BATCH ? SCHED_BATCH
+               : kind == DEFERDROP_SCHED_IDLE ? SCHED_IDLE
+               : SCHED_OTHER;
+    // pid 0 is the calling thread: on Linux, scheduling policy is per thread.
+    return sched_setscheduler(0, policy, &param) == 0 ? 0 : errno;
+}
+
+int _deferdrop_current_thread_scheduling(void) {
+    switch (sched_getscheduler(0)) {
+    case SCHED_OTHER: return DEFERDROP_SCHED_NORMAL;
+    case SCHED_BATCH: return DEFERDROP_SCHED_BATCH;
+    case SCHED_IDLE: return DEFERDROP_SCHED_IDLE;
+    default: return -1;
+    }
+}
+
+int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    unsigned long long nanoseconds = (unsigned long long)deadline.tv_nsec + timeout_ns % 1000000000ULL;
+    deadline.tv_sec += (time_t)(timeout_ns / 1000000000ULL + nanoseconds / 1000000000ULL);
+    deadline.tv_nsec = (long)(nanoseconds % 1000000000ULL);
+    for (;;) {
+        if (sem_clockwait(semaphore, CLOCK_MONOTONIC, &deadline) == 0) return 0;
+        if (errno != EINTR) return errno;
+    }
+}
+
+static __thread int is_worker_thread;
+
+void _deferdrop_mark_current_thread_as_worker(void) {
+    is_worker_thread = 1;
+}
+
+int _deferdrop_current_thread_is_worker(void) {
+    return is_worker_thread;
+}
+
+int _deferdrop_fork(void) {
+    return (int)fork();
 }

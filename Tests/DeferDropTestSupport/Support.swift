@@ -1,6 +1,5 @@
 public import DeferDrop
 import Dispatch
-import Synchronization
 import _DeferDropShims
 
 #if canImport(Glibc)
@@ -34,7 +33,7 @@ public final class DestructionLog: Sendable {
         }
     }
 
-    private let entries = Mutex<[Entry]>([])
+    private let entries = _Lock<[Entry]>([])
 
     public init() {}
 
@@ -166,7 +165,7 @@ public func handOverSequenced(producers: Int, perProducer: Int, to disposer: som
 /// Runs `body` on a new OS thread, waits for the thread to exit, and returns
 /// what `body` returned.
 public func onNewThread<Result: Sendable>(_ body: @escaping @Sendable () -> Result) -> Result {
-    let result = Mutex<Result?>(nil)
+    let result = _Lock<Result?>(nil)
     onThreads(1) { _ in
         let value = body()
         result.withLock { $0 = value }
@@ -176,7 +175,7 @@ public func onNewThread<Result: Sendable>(_ body: @escaping @Sendable () -> Resu
 
 /// The OS name of the thread on which `disposer` destroys values.
 public func nameOfThread(destroyingOn disposer: some Disposer) -> String {
-    let seen = Mutex<String?>(nil)
+    let seen = _Lock<String?>(nil)
     disposer.dispose(Reporter { name in seen.withLock { $0 = name } })
     disposer.flush()
     return seen.withLock { $0 } ?? "<none>"

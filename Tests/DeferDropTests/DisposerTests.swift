@@ -1,13 +1,12 @@
 import DeferDrop
 import DeferDropTestSupport
-import Synchronization
 import Testing
 
 /// A disposer of the user's own: counts what it is given, then lets a worker
 /// destroy it. Implements only the generic requirement.
 final class CountingDisposer: Disposer {
     let worker = DropWorker(name: "counting")
-    let count = Mutex(0)
+    let count = _Lock(0)
 
     func dispose<Value: ~Copyable>(_ value: consuming sending Value) {
         count.withLock { $0 += 1 }

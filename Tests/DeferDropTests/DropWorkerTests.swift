@@ -1,6 +1,5 @@
 import DeferDrop
 import DeferDropTestSupport
-import Synchronization
 import Testing
 
 @Suite("DropWorker")

@@ -1,7 +1,6 @@
 import DeferDrop
 import DeferDropTestSupport
 import ShardedDrop
-import Synchronization
 import Testing
 
 @Suite("ShardedDropPool")
@@ -37,9 +36,9 @@ struct ShardedDropPoolTests {
     func pinningIsStableAndDistinct() {
         let pool = ShardedDropPool(shards: 4, name: "pins")
         let log = DestructionLog()
-        let shards = Mutex<[Int: Int]>([:])
+        let shards = _Lock<[Int: Int]>([:])
         let pinned = Signal()
-        let allPinned = Mutex(0)
+        let allPinned = _Lock(0)
         onThreads(4) { producer in
             let first = pool.currentThreadShard
             // Keep every thread alive until all four are pinned, so that none
@@ -121,7 +120,7 @@ struct ShardedDropPoolTests {
     func keyedOrderAcrossThreads() {
         let pool = ShardedDropPool(shards: 4, name: "keyed")
         let log = DestructionLog()
-        let next = Mutex(0)
+        let next = _Lock(0)
         onThreads(4) { _ in
             for _ in 0..<10_000 {
                 // Take a ticket and hand the value over under one lock, so the
@@ -238,7 +237,7 @@ struct ShardedDropPoolTests {
     func shutdownWithValuesInFlight() {
         let pool = ShardedDropPool(shards: 3, name: "shutdown")
         let log = DestructionLog()
-        let started = Mutex(0)
+        let started = _Lock(0)
         let allStarted = Signal()
         onThreads(5) { thread in
             if thread == 4 {

@@ -1,8 +1,10 @@
 extension DropStatistics: CustomStringConvertible {
     /// A one-line summary, e.g. `deferred 10, destroyed 8, pending 2, peak 5`,
-    /// then `, reclaimed 61.2 MiB` where reclaimed bytes are known.
+    /// then `, inline 3` where values were destroyed inline and
+    /// `, reclaimed 61.2 MiB` where reclaimed bytes are known.
     public var description: String {
         var text = "deferred \(deferred), destroyed \(destroyed), pending \(pending), peak \(peakPending)"
+        if destroyedInline > 0 { text += ", inline \(destroyedInline)" }
         if let reclaimedBytes { text += ", reclaimed \(_ByteCount.format(reclaimedBytes))" }
         return text
     }

@@ -7,8 +7,8 @@
 /// it, the counters are exact: ``deferred`` equals ``destroyed`` and
 /// ``pending`` is zero.
 public struct DropStatistics: Sendable, Hashable {
-    /// Values handed to this worker, including those it destroyed inline after
-    /// it was shut down.
+    /// Values handed to this worker, including those destroyed inline by the
+    /// thread that handed them over (see ``destroyedInline``).
     public var deferred: UInt64
 
     /// Values whose destruction has finished.
@@ -17,6 +17,12 @@ public struct DropStatistics: Sendable, Hashable {
     /// Values handed over and not yet destroyed: `deferred - destroyed`, or
     /// zero if a hand-built value has `destroyed` above `deferred`.
     public var pending: UInt64 { deferred >= destroyed ? deferred - destroyed : 0 }
+
+    /// Of ``destroyed``, the values the thread that handed them over destroyed
+    /// itself: after the worker was shut down, when a bounded worker was full
+    /// under ``OverflowPolicy/destroyInline``, or when a destructor running on
+    /// another worker found this one full (see ``OverflowPolicy/block``).
+    public var destroyedInline: UInt64
 
     /// The largest ``pending`` has ever been, as seen at each hand-off.
     public var peakPending: UInt64
@@ -38,8 +44,12 @@ public struct DropStatistics: Sendable, Hashable {
     public var reclaimedBytes: UInt64?
 
     /// Creates a set of counters.
-    public init(deferred: UInt64 = 0, destroyed: UInt64 = 0, peakPending: UInt64 = 0, reclaimedBytes: UInt64? = nil) {
+    public init(
+        deferred: UInt64 = 0, destroyed: UInt64 = 0, peakPending: UInt64 = 0,
+        reclaimedBytes: UInt64? = nil, destroyedInline: UInt64 = 0
+    ) {
         self.deferred = deferred
+        self.destroyedInline = destroyedInline
         self.destroyed = destroyed
         self.peakPending = peakPending
         self.reclaimedBytes = reclaimedBytes

@@ -19,4 +19,15 @@ extension DropWorker {
     public func flush() async {
         await _queue.flush()
     }
+
+    /// Like ``flush()``, but gives up after `timeout`; returns whether every
+    /// value handed over before the call has been destroyed.
+    ///
+    /// For code that must not hang on a destructor it cannot vouch for — one
+    /// that waits for a lock the caller holds, say, which no barrier can
+    /// resolve. On `false` the values are still queued and are destroyed
+    /// later; nothing is lost.
+    public func flush(timeout: Duration) -> Bool {
+        _queue.flush(timeout: timeout)
+    }
 }

@@ -58,27 +58,87 @@ public final class DropWorker: Disposer {
     @usableFromInline
     let _queue: _DropQueue
 
-    /// Creates a private worker with its own thread.
+    /// What this worker does when it holds as many pending values as it may:
+    /// see ``DropCapacity``. Fixed at creation.
+    public let capacity: DropCapacity
+
+    /// Creates a private worker with its own thread, at the default priority,
+    /// ``DropPriority/batch``.
     ///
     /// The thread starts when the first value is handed over.
     ///
-    /// - Parameter name: Names the worker and its thread. Must not be empty and
-    ///   must not contain a NUL character.
-    public convenience init(name: String) {
+    /// - Parameters:
+    ///   - name: Names the worker and its thread. Must not be empty and must
+    ///     not contain a NUL character.
+    ///   - capacity: How many values may wait to be destroyed; unbounded by
+    ///     default, as in the Rust crate. A bound must be at least 1.
+    public convenience init(name: String, capacity: DropCapacity = .unbounded) {
+        self.init(name: name, capacity: capacity, priority: .batch)
+    }
+
+    /// Creates a private worker with its own thread, running in the scheduling
+    /// class `priority`.
+    ///
+    /// - Parameters:
+    ///   - name: Names the worker and its thread. Must not be empty and must
+    ///     not contain a NUL character.
+    ///   - capacity: How many values may wait to be destroyed.
+    ///   - priority: The worker thread's scheduling class: see ``DropPriority``.
+    public convenience init(name: String, capacity: DropCapacity = .unbounded, priority: DropPriority) {
         Self._checkName(name, of: "DropWorker")
-        self.init(_name: name, threadName: _WorkerThread.osName(for: name))
+        self.init(
+            _name: name, threadName: _WorkerThread.osName(for: name),
+            capacity: capacity, bound: capacity._checkedBound(for: "DropWorker"), priority: priority)
     }
 
     /// A worker named `prefix + suffix` whose thread name keeps the whole of
     /// `suffix`, cutting `prefix` to fit: how a pool names its shards
-    /// (`"defer-drop" + "-3"`). The caller has checked `prefix`.
-    package convenience init(_namePrefix prefix: String, suffix: String) {
-        self.init(_name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix))
+    /// (`"defer-drop" + "-3"`). The caller has checked `prefix` and `capacity`.
+    package convenience init(_namePrefix prefix: String, suffix: String, capacity: DropCapacity, priority: DropPriority) {
+        self.init(
+            _name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix),
+            capacity: capacity, bound: capacity._checkedBound(for: "ShardedDropPool"), priority: priority)
     }
 
-    private init(_name name: String, threadName: String) {
+    private init(
+        _name name: String, threadName: String,
+        capacity: DropCapacity, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority
+    ) {
         self.name = name
-        _queue = _DropQueue(name: name, threadName: threadName)
+        self.capacity = capacity
+        _queue = _DropQueue(name: name, threadName: threadName, bound: bound, priority: priority)
+    }
+
+    /// The scheduling class of the worker's thread: ``DropPriority/batch``
+    /// unless set otherwise.
+    ///
+    /// Settable at any time, ``shared``'s too; the worker applies a change
+    /// before it destroys its next value (a sleeping worker wakes to apply
+    /// it). Raising a worker out of ``DropPriority/idle`` needs `CAP_SYS_NICE`:
+    /// without it the thread stays idle.
+    public var priority: DropPriority {
+        get { _queue.priority }
+        set { _queue.priority = newValue }
+    }
+
+    /// Whether a normal process exit waits for this worker to destroy
+    /// everything handed to it. `true` unless set otherwise, for every worker.
+    ///
+    /// Returning from `main` or calling `exit()` runs a handler that shuts down
+    /// every live worker that drains at exit, all at once, and waits for them:
+    /// destructors that write files or flush buffers see their work land, and
+    /// values handed over during the exit itself (by other `atexit` handlers)
+    /// are destroyed inline. Set it to `false` for the Rust crate's fast exit,
+    /// where whatever is still queued is simply lost with the process:
+    ///
+    /// ```swift
+    /// DropWorker.shared.drainsAtExit = false
+    /// ```
+    ///
+    /// `_exit()`, a crash or a signal ends the process without any drain.
+    public var drainsAtExit: Bool {
+        get { _queue.drainsAtExit }
+        set { _queue.drainsAtExit = newValue }
     }
 
     /// Stops the program with a message naming `type` and `name` unless `name`

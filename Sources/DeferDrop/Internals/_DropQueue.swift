@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import _DeferDropShims
 
 /// The hand-off between any number of producers and one worker thread, and the
 /// worker thread's loop.
@@ -21,20 +22,36 @@ import Musl
 ///   worker is busy, hand-offs make no system call at all;
 /// - the worker never polls: when the queue is empty it sleeps on a semaphore
 ///   until a producer, `shutdown()` or `deinit` posts it.
+///
+/// With a bound (`DropCapacity.bounded`), a producer that finds the worker full
+/// registers a semaphore of its own under the lock and sleeps on it; the
+/// worker then publishes its progress after every value, not once per batch,
+/// and wakes the waiting producers as soon as there is room. An unbounded
+/// queue never takes that path.
 @usableFromInline
 final class _DropQueue: Sendable {
     /// The name the worker's thread carries, already cut to the OS limit.
     let threadName: String
     /// The public name, for messages.
     let name: String
+    /// The most values pending at once, and what a full queue does; `nil`
+    /// when unbounded.
+    let bound: (count: UInt64, policy: OverflowPolicy)?
 
-    private let state = _Lock(State())
+    private let state: _Lock<State>
     /// Posted exactly once for each time the worker went to sleep and was needed.
     private let wakeUp = _Semaphore()
 
-    init(name: String, threadName: String) {
+    init(name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority) {
         self.name = name
         self.threadName = threadName
+        self.bound = bound
+        state = _Lock(State(priority: priority))
+        _ProcessLifecycle.shared.register(self)
+    }
+
+    deinit {
+        _ProcessLifecycle.shared.unregister(ObjectIdentifier(self))
     }
 
     // MARK: State
@@ -61,6 +78,13 @@ final class _DropQueue: Sendable {
 
     struct State: Sendable {
         var lifecycle = Lifecycle.idle
+        /// The scheduling class the worker's thread should run in; it checks
+        /// before each batch.
+        var priority: DropPriority
+        /// Whether the handler at process exit drains this queue.
+        var drainsAtExit = true
+        /// Producers waiting for room in a bounded queue, each on its own semaphore.
+        var roomWaiters: [_Semaphore] = []
         var items = _ChunkedQueue()
         /// Set by the worker, under the lock, just before it sleeps; cleared by
         /// whoever takes on the duty to post `wakeUp`.
@@ -69,7 +93,7 @@ final class _DropQueue: Sendable {
         var enqueued: UInt64 = 0
         /// Of those, the ones destroyed. Published by the worker once per batch.
         var completed: UInt64 = 0
-        /// Values destroyed by the producer because the worker had stopped.
+        /// Values destroyed by their producer: the worker had stopped, or was full.
         var destroyedInline: UInt64 = 0
         var peakPending: UInt64 = 0
         /// Bytes the worker's thread has freed, published with `completed`;
@@ -118,6 +142,16 @@ final class _DropQueue: Sendable {
             }
         }
 
+        /// Values handed over and not yet destroyed, the one in hand included.
+        var pending: UInt64 { enqueued - completed }
+
+        /// Removes and returns the producers waiting for room, if there is room now.
+        mutating func takeRoomWaiters(bound: UInt64) -> [_Semaphore] {
+            guard !roomWaiters.isEmpty, pending < bound else { return [] }
+            defer { roomWaiters = [] }
+            return roomWaiters
+        }
+
         /// Wakes the worker if it sleeps; returns whether the caller must post.
         mutating func claimWakeUp() -> Bool {
             guard workerIsAsleep else { return false }
@@ -133,10 +167,12 @@ final class _DropQueue: Sendable {
         case queuedWakeWorker
         case destroyInline
         case destroyInlineAfterDrain(_Semaphore)
+        case waitForRoom(_Semaphore)
     }
 
     /// Moves `item` into the queue, or destroys it in the calling thread if the
-    /// worker has stopped. `item` is `nil` on return either way.
+    /// worker has stopped or is full under `.destroyInline`. `item` is `nil`
+    /// on return either way.
     ///
     /// After `shutdown()` has begun, a value from any thread but the worker's
     /// waits until the worker has drained what was queued before it, and is then
@@ -144,39 +180,55 @@ final class _DropQueue: Sendable {
     /// across a shutdown.
     @usableFromInline
     func enqueue(_ item: inout _DisposalItem?) {
-        let handoff: Handoff = state.withLock { state in
-            switch state.lifecycle {
-            case .idle:
-                state.lifecycle = .running(worker: startWorkerThread())
-            case .running:
-                break
-            case .stopping:
-                if !state.isOnWorkerThread {
-                    let drained = _Semaphore()
-                    state.waiters.append((.stopped, .thread(drained)))
-                    return .destroyInlineAfterDrain(drained)
+        while true {
+            let handoff: Handoff = state.withLock { state in
+                switch state.lifecycle {
+                case .idle:
+                    state.lifecycle = .running(worker: startWorkerThread())
+                case .running:
+                    break
+                case .stopping:
+                    if !state.isOnWorkerThread {
+                        let drained = _Semaphore()
+                        state.waiters.append((.stopped, .thread(drained)))
+                        return .destroyInlineAfterDrain(drained)
+                    }
+                case .stopped:
+                    return .destroyInline
                 }
-            case .stopped:
-                return .destroyInline
+                if let bound, state.pending >= bound.count, !state.isOnWorkerThread {
+                    if bound.policy == .destroyInline || _deferdrop_current_thread_is_worker() != 0 {
+                        return .destroyInline
+                    }
+                    let room = _Semaphore()
+                    state.roomWaiters.append(room)
+                    return .waitForRoom(room)
+                }
+                state.items.append(item.take()!)
+                state.enqueued += 1
+                state.peakPending = max(state.peakPending, state.pending)
+                if !state.waiters.isEmpty, state.isOnWorkerThread {
+                    state.extendBarriersOverNestedValue()
+                }
+                return state.claimWakeUp() ? .queuedWakeWorker : .queued
             }
-            state.items.append(item.take()!)
-            state.enqueued += 1
-            state.peakPending = max(state.peakPending, state.enqueued - state.completed)
-            if !state.waiters.isEmpty, state.isOnWorkerThread {
-                state.extendBarriersOverNestedValue()
+            switch handoff {
+            case .queued:
+                return
+            case .queuedWakeWorker:
+                wakeUp.signal()
+                return
+            case .destroyInline:
+                destroyInline(item.take()!)
+                return
+            case .destroyInlineAfterDrain(let drained):
+                drained.wait()
+                destroyInline(item.take()!)
+                return
+            case .waitForRoom(let room):
+                // Woken when the worker has made room, or is stopping: try again.
+                room.wait()
             }
-            return state.claimWakeUp() ? .queuedWakeWorker : .queued
-        }
-        switch handoff {
-        case .queued:
-            return
-        case .queuedWakeWorker:
-            wakeUp.signal()
-        case .destroyInline:
-            destroyInline(item.take()!)
-        case .destroyInlineAfterDrain(let drained):
-            drained.wait()
-            destroyInline(item.take()!)
         }
     }
 
@@ -195,7 +247,28 @@ final class _DropQueue: Sendable {
     /// Returns once every value queued before the call has been destroyed,
     /// and every value their destructors handed to this worker in turn.
     func flush() {
-        let semaphore: _Semaphore? = state.withLock { state in
+        addFlushBarrier()?.wait()
+    }
+
+    /// `flush()` that gives up after `timeout`; returns whether the barrier was reached.
+    func flush(timeout: Duration) -> Bool {
+        guard let semaphore = addFlushBarrier() else { return true }
+        if semaphore.wait(timeout: timeout) { return true }
+        let withdrawn = state.withLock { state in
+            guard let index = state.waiters.firstIndex(where: { $0.waiter.isThread(waitingOn: semaphore) })
+            else { return false }
+            state.waiters.remove(at: index)
+            return true
+        }
+        if withdrawn { return false }
+        // The worker took the barrier just now and is about to signal it.
+        semaphore.wait()
+        return true
+    }
+
+    /// Registers a barrier at the current end of the queue; `nil` if nothing is pending.
+    private func addFlushBarrier() -> _Semaphore? {
+        state.withLock { state in
             _precondition(
                 !state.isOnWorkerThread,
                 """
@@ -207,7 +280,6 @@ final class _DropQueue: Sendable {
             state.waiters.append((.destroyed(count: state.enqueued), .thread(semaphore)))
             return semaphore
         }
-        semaphore?.wait()
     }
 
     /// Returns once every value queued before the call has been destroyed,
@@ -228,27 +300,54 @@ final class _DropQueue: Sendable {
     /// Stops taking values, lets the worker destroy everything queued and stop,
     /// and waits for that unless `wait` is false or the caller is the worker.
     func shutdown(wait: Bool) {
-        let (mustWake, drained): (Bool, _Semaphore?) = state.withLock { state in
+        let (mustWake, drained, blockedProducers): (Bool, _Semaphore?, [_Semaphore]) = state.withLock { state in
             var mustWake = false
             switch state.lifecycle {
-            case .idle:
+            case .idle where state.items.isEmpty:
                 state.lifecycle = .stopped
-                return (false, nil)
+                return (false, nil, [])
+            case .idle:
+                // Values and no thread: only after fork(), in the child. Start
+                // one to drain them.
+                state.lifecycle = .stopping(worker: startWorkerThread())
             case .stopped:
-                return (false, nil)
+                return (false, nil, [])
             case .running(let worker):
                 state.lifecycle = .stopping(worker: worker)
                 mustWake = state.claimWakeUp()
             case .stopping:
                 break
             }
-            guard wait, !state.isOnWorkerThread else { return (mustWake, nil) }
+            // Producers waiting for room go on: they now wait for the drain instead.
+            let blockedProducers = state.roomWaiters
+            state.roomWaiters = []
+            guard wait, !state.isOnWorkerThread else { return (mustWake, nil, blockedProducers) }
             let drained = _Semaphore()
             state.waiters.append((.stopped, .thread(drained)))
-            return (mustWake, drained)
+            return (mustWake, drained, blockedProducers)
         }
+        for producer in blockedProducers { producer.signal() }
         if mustWake { wakeUp.signal() }
         drained?.wait()
+    }
+
+    // MARK: Settings
+
+    var priority: DropPriority {
+        get { state.withLock { $0.priority } }
+        set {
+            let mustWake = state.withLock { state in
+                state.priority = newValue
+                return state.claimWakeUp()
+            }
+            // A sleeping worker wakes to apply it now, and sleeps again.
+            if mustWake { wakeUp.signal() }
+        }
+    }
+
+    var drainsAtExit: Bool {
+        get { state.withLock { $0.drainsAtExit } }
+        set { state.withLock { $0.drainsAtExit = newValue } }
     }
 
     // MARK: Statistics
@@ -259,7 +358,8 @@ final class _DropQueue: Sendable {
                 deferred: state.enqueued + state.destroyedInline,
                 destroyed: state.completed + state.destroyedInline,
                 peakPending: state.peakPending,
-                reclaimedBytes: state.reclaimedBytes)
+                reclaimedBytes: state.reclaimedBytes,
+                destroyedInline: state.destroyedInline)
         }
     }
 
@@ -279,24 +379,26 @@ final class _DropQueue: Sendable {
     /// The worker thread's whole life: publish what was destroyed, take the next
     /// batch, destroy it with the lock released, and sleep when there is none.
     private func runWorker() {
+        _deferdrop_mark_current_thread_as_worker()
         var batch: [_ChunkedQueue.Chunk] = []
         var destroyedInBatch: UInt64 = 0
+        var appliedPriority: DropPriority?
         let freed = _ThreadFreedBytes()
         while true {
             let reclaimed = freed.bytes
-            let (step, ready): (WorkerStep, [_Waiter]) = state.withLock { state in
+            let (step, ready, priority): (WorkerStep, [_Waiter], DropPriority) = state.withLock { state in
                 state.completed += destroyedInBatch
                 if let reclaimed { state.reclaimedBytes = reclaimed }
                 state.items.exchange(&batch)
                 if !batch.isEmpty {
-                    return (.destroy, state.takeReadyWaiters())
+                    return (.destroy, state.takeReadyWaiters(), state.priority)
                 }
                 if case .stopping = state.lifecycle {
                     state.lifecycle = .stopped
-                    return (.stop, state.takeReadyWaiters())
+                    return (.stop, state.takeReadyWaiters(), state.priority)
                 }
                 state.workerIsAsleep = true
-                return (.sleep, state.takeReadyWaiters())
+                return (.sleep, state.takeReadyWaiters(), state.priority)
             }
             if !ready.isEmpty {
                 // Whoever waited may read the allocator's statistics next: give
@@ -304,9 +406,20 @@ final class _DropQueue: Sendable {
                 _ThreadFreedBytes.flushCurrentThreadCache()
                 for waiter in ready { waiter.resume() }
             }
+            if priority != appliedPriority {
+                // Best effort: raising a thread out of SCHED_IDLE needs a
+                // privilege, and without it the thread stays where it was.
+                _ = _deferdrop_set_current_thread_scheduling(priority._schedulingClass)
+                appliedPriority = priority
+            }
             switch step {
             case .destroy:
-                destroyedInBatch = Self.destroy(&batch)
+                if let bound {
+                    destroyPublishingEach(&batch, bound: bound.count)
+                    destroyedInBatch = 0
+                } else {
+                    destroyedInBatch = Self.destroy(&batch)
+                }
             case .sleep:
                 destroyedInBatch = 0
                 wakeUp.wait()
@@ -330,4 +443,68 @@ final class _DropQueue: Sendable {
         }
         return count
     }
+
+    /// Destroys `batch` like `destroy(_:)`, counting each value as destroyed
+    /// as soon as it is, so that producers waiting for room in a bounded queue
+    /// go on after one value rather than a whole batch.
+    private func destroyPublishingEach(_ batch: inout [_ChunkedQueue.Chunk], bound: UInt64) {
+        for index in batch.indices {
+            batch[index].reverse()
+            while batch[index].popLast() != nil {
+                let room = state.withLock { state in
+                    state.completed += 1
+                    return state.takeRoomWaiters(bound: bound)
+                }
+                for producer in room { producer.signal() }
+            }
+        }
+    }
+}
+
+// MARK: - Exit and fork
+
+extension _DropQueue: _ProcessLifecycleParticipant {
+    func _beginExitDrain() {
+        if drainsAtExit { shutdown(wait: false) }
+    }
+
+    func _finishExitDrain() {
+        if drainsAtExit { shutdown(wait: true) }
+    }
+
+    func _prepareForFork() {
+        state._lockForFork()
+    }
+
+    func _parentAfterFork() {
+        state._unlockAfterForkInParent()
+    }
+
+    /// The child has no worker thread and none of the threads that waited:
+    /// back to "no thread yet", keeping the queued values, which the thread
+    /// started by the next hand-off (or the drain at exit) destroys.
+    func _childAfterFork() {
+        state._reinitializeAfterForkInChild { state in
+            switch state.lifecycle {
+            case .running, .stopping: state.lifecycle = .idle
+            case .idle, .stopped: break
+            }
+            state.workerIsAsleep = false
+            // The waiters' threads and tasks exist only in the parent. Resuming
+            // a task's continuation here would schedule it on an executor the
+            // child does not have, and dropping it unresumed would report a
+            // leak: keep them, never resumed.
+            if !state.waiters.isEmpty {
+                _ = Unmanaged.passRetained(_Abandoned(state.waiters))
+                state.waiters = []
+            }
+            state.roomWaiters = []
+        }
+    }
+}
+
+/// Waiters of the parent process, kept alive and never resumed in a fork child.
+private final class _Abandoned: Sendable {
+    let waiters: [(point: _DropQueue.WaitPoint, waiter: _Waiter)]
+    init(_ waiters: [(point: _DropQueue.WaitPoint, waiter: _Waiter)]) { self.waiters = waiters }
 }

@@ -46,6 +46,10 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
         self.state = (storage + stateOffset).bindMemory(to: State.self, capacity: 1)
         self.state.initialize(to: state)
 
+        Self.initializeMutex(mutex)
+    }
+
+    private static func initializeMutex(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
         var attributes = pthread_mutexattr_t()
         pthread_mutexattr_init(&attributes)
         pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
@@ -66,6 +70,35 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state.pointee)
+    }
+
+    // MARK: fork()
+
+    /// Takes the mutex and keeps it across a `fork()`, so that the child's copy
+    /// of the state is consistent: no other thread can be halfway through a
+    /// critical section when the process is copied. Called from a
+    /// `pthread_atfork` prepare handler.
+    package func _lockForFork() {
+        pthread_mutex_lock(mutex)
+    }
+
+    /// Runs `body` on the state while the caller holds the mutex through
+    /// `_lockForFork()`.
+    package func _withLockHeldForFork<Result>(_ body: (inout State) -> Result) -> Result {
+        body(&state.pointee)
+    }
+
+    /// In the parent after `fork()`: lets go of the mutex taken by `_lockForFork()`.
+    package func _unlockAfterForkInParent() {
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// In the child after `fork()`: the child is the forking thread alone, so
+    /// the mutex (held by that thread's former self) is made new, and `body`
+    /// may fix up the state for a process whose other threads are gone.
+    package func _reinitializeAfterForkInChild(_ body: (inout State) -> Void) {
+        Self.initializeMutex(mutex)
+        body(&state.pointee)
     }
 
     private static func roundUp(_ value: Int, to multiple: Int) -> Int {

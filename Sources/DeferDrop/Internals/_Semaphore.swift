@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import _DeferDropShims
 
 /// A counting semaphore over POSIX `sem_t`: the one blocking primitive the
 /// package needs, to park an idle worker and to block a thread in `flush()`.
@@ -34,6 +35,22 @@ final class _Semaphore: @unchecked Sendable {
     func signal() {
         let result = sem_post(handle)
         _precondition(result == 0, "sem_post failed with errno \(errno)")
+    }
+
+    /// Waits at most `timeout` for the count to be positive, then takes one from
+    /// it; returns whether it did.
+    func wait(timeout: Duration) -> Bool {
+        let (seconds, attoseconds) = timeout.components
+        guard seconds >= 0, attoseconds >= 0 || seconds > 0 else {
+            return sem_trywait(handle) == 0
+        }
+        let nanoseconds = UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        let total = nanoseconds.overflow
+            ? UInt64.max / 2
+            : nanoseconds.partialValue &+ UInt64(max(attoseconds, 0) / 1_000_000_000)
+        let result = _deferdrop_semaphore_wait_for(handle, total)
+        _precondition(result == 0 || result == ETIMEDOUT, "sem_clockwait failed with errno \(result)")
+        return result == 0
     }
 
     /// Waits until the count is positive, then takes one from it.

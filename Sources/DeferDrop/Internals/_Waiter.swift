@@ -11,4 +11,9 @@ enum _Waiter: Sendable {
         case .task(let continuation): continuation.resume()
         }
     }
+
+    /// Whether this is a thread waiting on `semaphore`.
+    func isThread(waitingOn semaphore: _Semaphore) -> Bool {
+        if case .thread(let waiting) = self { waiting === semaphore } else { false }
+    }
 }

@@ -21,4 +21,16 @@ extension ShardedDropPool {
             await worker.flush()
         }
     }
+
+    /// Like ``flush()``, but gives up once `timeout` has passed; returns
+    /// whether every value handed to the pool before the call has been
+    /// destroyed. On `false` nothing is lost: the values are still queued.
+    public func flush(timeout: Duration) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        for worker in _workers {
+            guard worker.flush(timeout: max(deadline - clock.now, .zero)) else { return false }
+        }
+        return true
+    }
 }

@@ -64,7 +64,7 @@ public final class ShardedDropPool: Disposer {
         min(max(Int(_deferdrop_active_processor_count()), 1), maximumShardCount)
     }
 
-    /// The pool's name, as given to ``init(shards:name:)``. Shard `i`'s worker
+    /// The pool's name, as given to ``init(shards:name:capacity:)``. Shard `i`'s worker
     /// is named `"\(name)-\(i)"`.
     public let name: String
 
@@ -74,7 +74,12 @@ public final class ShardedDropPool: Disposer {
 
     let _assignment: _ShardAssignment
 
-    /// Creates a pool of `shards` workers, each with its own thread.
+    /// What each shard does when it holds as many pending values as it may:
+    /// see `DropCapacity`. The bound is per shard. Fixed at creation.
+    public let capacity: DropCapacity
+
+    /// Creates a pool of `shards` workers, each with its own thread, at the
+    /// default priority, `DropPriority.batch`.
     ///
     /// No thread starts until a value is handed to its shard.
     ///
@@ -83,7 +88,21 @@ public final class ShardedDropPool: Disposer {
     ///     default, ``defaultShardCount``, is one per processor available.
     ///   - name: Names the pool and, with an index, its threads. Must not be
     ///     empty and must not contain a NUL character.
-    public init(shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop") {
+    ///   - capacity: How many values may wait on *each* shard; unbounded by
+    ///     default. A bound must be at least 1.
+    public convenience init(
+        shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
+        capacity: DropCapacity = .unbounded
+    ) {
+        self.init(shards: shards, name: name, capacity: capacity, priority: .batch)
+    }
+
+    /// Creates a pool whose shards' threads run in the scheduling class
+    /// `priority` (see `DropPriority`).
+    public init(
+        shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
+        capacity: DropCapacity = .unbounded, priority: DropPriority
+    ) {
         _precondition(
             shards >= 1,
             "ShardedDropPool(shards: \(shards)): a pool needs at least one shard")
@@ -94,9 +113,28 @@ public final class ShardedDropPool: Disposer {
             each is a thread, and more than the processors available only compete for them
             """)
         DropWorker._checkName(name, of: "ShardedDropPool")
+        _ = capacity._checkedBound(for: "ShardedDropPool")
         self.name = name
-        _workers = (0..<shards).map { DropWorker(_namePrefix: name, suffix: "-\($0)") }
+        self.capacity = capacity
+        _workers = (0..<shards).map {
+            DropWorker(_namePrefix: name, suffix: "-\($0)", capacity: capacity, priority: priority)
+        }
         _assignment = _ShardAssignment(shardCount: shards)
+    }
+
+    /// The scheduling class of the shards' threads. Setting it sets every
+    /// shard's `DropWorker.priority`; reading it gives shard 0's.
+    public var priority: DropPriority {
+        get { _workers[0].priority }
+        set { for worker in _workers { worker.priority = newValue } }
+    }
+
+    /// Whether a normal process exit waits for every shard to destroy what it
+    /// holds: `true` unless set otherwise. Setting it sets every shard's
+    /// `DropWorker.drainsAtExit`; reading it gives shard 0's.
+    public var drainsAtExit: Bool {
+        get { _workers[0].drainsAtExit }
+        set { for worker in _workers { worker.drainsAtExit = newValue } }
     }
 
     /// Lets threads drop their pins to this pool. Each shard's worker then

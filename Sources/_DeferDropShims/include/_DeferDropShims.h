@@ -23,4 +23,34 @@ int _deferdrop_glibc_malloc_info(unsigned long long *in_use, unsigned long long 
 /// glibc's version, such as "2.36", or NULL where the C library is not glibc.
 const char *_deferdrop_glibc_version(void);
 
+#include <semaphore.h>
+
+/// Scheduling classes a worker thread can run in (see `DropPriority`).
+enum {
+    DEFERDROP_SCHED_NORMAL = 0,  ///< SCHED_OTHER
+    DEFERDROP_SCHED_BATCH = 1,   ///< SCHED_BATCH: never preempts on wake-up
+    DEFERDROP_SCHED_IDLE = 2,    ///< SCHED_IDLE: the lowest weight the kernel has
+};
+
+/// Moves the calling thread (only it, not the process) to one of the classes
+/// above, at nice 0 where the class has a nice value. Returns 0 or an errno value.
+int _deferdrop_set_current_thread_scheduling(int kind);
+
+/// The calling thread's class, one of the DEFERDROP_SCHED_ values, or -1 for
+/// any other policy (a real-time one).
+int _deferdrop_current_thread_scheduling(void);
+
+/// Waits on `semaphore` for at most `timeout_ns` nanoseconds of the monotonic
+/// clock, retrying on EINTR. Returns 0 once it took the semaphore, or ETIMEDOUT.
+int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns);
+
+/// Marks the calling thread as a worker's thread, for the rest of its life.
+void _deferdrop_mark_current_thread_as_worker(void);
+
+/// Whether the calling thread is some worker's thread (of any worker).
+int _deferdrop_current_thread_is_worker(void);
+
+/// fork(), for tests: Swift's Glibc module does not offer it on every platform.
+int _deferdrop_fork(void);
+
 #endif

@@ -1,0 +1,26 @@
+/// A value travelling with the callback to run once it is destroyed.
+///
+/// The box is what the disposer receives, as a class instance: releasing it
+/// runs this deinit, which destroys the value first and then calls back, on
+/// whichever thread released it — the worker's, or the producer's if the
+/// value was destroyed inline.
+@usableFromInline
+final class _CompletionBox<Value: ~Copyable> {
+    @usableFromInline
+    var value: Value?
+    @usableFromInline
+    let whenDestroyed: @Sendable () -> Void
+
+    @inlinable
+    init(_ value: consuming Value, whenDestroyed: @escaping @Sendable () -> Void) {
+        self.value = consume value
+        self.whenDestroyed = whenDestroyed
+    }
+
+    deinit {
+        // Stored properties would be destroyed only after this body: destroy
+        // the value explicitly, so the callback runs after its destructor.
+        _ = value.take()
+        whenDestroyed()
+    }
+}

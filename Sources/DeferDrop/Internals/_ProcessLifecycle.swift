@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Something that must act when the process exits or forks: every
+/// `_DropQueue`, and the pools' shard assignments.
+package protocol _ProcessLifecycleParticipant: AnyObject, Sendable {
+    /// At a normal exit, first pass: start draining, without waiting.
+    func _beginExitDrain()
+    /// At a normal exit, second pass: wait for the drain begun in the first.
+    func _finishExitDrain()
+    /// Before `fork()`: take the participant's lock (see `_Lock._lockForFork()`).
+    func _prepareForFork()
+    /// In the parent after `fork()`: release that lock.
+    func _parentAfterFork()
+    /// In the child after `fork()`: make the lock new and forget the threads
+    /// that the child does not have.
+    func _childAfterFork()
+}
+
+extension _ProcessLifecycleParticipant {
+    package func _beginExitDrain() {}
+    package func _finishExitDrain() {}
+}
+
+/// The process-wide list of live participants, and the `atexit` and
+/// `pthread_atfork` handlers that walk it.
+///
+/// Why at exit: the Rust crate's values "will be silently lost" when `main`
+/// returns, because the process ends with its worker mid-queue. Here `exit()`
+/// (which returning from `main` calls) runs a handler that shuts every worker
+/// down — each drains what it holds, and later hand-offs are destroyed inline —
+/// and waits, so destructors that write files see their writes land. A
+/// worker with `drainsAtExit == false` is skipped and keeps the crate's fast
+/// exit. The handlers are installed by the first participant, so a process
+/// that never defers a drop runs none.
+///
+/// Why at fork: the child of a `fork()` has one thread, the one that forked.
+/// A worker's thread is gone there, and a lock some other thread held at that
+/// moment would stay locked for ever. The prepare handler takes this list's
+/// lock and then every participant's, so no critical section is in progress
+/// while memory is copied; the parent lets go of them; the child makes them
+/// new and resets each worker to "no thread yet", so its next hand-off starts
+/// one (values still queued are the child's copies, and the new thread
+/// destroys them too).
+///
+/// Lock order: this list's lock, then a participant's. Nothing takes this
+/// list's lock while holding a participant's: participants register in their
+/// initializers and leave in their deinitializers.
+package final class _ProcessLifecycle: Sendable {
+    package static let shared = _ProcessLifecycle()
+
+    private struct Entry {
+        weak var participant: (any _ProcessLifecycleParticipant)?
+    }
+
+    private struct State: Sendable {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        /// The participants locked by the prepare handler of a fork in progress.
+        var lockedForFork: [any _ProcessLifecycleParticipant] = []
+    }
+
+    private let state = _Lock(State())
+
+    private init() {
+        atexit { _ProcessLifecycle.shared.drainAtExit() }
+        pthread_atfork(
+            { _ProcessLifecycle.shared.prepareForFork() },
+            { _ProcessLifecycle.shared.parentAfterFork() },
+            { _ProcessLifecycle.shared.childAfterFork() })
+    }
+
+    package func register(_ participant: some _ProcessLifecycleParticipant) {
+        state.withLock { $0.entries[ObjectIdentifier(participant)] = Entry(participant: participant) }
+    }
+
+    /// Called from a participant's deinit: `participant` is no longer reachable
+    /// through its weak entry, so only its identity is passed.
+    package func unregister(_ participant: ObjectIdentifier) {
+        state.withLock { _ = $0.entries.removeValue(forKey: participant) }
+    }
+
+    private var liveParticipants: [any _ProcessLifecycleParticipant] {
+        state.withLock { $0.entries.values.compactMap(\.participant) }
+    }
+
+    /// Every participant begins its drain, then each is waited for, so all
+    /// workers drain at once.
+    private func drainAtExit() {
+        let participants = liveParticipants
+        for participant in participants { participant._beginExitDrain() }
+        for participant in participants { participant._finishExitDrain() }
+    }
+
+    private func prepareForFork() {
+        state._lockForFork()
+        state._withLockHeldForFork { state in
+            state.lockedForFork = state.entries.values.compactMap(\.participant)
+            for participant in state.lockedForFork { participant._prepareForFork() }
+        }
+    }
+
+    private func parentAfterFork() {
+        state._withLockHeldForFork { state in
+            for participant in state.lockedForFork.reversed() { participant._parentAfterFork() }
+            state.lockedForFork = []
+        }
+        state._unlockAfterForkInParent()
+    }
+
+    private func childAfterFork() {
+        state._reinitializeAfterForkInChild { state in
+            for participant in state.lockedForFork { participant._childAfterFork() }
+            state.lockedForFork = []
+        }
+    }
+}
