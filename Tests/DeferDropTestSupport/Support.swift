@@ -154,10 +154,17 @@ public final class Signal: Sendable {
 
 /// Has `producers` new threads each hand `perProducer` sequence-numbered probes
 /// to `disposer`, and returns once every thread has handed all of them over.
-public func handOverSequenced(producers: Int, perProducer: Int, to disposer: some Disposer, log: DestructionLog) {
+/// With `slow`, each probe's destructor takes 1 ms.
+public func handOverSequenced(
+    producers: Int, perProducer: Int, slow: Bool = false, to disposer: some Disposer, log: DestructionLog
+) {
     onThreads(producers) { producer in
         for sequence in 0..<perProducer {
-            disposer.dispose(Probe(log, producer: producer, sequence: sequence))
+            if slow {
+                disposer.dispose(SlowProbe(log, producer: producer, sequence: sequence))
+            } else {
+                disposer.dispose(Probe(log, producer: producer, sequence: sequence))
+            }
         }
     }
 }
@@ -194,4 +201,152 @@ extension DropStatistics {
     public var counts: DropStatistics {
         DropStatistics(deferred: deferred, destroyed: destroyed, peakPending: peakPending)
     }
+}
+
+/// A class whose deinit takes `duration` (sleeping, not spinning), then
+/// records the thread it ran on: a slow destructor.
+public final class SlowProbe {
+    public let log: DestructionLog
+    public let producer: Int
+    public let sequence: Int
+    public let duration: Duration
+    public let creator = currentThread()
+
+    public init(_ log: DestructionLog, producer: Int = 0, sequence: Int = 0, duration: Duration = .milliseconds(1)) {
+        self.log = log
+        self.producer = producer
+        self.sequence = sequence
+        self.duration = duration
+    }
+
+    deinit {
+        let (seconds, attoseconds) = duration.components
+        var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 { request = remaining }
+        log.recordDestruction(producer: producer, sequence: sequence, creator: creator)
+    }
+}
+
+/// The scheduling class of the thread on which `disposer` destroys values, as
+/// one of the shim's `DEFERDROP_SCHED_` numbers.
+public func schedulingClassOfThread(destroyingOn disposer: some Disposer) -> Int32 {
+    let seen = _Lock<Int32?>(nil)
+    disposer.dispose(OnDestroy { seen.withLock { $0 = _deferdrop_current_thread_scheduling() } })
+    disposer.flush()
+    return seen.withLock { $0 } ?? -2
+}
+
+/// Runs a closure when destroyed.
+public final class OnDestroy {
+    let action: @Sendable () -> Void
+    public init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+    deinit { action() }
+}
+
+/// A lock that one thread can hold across calls, as user code holds its own locks.
+public final class HeldLock: Sendable {
+    private let semaphore = DispatchSemaphore(value: 1)
+    public init() {}
+    public func lock() { semaphore.wait() }
+    public func unlock() { semaphore.signal() }
+}
+
+/// Keeps every core busy with spinning threads until `body` returns.
+public func withAllCoresBusy<Result>(threads: Int, _ body: () -> Result) -> Result {
+    let stop = _Lock(false)
+    let started = DispatchSemaphore(value: 0)
+    let finished = DispatchSemaphore(value: 0)
+    for _ in 0..<threads {
+        Thread.detach {
+            started.signal()
+            var spins: UInt64 = 0
+            while !stop.withLock({ $0 }) {
+                for _ in 0..<10_000 { spins &+= 1 }
+            }
+            _ = spins
+            finished.signal()
+        }
+    }
+    for _ in 0..<threads { started.wait() }
+    defer {
+        stop.withLock { $0 = true }
+        for _ in 0..<threads { finished.wait() }
+    }
+    return body()
+}
+
+/// Detached OS threads for tests, without Foundation.
+public enum Thread {
+    public static func detach(_ body: @escaping @Sendable () -> Void) {
+        final class Context: Sendable {
+            let body: @Sendable () -> Void
+            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+        }
+        let context = Unmanaged.passRetained(Context(body)).toOpaque()
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { raw in
+            Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, context)
+        precondition(result == 0, "pthread_create failed: \(result)")
+        pthread_detach(thread)
+    }
+}
+
+/// Lines in the file at `path`, or 0 if it does not exist.
+public func lineCount(ofFileAt path: String) -> Int {
+    guard let file = fopen(path, "r") else { return 0 }
+    defer { fclose(file) }
+    var count = 0
+    while true {
+        let character = getc(file)
+        if character == EOF { break }
+        if character == 10 { count += 1 }
+    }
+    return count
+}
+
+/// Appends `line` and a newline to the file at `path`, in one write.
+public func appendLine(_ line: String, toFileAt path: String) {
+    let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+    precondition(descriptor >= 0, "open(\(path)) failed: \(errno)")
+    defer { close(descriptor) }
+    let bytes = Array((line + "\n").utf8)
+    let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    precondition(written == bytes.count, "write to \(path) failed: \(errno)")
+}
+
+/// A fresh path in the temporary directory; the file does not exist.
+public func temporaryPath(_ label: String) -> String {
+    let path = "/tmp/deferdrop-\(label)-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    unlink(path)
+    return path
+}
+
+/// Writes `message` and a newline to standard error, unbuffered: for child
+/// processes that report why they fail.
+public func printError(_ message: String) {
+    let bytes = Array((message + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+/// Waits up to `seconds` for the child process `pid` to end; returns its exit
+/// code, or `nil` if it was killed by a signal or had to be killed after the
+/// time ran out.
+public func waitForChild(_ pid: Int32, seconds: Double) -> Int32? {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    var status: Int32 = 0
+    while true {
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid { break }
+        precondition(result == 0, "waitpid failed: \(errno)")
+        if ContinuousClock.now > deadline {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            return nil
+        }
+        usleep(1_000)
+    }
+    return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
 }

@@ -1,0 +1,195 @@
+import DeferDrop
+import DeferDropTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Bounded capacity")
+struct CapacityTests {
+    @Test("capacity is unbounded unless given", arguments: [DropCapacity.unbounded, .bounded(3, whenFull: .block)])
+    func capacityIsKept(capacity: DropCapacity) {
+        #expect(DropWorker(name: "cap").capacity == .unbounded)
+        #expect(DropWorker(name: "cap", capacity: capacity).capacity == capacity)
+    }
+
+    @Test(
+        "a slow destructor (1 ms) under a bound: pending never above it, nothing lost",
+        arguments: [OverflowPolicy.block, .destroyInline])
+    func slowDestructorUnderBound(policy: OverflowPolicy) {
+        let bound = 4
+        let worker = DropWorker(name: "slow-bounded", capacity: .bounded(bound, whenFull: policy))
+        let log = DestructionLog()
+        let producers = 3, perProducer = 40
+        handOverSequenced(producers: producers, perProducer: perProducer, slow: true, to: worker, log: log)
+        worker.flush()
+        let statistics = worker.statistics
+        #expect(statistics.peakPending <= UInt64(bound))
+        #expect(statistics.deferred == UInt64(producers * perProducer))
+        #expect(statistics.destroyed == statistics.deferred)
+        #expect(log.count == producers * perProducer)
+        #expect(Set(log.all.map { "\($0.producer)/\($0.sequence)" }).count == producers * perProducer)
+        switch policy {
+        case .block:
+            // Producers waited instead: every value went through the worker, in order.
+            #expect(statistics.destroyedInline == 0)
+            #expect(log.onCreatorCount == 0)
+            #expect(log.checkExactlyOnceInOrder(producers: producers, perProducer: perProducer) == nil)
+        case .destroyInline:
+            // 120 ms of destructors against 3 producers: most overflowed, on their producers.
+            #expect(statistics.destroyedInline > 0)
+            #expect(log.onCreatorCount == Int(statistics.destroyedInline))
+        }
+    }
+
+    @Test("4 producers × 20,000 values into a bound of 8: peak within it, each value once, in order")
+    func boundUnderLoad() {
+        let worker = DropWorker(name: "bounded-load", capacity: .bounded(8, whenFull: .block))
+        let log = DestructionLog()
+        handOverSequenced(producers: 4, perProducer: 20_000, to: worker, log: log)
+        worker.flush()
+        #expect(worker.statistics.peakPending <= 8)
+        #expect(worker.statistics.counts == DropStatistics(deferred: 80_000, destroyed: 80_000, peakPending: worker.statistics.peakPending))
+        #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 20_000) == nil)
+        #expect(log.onCreatorCount == 0)
+    }
+
+    @Test("a destructor that hands values to its own full worker: queued, no deadlock")
+    func nestedIntoOwnFullWorker() {
+        let worker = DropWorker(name: "nested-full", capacity: .bounded(2, whenFull: .block))
+        let destroyed = _Lock(0)
+        for _ in 0..<50 {
+            worker.dispose(Chain(length: 20, worker: worker, destroyed: destroyed))
+        }
+        #expect(worker.flush(timeout: .seconds(60)), "the worker did not finish: a deadlock?")
+        #expect(destroyed.withLock { $0 } == 50 * 21)
+        #expect(worker.statistics.destroyedInline == 0)
+    }
+
+    @Test("destructors on two full workers that feed each other: no deadlock, no value on a producer")
+    func crossWorkerFull() {
+        let a = DropWorker(name: "ping", capacity: .bounded(1, whenFull: .block))
+        let b = DropWorker(name: "pong", capacity: .bounded(1, whenFull: .block))
+        let destroyed = _Lock(0)
+        let onProducer = _Lock(0)
+        onThreads(2) { index in
+            let (first, second) = index == 0 ? (a, b) : (b, a)
+            let producer = currentThread()
+            for _ in 0..<2_000 {
+                first.dispose(Bouncer(hops: 3, here: first, there: second, destroyed: destroyed) {
+                    if currentThread() == producer { onProducer.withLock { $0 += 1 } }
+                })
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while destroyed.withLock({ $0 }) < 4_000 * 4, ContinuousClock.now < deadline {
+            _ = a.flush(timeout: .seconds(1))
+            _ = b.flush(timeout: .seconds(1))
+        }
+        #expect(destroyed.withLock { $0 } == 4_000 * 4, "not all values were destroyed within 60 s: a deadlock?")
+        #expect(onProducer.withLock { $0 } == 0)
+        // A full worker's value was destroyed on the other worker's thread instead of waiting.
+        #expect(a.statistics.destroyedInline + b.statistics.destroyedInline > 0)
+        #expect(a.statistics.pending == 0 && b.statistics.pending == 0)
+    }
+
+    @Test("shutdown() while producers are blocked on a full worker: each value once, in order")
+    func shutdownReleasesBlockedProducers() {
+        let worker = DropWorker(name: "full-stop", capacity: .bounded(4, whenFull: .block))
+        let log = DestructionLog()
+        let started = Signal()
+        Thread.detach {
+            onThreads(4) { producer in
+                for sequence in 0..<200 {
+                    if producer == 0, sequence == 20 { started.raise() }
+                    worker.dispose(SlowProbe(log, producer: producer, sequence: sequence, duration: .microseconds(200)))
+                }
+            }
+            started.raise()
+        }
+        #expect(started.wait(seconds: 60))
+        worker.shutdown()
+        // Producers still running now destroy inline; wait for all of them.
+        #expect(started.wait(seconds: 60), "the producers did not finish")
+        #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 200) == nil)
+        let statistics = worker.statistics
+        #expect(statistics.deferred == 800 && statistics.destroyed == 800)
+        #expect(statistics.peakPending <= 4)
+    }
+
+    @Test("a .block producer is never starved by an idle-priority worker on busy cores")
+    func blockedProducerProgressesUnderLoad() {
+        let worker = DropWorker(name: "idle-full", capacity: .bounded(1, whenFull: .block), priority: .idle)
+        let log = DestructionLog()
+        let clock = ContinuousClock()
+        let elapsed = withAllCoresBusy(threads: 2) {
+            clock.measure {
+                for sequence in 0..<10 {
+                    worker.dispose(SlowProbe(log, sequence: sequence, duration: .microseconds(100)))
+                }
+                worker.flush()
+            }
+        }
+        #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 10) == nil)
+        #expect(elapsed < .seconds(60), "10 hand-offs took \(elapsed)")
+    }
+
+    @Test("capacity below 1 is refused, naming the value", arguments: [0, -5])
+    func capacityBelowOne(count: Int) async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) { [count = count as Int] in
+            _ = DropWorker(name: "zero", capacity: .bounded(count, whenFull: .block))
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("DropWorker(capacity: .bounded(\(count), …)): the capacity must be at least 1"))
+    }
+}
+
+/// A link of a chain: its destructor hands the next link to `worker`.
+final class Chain: Sendable {
+    let next: Chain?
+    let worker: DropWorker
+    let destroyed: _Lock<Int>
+
+    init(length: Int, worker: DropWorker, destroyed: _Lock<Int>) {
+        next = length > 0 ? Chain(length: length - 1, worker: worker, destroyed: destroyed) : nil
+        self.worker = worker
+        self.destroyed = destroyed
+    }
+
+    init(next: consuming Chain?, worker: DropWorker, destroyed: _Lock<Int>) {
+        self.next = next
+        self.worker = worker
+        self.destroyed = destroyed
+    }
+
+    deinit {
+        destroyed.withLock { $0 += 1 }
+        if let next { worker.dispose(consume next) }
+    }
+}
+
+/// Hops between two workers: each destructor hands a new bouncer to the other one.
+final class Bouncer {
+    let hops: Int
+    let here: DropWorker
+    let there: DropWorker
+    let destroyed: _Lock<Int>
+    let onDestroy: (@Sendable () -> Void)?
+
+    init(hops: Int, here: DropWorker, there: DropWorker, destroyed: _Lock<Int>, onDestroy: (@Sendable () -> Void)? = nil) {
+        self.hops = hops
+        self.here = here
+        self.there = there
+        self.destroyed = destroyed
+        self.onDestroy = onDestroy
+    }
+
+    deinit {
+        onDestroy?()
+        destroyed.withLock { $0 += 1 }
+        if hops > 0 {
+            there.dispose(Bouncer(hops: hops - 1, here: there, there: here, destroyed: destroyed))
+        }
+    }
+}

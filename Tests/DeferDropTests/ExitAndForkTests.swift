@@ -1,0 +1,125 @@
+import DeferDrop
+import DeferDropTestSupport
+import Testing
+import _DeferDropShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Appends one line to a file when destroyed, slowly enough that values are
+/// still queued when the process exits.
+final class LineWriter: Sendable {
+    let path: String
+    let line: Int
+
+    init(path: String, line: Int) {
+        self.path = path
+        self.line = line
+    }
+
+    deinit {
+        usleep(300)
+        appendLine("\(line)", toFileAt: path)
+    }
+}
+
+@Suite("Exit drain and fork()")
+struct ExitAndForkTests {
+    @Test("exit() drains the shared worker: 1,000 destructors write 1,000 lines")
+    func exitDrainsSharedWorker() async {
+        let path = temporaryPath("exit-drain")
+        defer { unlink(path) }
+        await #expect(processExitsWith: .success) { [path = path as String] in
+            for line in 0..<1_000 {
+                deferDrop(LineWriter(path: path, line: line))
+            }
+            exit(0)
+        }
+        #expect(lineCount(ofFileAt: path) == 1_000)
+    }
+
+    @Test("a private worker, forgotten before exit, drains too")
+    func exitDrainsPrivateWorker() async {
+        let path = temporaryPath("exit-private")
+        defer { unlink(path) }
+        await #expect(processExitsWith: .success) { [path = path as String] in
+            do {
+                let worker = DropWorker(name: "exit-private", capacity: .bounded(100, whenFull: .block))
+                for line in 0..<1_000 {
+                    worker.dispose(LineWriter(path: path, line: line))
+                }
+            }
+            exit(0)
+        }
+        #expect(lineCount(ofFileAt: path) == 1_000)
+    }
+
+    @Test("drainsAtExit = false keeps the crate's fast exit: queued values are lost")
+    func exitWithoutDrain() async {
+        let path = temporaryPath("exit-fast")
+        defer { unlink(path) }
+        await #expect(processExitsWith: .success) { [path = path as String] in
+            DropWorker.shared.drainsAtExit = false
+            for line in 0..<1_000 {
+                deferDrop(LineWriter(path: path, line: line))
+            }
+            exit(0)
+        }
+        // 1,000 destructors take at least 300 ms; the process was gone long before.
+        #expect(lineCount(ofFileAt: path) < 1_000)
+    }
+
+    @Test("after fork(), the child hands values over and flushes: its worker restarts, nothing hangs")
+    func forkChildRestartsWorkers() async {
+        let path = temporaryPath("fork")
+        defer { unlink(path) }
+        await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) { [path = path as String] in
+            let worker = DropWorker(name: "forked", capacity: .bounded(64, whenFull: .block))
+            let stop = _Lock(false)
+            // Two threads keep the worker's lock and the shared worker busy while we fork.
+            for _ in 0..<2 {
+                Thread.detach {
+                    while !stop.withLock({ $0 }) {
+                        worker.dispose([1, 2, 3])
+                        deferDrop([4, 5, 6])
+                    }
+                }
+            }
+            for round in 0..<10 {
+                let child = _deferdrop_fork()
+                if child == 0 {
+                    let destroyed = _Lock(0)
+                    for _ in 0..<500 {
+                        worker.dispose(OnDestroy { destroyed.withLock { $0 += 1 } })
+                        deferDrop(OnDestroy { destroyed.withLock { $0 += 1 } })
+                    }
+                    guard worker.flush(timeout: .seconds(20)), DropWorker.shared.flush(timeout: .seconds(20)),
+                        destroyed.withLock({ $0 }) == 1_000
+                    else {
+                        printError("fork child \(round): destroyed \(destroyed.withLock { $0 }) of 1000")
+                        _exit(1)
+                    }
+                    // And the exit drain works in the child too.
+                    for line in 0..<50 {
+                        deferDrop(LineWriter(path: path, line: line))
+                    }
+                    exit(0)
+                }
+                guard child > 0 else {
+                    printError("fork failed: \(errno)")
+                    exit(1)
+                }
+                let status = waitForChild(child, seconds: 60)
+                guard status == 0 else {
+                    printError("fork child \(round) failed or hung: exit code \(status.map(String.init) ?? "none")")
+                    exit(1)
+                }
+            }
+            stop.withLock { $0 = true }
+            worker.flush()
+            exit(0)
+        }
+        #expect(lineCount(ofFileAt: path) == 10 * 50)
+    }
+}
