@@ -350,3 +350,9 @@ public func waitForChild(_ pid: Int32, seconds: Double) -> Int32? {
     }
     return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
 }
+
+/// Whether ThreadSanitizer or AddressSanitizer runs this process: they replace
+/// the allocator, so figures about glibc's or jemalloc's heap do not apply.
+public let runningUnderSanitizer: Bool = ["__tsan_init", "__asan_init"].contains { (symbol: String) in
+    dlsym(UnsafeMutableRawPointer(bitPattern: 0), symbol) != nil
+}

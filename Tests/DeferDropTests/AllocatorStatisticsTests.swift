@@ -15,7 +15,7 @@ func makeMebibyteArrays() -> [[UInt8]] {
 
 let mebibyte: UInt64 = 1 << 20
 
-@Suite("Allocator statistics")
+@Suite("Allocator statistics", .disabled(if: runningUnderSanitizer, "a sanitizer replaces the allocator"))
 struct AllocatorStatisticsTests {
     #if Jemalloc
     @Test("jemalloc: 64 deferred 1 MiB arrays raise the worker's reclaimedBytes by 63–66 MiB, not the producer's")

@@ -73,6 +73,67 @@ let benchmarks: @Sendable () -> Void = {
     for mode in Mode.streaming {
         drain(mode: mode)
     }
+
+    // 7: the worker's scheduling class, on the two hand-offs a wake-up can hurt.
+    for priority in [DropPriority.normal, .batch, .idle] {
+        priorityLatency(priority)
+        priorityWakeUp(priority)
+    }
+}
+
+/// A private worker per priority, so the classes do not mix.
+let priorityWorkers: [DropPriority: DropWorker] = Dictionary(uniqueKeysWithValues: [DropPriority.normal, .batch, .idle].map {
+    ($0, DropWorker(name: "bench-\($0)", capacity: .unbounded, priority: $0))
+})
+
+/// Workload 5 on a worker of the given priority.
+func priorityLatency(_ priority: DropPriority) {
+    let worker = priorityWorkers[priority]!
+    Benchmark(
+        "Priority: hand-off latency, 20k objects while busy · \(priority)",
+        configuration: .init(
+            metrics: [.wallClock],
+            timeUnits: .nanoseconds,
+            warmupIterations: 0,
+            maxDuration: .seconds(30),
+            maxIterations: 200,
+            thresholds: ungated([.wallClock]))
+    ) { benchmark in
+        let value = makeLeaves(20_000)
+        benchmark.startMeasurement()
+        worker.dispose(consume value)
+        benchmark.stopMeasurement()
+    }
+}
+
+/// Workload 4 with a large value (a 20k-object array) on a worker of the
+/// given priority: every hand-off wakes it, and then it has 20k releases to do
+/// on whichever core it was woken onto.
+func priorityWakeUp(_ priority: DropPriority) {
+    let worker = priorityWorkers[priority]!
+    Benchmark(
+        "Priority: wake-up hand-off, 20k objects per 50 µs · \(priority)",
+        configuration: .init(
+            metrics: [.wallClock],
+            timeUnits: .nanoseconds,
+            warmupIterations: 10,
+            maxDuration: .seconds(10),
+            maxIterations: 500,
+            thresholds: ungated([.wallClock]))
+    ) { benchmark in
+        let value = makeLeaves(20_000)
+        worker.flush()
+        usleep(50)
+        benchmark.startMeasurement()
+        worker.dispose(consume value)
+        // What the producer does next, about 10 µs of work of its own, is timed
+        // with the hand-off: a worker that preempts the producer when it wakes
+        // delays exactly this.
+        var sum = 0
+        for index in 0..<20_000 { sum &+= index &* 31 }
+        blackHole(sum)
+        benchmark.stopMeasurement()
+    }
 }
 
 /// Times handing one value from `make()` over through `mode`.

@@ -51,18 +51,38 @@ public func deferDropAndWait<Value: ~Copyable>(_ value: consuming sending Value)
 public func deferDropAndWait<Value: ~Copyable>(
     _ value: consuming sending Value, on disposer: some Disposer
 ) async {
-    // The box is created here, then moved into the closure's hand-off: the
-    // continuation cannot exist before the box, and the box must not be
-    // copied (a copy left here could be the last release). So the callback
-    // reads the continuation from a slot filled before the hand-off.
-    let slot = _Lock<CheckedContinuation<Void, Never>?>(nil)
-    var box: _CompletionBox<Value>? = _CompletionBox(value, whenDestroyed: {
-        slot.withLock { $0.take() }!.resume()
-    })
+    // Hand over first, then wait: the value is moved straight from the
+    // parameter into the box and the queue, and the destruction may finish
+    // before the task suspends, which the rendezvous allows for.
+    let rendezvous = _Lock(_Rendezvous.waitingForBoth)
+    disposer.dispose(_CompletionBox(value, whenDestroyed: { _Rendezvous.destroyed(rendezvous) }))
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        slot.withLock { $0 = continuation }
-        // The box was made from a `sending` value and is moved, never shared.
-        let transfer = _Transfer(value: box.take()!)
-        disposer.dispose(transfer.value)
+        _Rendezvous.suspended(rendezvous, continuation)
+    }
+}
+
+/// Where the destruction of a value and the task waiting for it meet,
+/// whichever comes first.
+enum _Rendezvous: Sendable {
+    case waitingForBoth
+    case taskSuspended(CheckedContinuation<Void, Never>)
+    case valueDestroyed
+
+    static func destroyed(_ rendezvous: _Lock<_Rendezvous>) {
+        let task: CheckedContinuation<Void, Never>? = rendezvous.withLock { state in
+            defer { state = .valueDestroyed }
+            if case .taskSuspended(let continuation) = state { return continuation }
+            return nil
+        }
+        task?.resume()
+    }
+
+    static func suspended(_ rendezvous: _Lock<_Rendezvous>, _ continuation: CheckedContinuation<Void, Never>) {
+        let alreadyDestroyed: Bool = rendezvous.withLock { state in
+            if case .valueDestroyed = state { return true }
+            state = .taskSuspended(continuation)
+            return false
+        }
+        if alreadyDestroyed { continuation.resume() }
     }
 }

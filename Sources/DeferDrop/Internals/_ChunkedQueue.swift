@@ -24,6 +24,9 @@ struct _ChunkedQueue: Sendable {
 
     var isEmpty: Bool { tail.isEmpty && full.isEmpty }
 
+    /// The number of items queued.
+    var count: Int { full.reduce(tail.count) { $0 + $1.count } }
+
     mutating func append(_ item: consuming _DisposalItem) {
         if tail.count == Self.chunkCapacity {
             var filled = takeSpareChunk()

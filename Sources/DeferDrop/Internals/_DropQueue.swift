@@ -483,12 +483,18 @@ extension _DropQueue: _ProcessLifecycleParticipant {
     /// The child has no worker thread and none of the threads that waited:
     /// back to "no thread yet", keeping the queued values, which the thread
     /// started by the next hand-off (or the drain at exit) destroys.
+    ///
+    /// The batch the parent's worker had taken off the queue is in that
+    /// thread's memory, which the child cannot reach: those values are the
+    /// parent's to finish, and the child counts them as done, so that its
+    /// barriers and its bound do not wait for them for ever.
     func _childAfterFork() {
         state._reinitializeAfterForkInChild { state in
             switch state.lifecycle {
             case .running, .stopping: state.lifecycle = .idle
             case .idle, .stopped: break
             }
+            state.completed = state.enqueued - UInt64(state.items.count)
             state.workerIsAsleep = false
             // The waiters' threads and tasks exist only in the parent. Resuming
             // a task's continuation here would schedule it on an executor the
