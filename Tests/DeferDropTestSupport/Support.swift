@@ -353,6 +353,27 @@ public func waitForChild(_ pid: Int32, seconds: Double) -> Int32? {
 
 /// Whether ThreadSanitizer or AddressSanitizer runs this process: they replace
 /// the allocator, so figures about glibc's or jemalloc's heap do not apply.
-public let runningUnderSanitizer: Bool = ["__tsan_init", "__asan_init"].contains { (symbol: String) in
+public let runningUnderSanitizer: Bool = runningUnderThreadSanitizer || isLinked("__asan_init")
+
+/// Whether ThreadSanitizer runs this process.
+public let runningUnderThreadSanitizer: Bool = isLinked("__tsan_init")
+
+public func isLinked(_ symbol: String) -> Bool {
     dlsym(UnsafeMutableRawPointer(bitPattern: 0), symbol) != nil
+}
+
+/// Set in the child of a `fork()` of this multi-threaded test process, whose
+/// memory includes objects only the parent's threads referenced: LeakSanitizer
+/// would report them at the child's exit, though nothing leaked in the parent.
+private let leakCheckIsOff = _Lock(false)
+
+/// Turns LeakSanitizer's check at exit off for this process (a fork child).
+public func turnOffLeakCheckAtExit() {
+    leakCheckIsOff.withLock { $0 = true }
+}
+
+/// LeakSanitizer's hook: it asks before checking, at exit, whether to skip.
+@_cdecl("__lsan_is_turned_off")
+public func _lsanIsTurnedOff() -> Int32 {
+    leakCheckIsOff.withLock { $0 } ? 1 : 0
 }

@@ -3,7 +3,7 @@
 ///
 /// ``shared`` is the package's global worker, the one ``DeferDrop`` and
 /// ``deferDrop(_:)-(Value)`` use by default, as the Rust crate `defer-drop` has one
-/// global thread. Create a worker of your own with ``init(name:)`` to keep a
+/// global thread. Create a worker of your own with ``init(name:capacity:)`` to keep a
 /// subsystem's garbage apart, to see its ``statistics`` alone, or to
 /// ``shutdown()`` it when the subsystem stops.
 ///
@@ -33,11 +33,25 @@
 /// A worker starts its thread on the first value it is given, so an unused
 /// worker costs no thread. The thread is named after the worker: see ``name``.
 ///
+/// - **Bounded, if you ask.** With ``init(name:capacity:)`` and
+///   `.bounded(n, whenFull:)`, at most `n` values wait; a full worker makes the
+///   producer wait or destroy the value itself: see ``DropCapacity``.
+/// - **Never preempts its producers.** The thread runs in `SCHED_BATCH` by
+///   default, which never preempts a running thread on wake-up, yet gets a
+///   fair share of the CPU: see ``priority`` and ``DropPriority``.
+/// - **Drained at exit.** A normal process exit waits until every worker has
+///   destroyed what it holds, unless ``drainsAtExit`` is `false`.
+/// - **fork()-safe.** In a child process the worker starts a new thread on
+///   its first hand-off; no lock is inherited mid-section.
+///
 /// ## Caveats
 /// - Memory stays allocated until the worker has destroyed the value. If values
-///   are produced faster than one thread can destroy them, the queue grows
-///   without bound. The `ShardedDrop` module's `ShardedDropPool` spreads the
-///   work over several workers.
+///   are produced faster than one thread can destroy them, an unbounded queue
+///   (the default, as in the crate) grows without bound. Give a bound, or use
+///   the `ShardedDrop` module's `ShardedDropPool` to spread the work over
+///   several workers.
+/// - A destructor that waits for a lock held by a thread blocked in `flush()`
+///   deadlocks both, as with any barrier; ``flush(timeout:)`` can give up.
 /// - Calling `flush()` from a destructor that runs on the same worker is a
 ///   precondition failure: the worker would wait for itself.
 public final class DropWorker: Disposer {
@@ -47,7 +61,7 @@ public final class DropWorker: Disposer {
     /// ``deferDrop(_:)-(Value)`` hand values to it.
     public static let shared = DropWorker(name: "defer-drop")
 
-    /// The worker's name, as given to ``init(name:)``.
+    /// The worker's name, as given to ``init(name:capacity:)``.
     ///
     /// It is also the name of the worker's OS thread, as `top -H`, `gdb` and
     /// `/proc/<pid>/task/<tid>/comm` show it. Linux keeps at most 15 bytes of a

@@ -431,7 +431,7 @@ final class _DropQueue: Sendable {
 
     /// Destroys every item of `batch` in the order it was queued, leaving the
     /// chunks empty with their capacity. Returns how many were destroyed.
-    private static func destroy(_ batch: inout [_ChunkedQueue.Chunk]) -> UInt64 {
+    fileprivate static func destroy(_ batch: inout [_ChunkedQueue.Chunk]) -> UInt64 {
         var count: UInt64 = 0
         for index in batch.indices {
             // Reversing moves references without retaining them; each popped
@@ -462,6 +462,22 @@ final class _DropQueue: Sendable {
 }
 
 // MARK: - Exit and fork
+
+extension _DropQueue {
+    /// Runs the queue's and the worker's generic code paths once, on a
+    /// throwaway queue, so that the runtime metadata they need is complete
+    /// (waiting for it if another thread is building it right now).
+    static func _warmUpCodePaths() {
+        var queue = _ChunkedQueue()
+        queue.append(_DisposalItem(object: _WarmUp()))
+        var batch: [_ChunkedQueue.Chunk] = []
+        queue.exchange(&batch)
+        _ = destroy(&batch)
+        queue.exchange(&batch)
+    }
+}
+
+private final class _WarmUp {}
 
 extension _DropQueue: _ProcessLifecycleParticipant {
     func _beginExitDrain() {

@@ -46,6 +46,10 @@ extension _ProcessLifecycleParticipant {
 /// one (values still queued are the child's copies, and the new thread
 /// destroys them too).
 ///
+/// The prepare handler also completes the initialisation of `DropWorker.shared`
+/// first: a lazy global being initialised by another thread at the moment of
+/// the fork would otherwise stay half-initialised in the child for ever.
+///
 /// Lock order: this list's lock, then a participant's. Nothing takes this
 /// list's lock while holding a participant's: participants register in their
 /// initializers and leave in their deinitializers.
@@ -95,6 +99,17 @@ package final class _ProcessLifecycle: Sendable {
     }
 
     private func prepareForFork() {
+        // A lazy global whose initialisation is in progress on another thread
+        // when the process forks stays "in progress" for ever in the child,
+        // where that thread does not exist: the child's first `deferDrop`
+        // would hang. Finish (or wait for) the shared worker's initialisation
+        // first, before taking any lock it needs.
+        _ = DropWorker.shared
+        // The same holds for the Swift runtime's lazily built metadata and
+        // witness tables, which a worker may be building the first time it
+        // destroys a batch: run the worker's code paths once here, so the
+        // child never inherits them half-built.
+        _DropQueue._warmUpCodePaths()
         state._lockForFork()
         state._withLockHeldForFork { state in
             state.lockedForFork = state.entries.values.compactMap(\.participant)
