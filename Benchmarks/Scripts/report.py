@@ -23,7 +23,9 @@ SUFFIX = ".histogram.percentiles.tsv"
 METRICS = ["wallClock", "peakMemoryResident", "mallocCountTotal", "destroyed_per_s_(K)",
            "until_destroyed_(µs)", "reclaimed_(KiB)", "producer_ns_per_value"]
 MODES = ["foreground", "DropWorker.shared", "ShardedDropPool",
-         "DispatchQueue.global", "Task.detached", "Thread per drop"]
+         "DispatchQueue.global", "Task.detached", "Thread per drop",
+         # Workload 7: a private DropWorker per scheduling class.
+         "normal", "batch", "idle"]
 
 
 def load(folder):
@@ -140,7 +142,7 @@ def tables(results):
     order = sorted(results, key=lambda w: (
         0 if w.startswith("Crate") else 1 if w.startswith("Article") else
         2 if w.startswith("Stream") else 3 if w.startswith("Sporadic") else
-        4 if w.startswith("Hand-off") else 5, w))
+        4 if w.startswith("Hand-off") else 6 if w.startswith("Priority") else 5, w))
     for workload in order:
         modes = results[workload]
         if workload.startswith(("Crate", "Article")):
@@ -149,7 +151,7 @@ def tables(results):
             out += stream_table(workload, modes)
         elif workload.startswith("Sporadic"):
             out += latency_table(workload, modes, " ns")
-        elif workload.startswith("Hand-off"):
+        elif workload.startswith(("Hand-off", "Priority")):
             out += latency_table(workload, modes, " ns")
         else:
             out += drain_table(workload, modes)
@@ -163,7 +165,8 @@ def plots(results, folder):
     import matplotlib.pyplot as plt
 
     folder.mkdir(parents=True, exist_ok=True)
-    colors = dict(zip(MODES, ["#444444", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728"]))
+    colors = dict(zip(MODES, ["#444444", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728",
+                              "#8c564b", "#17becf", "#bcbd22"]))
 
     # Producer cost: per-value ns for the streams, µs for the large drops.
     workloads = [w for w in results if w.startswith(("Crate", "Article", "Stream"))]
@@ -185,8 +188,17 @@ def plots(results, folder):
     fig.savefig(folder / "producer-cost.png", dpi=110)
     plt.close(fig)
 
-    # Hand-off latency distribution while the worker is busy.
-    workload = next(w for w in results if w.startswith("Hand-off"))
+    # Hand-off latency distributions: while the worker is busy, and per
+    # scheduling class when each hand-off wakes it with the other core busy.
+    latency_plot(results, next(w for w in results if w.startswith("Hand-off")),
+                 colors, folder / "handoff-latency.png", plt)
+    busy = [w for w in results if w.startswith("Priority: wake-up") and "busy" in w]
+    if busy:
+        latency_plot(results, busy[0], colors, folder / "priority-wakeup.png", plt)
+
+
+def latency_plot(results, workload, colors, path, plt):
+    """One line per mode: the wall clock at each percentile, log-scaled both ways."""
     fig, axis = plt.subplots(figsize=(7.5, 4.5))
     for mode in MODES:
         series = results[workload].get(mode, {}).get("wallClock")
@@ -204,7 +216,7 @@ def plots(results, folder):
     axis.legend(fontsize=8)
     axis.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(folder / "handoff-latency.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
 
 

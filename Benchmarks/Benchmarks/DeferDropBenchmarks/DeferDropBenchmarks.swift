@@ -36,6 +36,15 @@ let streamMetrics: [BenchmarkMetric] = [.wallClock, Metrics.producerCost, Metric
 let drainMetrics: [BenchmarkMetric] = [.wallClock, Metrics.drainRate] + memoryMetrics
 
 let benchmarks: @Sendable () -> Void = {
+    // Every benchmark waits for its own values, so the drain at exit has
+    // nothing to do. It is switched off anyway: malloc-interposer 1.6.1 reads
+    // the 8 bytes before every pointer it is asked to free, and crashes when
+    // jemalloc hands out a block at the very start of a mapping; the fewer
+    // frees after the last benchmark, the rarer that crash (Docs/Benchmarks.md).
+    DropWorker.shared.drainsAtExit = false
+    sharedPool.drainsAtExit = false
+    for worker in priorityWorkers.values { worker.drainsAtExit = false }
+
     Benchmark.defaultConfiguration = .init(
         metrics: largeDropMetrics,
         timeUnits: .microseconds,
@@ -78,6 +87,7 @@ let benchmarks: @Sendable () -> Void = {
     for priority in [DropPriority.normal, .batch, .idle] {
         priorityLatency(priority)
         priorityWakeUp(priority)
+        priorityWakeUp(priority, otherCoresBusy: true)
     }
 }
 
@@ -89,37 +99,30 @@ let priorityWorkers: [DropPriority: DropWorker] = Dictionary(uniqueKeysWithValue
 /// Workload 5 on a worker of the given priority.
 func priorityLatency(_ priority: DropPriority) {
     let worker = priorityWorkers[priority]!
-    Benchmark(
-        "Priority: hand-off latency, 20k objects while busy · \(priority)",
-        configuration: .init(
-            metrics: [.wallClock],
-            timeUnits: .nanoseconds,
-            warmupIterations: 0,
-            maxDuration: .seconds(30),
-            maxIterations: 200,
-            thresholds: ungated([.wallClock]))
-    ) { benchmark in
-        let value = makeLeaves(20_000)
-        benchmark.startMeasurement()
+    latencyWhileBusy("Priority: hand-off latency, 20k objects while busy · \(priority)", backlog: Backlog()) { value in
         worker.dispose(consume value)
-        benchmark.stopMeasurement()
     }
 }
 
 /// Workload 4 with a large value (a 20k-object array) on a worker of the
 /// given priority: every hand-off wakes it, and then it has 20k releases to do
-/// on whichever core it was woken onto.
-func priorityWakeUp(_ priority: DropPriority) {
+/// on whichever core it was woken onto. With `otherCoresBusy`, a spinning
+/// thread of normal priority occupies every other core, so the woken worker
+/// can only land on a busy core: the producer's, or the spinner's.
+func priorityWakeUp(_ priority: DropPriority, otherCoresBusy: Bool = false) {
     let worker = priorityWorkers[priority]!
+    let spinners = Spinners()
     Benchmark(
-        "Priority: wake-up hand-off, 20k objects per 50 µs · \(priority)",
+        "Priority: wake-up hand-off, 20k objects per 50 µs\(otherCoresBusy ? ", other cores busy" : "") · \(priority)",
         configuration: .init(
             metrics: [.wallClock],
             timeUnits: .nanoseconds,
             warmupIterations: 10,
             maxDuration: .seconds(10),
             maxIterations: 500,
-            thresholds: ungated([.wallClock]))
+            thresholds: ungated([.wallClock]),
+            setup: { if otherCoresBusy { spinners.start(ProcessInfo.processInfo.activeProcessorCount - 1) } },
+            teardown: { spinners.stop() })
     ) { benchmark in
         let value = makeLeaves(20_000)
         worker.flush()
@@ -198,22 +201,37 @@ func sporadic(mode: Mode) {
 }
 
 /// 200 hand-offs of a 20,000-object array, each while the worker is still
-/// destroying the one before: the distribution of the hand-off's time.
+/// destroying the one before: the distribution of the hand-off's time. The
+/// arrays are built before the timed loop and the producer does 100 µs of its
+/// own work between hand-offs, less than the 20k releases take, so the worker
+/// is busy at every hand-off (building an array in the loop would take longer
+/// than destroying one and let the worker fall asleep each time: that is
+/// workload 7's wake-up case).
 func latencyUnderLoad(mode: Mode) {
+    let backlog = Backlog<[Leaf]>()
+    latencyWhileBusy("Hand-off latency, 20k objects while busy · \(mode.rawValue)", backlog: backlog) { value in
+        mode.handOver(consume value)
+    }
+}
+
+/// The body of workload 5, for any way of handing a value over.
+func latencyWhileBusy(_ name: String, backlog: Backlog<[Leaf]>, handOver: @escaping @Sendable (consuming [Leaf]) -> Void) {
     Benchmark(
-        "Hand-off latency, 20k objects while busy · \(mode.rawValue)",
+        name,
         configuration: .init(
             metrics: [.wallClock],
             timeUnits: .nanoseconds,
             warmupIterations: 0,
             maxDuration: .seconds(30),
             maxIterations: 200,
-            thresholds: ungated([.wallClock]))
+            thresholds: ungated([.wallClock]),
+            setup: { backlog.fill(201) { makeLeaves(20_000) } })
     ) { benchmark in
-        let value = makeLeaves(20_000)
+        let value = backlog.next()
         benchmark.startMeasurement()
-        mode.handOver(consume value)
+        handOver(consume value)
         benchmark.stopMeasurement()
+        producerWork(microseconds: 100)
     }
 }
 

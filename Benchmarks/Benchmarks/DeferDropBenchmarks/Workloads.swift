@@ -1,3 +1,7 @@
+import Benchmark
+import Dispatch
+import Foundation
+
 /// A small heap object: one allocation to free.
 final class Leaf: Sendable {
     let value: Int
@@ -25,4 +29,63 @@ func makeArticleMap() -> [Int: [Int]] {
 /// `count` small objects.
 func makeLeaves(_ count: Int) -> [Leaf] {
     (0..<count).map(Leaf.init)
+}
+
+/// Values built before the timed hand-offs start, so that the producer can hand
+/// them over faster than the worker destroys them: each hand-off then finds the
+/// worker still destroying the one before.
+final class Backlog<Value: Sendable>: Sendable {
+    private let lock = NSLock()
+    // Guarded by `lock`; `nonisolated(unsafe)` because NSLock is not a Mutex the
+    // compiler can see through.
+    nonisolated(unsafe) private var values: [Value] = []
+
+    func fill(_ count: Int, _ make: () -> Value) {
+        let made = (0..<count).map { _ in make() }
+        lock.withLock { values = made }
+    }
+
+    /// The next value, moved out: the backlog keeps no reference to it.
+    func next() -> Value {
+        lock.withLock { values.popLast()! }
+    }
+}
+
+/// About `microseconds` of work of the producer's own, between hand-offs.
+@inline(never)
+func producerWork(microseconds: Int) {
+    let end = ContinuousClock.now + .microseconds(microseconds)
+    var sum = 0
+    while ContinuousClock.now < end {
+        for index in 0..<100 { sum &+= index &* 31 }
+    }
+    blackHole(sum)
+}
+
+/// Threads of normal priority that spin until stopped: a machine whose other
+/// cores are busy.
+final class Spinners: Sendable {
+    private let lock = NSLock()
+    nonisolated(unsafe) private var running = false  // guarded by `lock`
+    private let stopped = DispatchGroup()
+
+    func start(_ count: Int) {
+        lock.withLock { running = true }
+        for _ in 0..<count {
+            stopped.enter()
+            Thread {
+                var sum = 0
+                while self.lock.withLock({ self.running }) {
+                    for index in 0..<10_000 { sum &+= index }
+                }
+                blackHole(sum)
+                self.stopped.leave()
+            }.start()
+        }
+    }
+
+    func stop() {
+        lock.withLock { running = false }
+        stopped.wait()
+    }
 }

@@ -69,6 +69,16 @@ package final class _ProcessLifecycle: Sendable {
     private let state = _Lock(State())
 
     private init() {
+        // Run the exit handler's own list-building once now, on a stand-in,
+        // so that at exit it needs no runtime metadata it does not already
+        // have. Building generic metadata for the first time allocates and
+        // frees, and at exit other libraries' allocator hooks may already be
+        // half torn down (malloc-interposer 1.6.1 crashed the benchmarks there).
+        let standIn = _StandIn()
+        state.withLock { $0.entries[ObjectIdentifier(standIn)] = Entry(participant: standIn) }
+        _ = liveParticipants
+        state.withLock { _ = $0.entries.removeValue(forKey: ObjectIdentifier(standIn)) }
+
         atexit { _ProcessLifecycle.shared.drainAtExit() }
         pthread_atfork(
             { _ProcessLifecycle.shared.prepareForFork() },
@@ -131,4 +141,11 @@ package final class _ProcessLifecycle: Sendable {
             state.lockedForFork = []
         }
     }
+}
+
+/// A participant that does nothing: see `_ProcessLifecycle.init()`.
+private final class _StandIn: _ProcessLifecycleParticipant {
+    func _prepareForFork() {}
+    func _parentAfterFork() {}
+    func _childAfterFork() {}
 }
