@@ -20,7 +20,7 @@ extension DropWorker {
         await _queue.flush()
     }
 
-    /// Like ``flush()``, but gives up after `timeout`; returns whether every
+    /// Like ``flush()-3ary1``, but gives up after `timeout`; returns whether every
     /// value handed over before the call has been destroyed.
     ///
     /// For code that must not hang on a destructor it cannot vouch for — one

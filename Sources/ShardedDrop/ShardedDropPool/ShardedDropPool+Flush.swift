@@ -22,7 +22,7 @@ extension ShardedDropPool {
         }
     }
 
-    /// Like ``flush()``, but gives up once `timeout` has passed; returns
+    /// Like ``flush()-qffy``, but gives up once `timeout` has passed; returns
     /// whether every value handed to the pool before the call has been
     /// destroyed. On `false` nothing is lost: the values are still queued.
     public func flush(timeout: Duration) -> Bool {
