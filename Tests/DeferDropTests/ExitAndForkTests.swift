@@ -74,7 +74,13 @@ struct ExitAndForkTests {
         #expect(lineCount(ofFileAt: path) == 0)
     }
 
-    @Test("after fork(), the child hands values over and flushes: its worker restarts, nothing hangs")
+    @Test(
+        "after fork(), the child hands values over and flushes: its worker restarts, nothing hangs",
+        // Under ThreadSanitizer about half of these runs hang in a fork child,
+        // in the Swift runtime's lazy metadata initialisation or TSan's own
+        // locks; without it (debug, release, AddressSanitizer) the test passes
+        // every time. See Docs/Architecture.md, "fork()".
+        .disabled(if: runningUnderThreadSanitizer, "fork() children hang under ThreadSanitizer's runtime"))
     func forkChildRestartsWorkers() async {
         let path = temporaryPath("fork")
         defer { unlink(path) }

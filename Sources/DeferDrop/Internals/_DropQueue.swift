@@ -466,14 +466,31 @@ final class _DropQueue: Sendable {
 extension _DropQueue {
     /// Runs the queue's and the worker's generic code paths once, on a
     /// throwaway queue, so that the runtime metadata they need is complete
-    /// (waiting for it if another thread is building it right now).
+    /// (waiting for it if another thread is building it right now). Called
+    /// before every `fork()`: metadata that a parent's thread is half way
+    /// through building when the process forks stays half built in the
+    /// child, and the child's first use of it waits for ever.
     static func _warmUpCodePaths() {
-        var queue = _ChunkedQueue()
-        queue.append(_DisposalItem(object: _WarmUp()))
+        let object = _WarmUp()
+        var state = State(priority: .batch)
+        // More than a chunk, so that both of `append`'s paths and the spare
+        // chunks' path of `exchange` run.
+        for _ in 0..._ChunkedQueue.chunkCapacity {
+            state.items.append(_DisposalItem(object: object))
+            state.enqueued += 1
+        }
+        state.waiters.append((.destroyed(count: 1), .thread(_Semaphore())))
+        state.extendBarriersOverNestedValue()
+        state.roomWaiters.append(_Semaphore())
+        _ = state.items.count
         var batch: [_ChunkedQueue.Chunk] = []
-        queue.exchange(&batch)
-        _ = destroy(&batch)
-        queue.exchange(&batch)
+        state.items.exchange(&batch)
+        state.completed = destroy(&batch)
+        state.items.exchange(&batch)
+        _ = state.takeReadyWaiters()
+        _ = state.takeRoomWaiters(bound: 1)
+        // And what `_childAfterFork()` itself uses, which runs first in the child.
+        _ = _Abandoned(state.waiters)
     }
 }
 
