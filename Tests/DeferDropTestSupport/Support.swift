@@ -377,3 +377,20 @@ public func turnOffLeakCheckAtExit() {
 public func _lsanIsTurnedOff() -> Int32 {
     leakCheckIsOff.withLock { $0 } ? 1 : 0
 }
+
+/// Appends one line to a file when destroyed, slowly (300 µs) enough that
+/// values are still queued when a test process exits.
+public final class LineWriter: Sendable {
+    public let path: String
+    public let line: Int
+
+    public init(path: String, line: Int) {
+        self.path = path
+        self.line = line
+    }
+
+    deinit {
+        usleep(300)
+        appendLine("\(line)", toFileAt: path)
+    }
+}

@@ -7,23 +7,6 @@ import _DeferDropShims
 import Glibc
 #endif
 
-/// Appends one line to a file when destroyed, slowly enough that values are
-/// still queued when the process exits.
-final class LineWriter: Sendable {
-    let path: String
-    let line: Int
-
-    init(path: String, line: Int) {
-        self.path = path
-        self.line = line
-    }
-
-    deinit {
-        usleep(300)
-        appendLine("\(line)", toFileAt: path)
-    }
-}
-
 @Suite("Exit drain and fork()")
 struct ExitAndForkTests {
     @Test("exit() drains the shared worker: 1,000 destructors write 1,000 lines")

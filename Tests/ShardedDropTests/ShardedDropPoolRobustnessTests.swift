@@ -67,7 +67,7 @@ struct ShardedDropPoolRobustnessTests {
             let pool = ShardedDropPool(shards: 2, name: "exit-pool")
             onThreads(2) { producer in
                 for line in 0..<500 {
-                    pool.dispose(SlowLine(path: path, line: producer * 1_000 + line))
+                    pool.dispose(LineWriter(path: path, line: producer * 1_000 + line))
                 }
             }
             exit(0)
@@ -82,19 +82,5 @@ struct ShardedDropPoolRobustnessTests {
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("ShardedDropPool(capacity: .bounded(0, …)): the capacity must be at least 1"))
-    }
-}
-
-/// Appends a line to a file when destroyed, slowly.
-private final class SlowLine: Sendable {
-    let path: String
-    let line: Int
-    init(path: String, line: Int) {
-        self.path = path
-        self.line = line
-    }
-    deinit {
-        usleep(300)
-        appendLine("\(line)", toFileAt: path)
     }
 }
