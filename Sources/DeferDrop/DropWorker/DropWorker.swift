@@ -107,7 +107,8 @@ public final class DropWorker: Disposer {
 
     /// A worker named `prefix + suffix` whose thread name keeps the whole of
     /// `suffix`, cutting `prefix` to fit: how a pool names its shards
-    /// (`"defer-drop" + "-3"`). The caller has checked `prefix` and `capacity`.
+    /// (`"defer-drop" + "-3"`). The caller has checked `prefix`; `capacity` is
+    /// checked here, in the pool's name.
     package convenience init(_namePrefix prefix: String, suffix: String, capacity: DropCapacity, priority: DropPriority) {
         self.init(
             _name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix),

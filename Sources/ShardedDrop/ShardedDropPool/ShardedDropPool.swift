@@ -113,7 +113,6 @@ public final class ShardedDropPool: Disposer {
             each is a thread, and more than the processors available only compete for them
             """)
         DropWorker._checkName(name, of: "ShardedDropPool")
-        _ = capacity._checkedBound(for: "ShardedDropPool")
         self.name = name
         self.capacity = capacity
         _workers = (0..<shards).map {
