@@ -81,14 +81,22 @@ int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_n
     }
 }
 
-static __thread int is_worker_thread;
+static __thread void *worker_thread_state;
 
-void _deferdrop_mark_current_thread_as_worker(void) {
-    is_worker_thread = 1;
+void *_deferdrop_worker_thread_state(void) {
+    return worker_thread_state;
 }
 
-int _deferdrop_current_thread_is_worker(void) {
-    return is_worker_thread;
+void _deferdrop_set_worker_thread_state(void *state) {
+    worker_thread_state = state;
+}
+
+// Exported by the Swift runtime with the C calling convention; every Swift
+// object on Linux is native.
+extern _Bool swift_isUniquelyReferenced_nonNull_native(const void *object);
+
+int _deferdrop_object_is_uniquely_referenced(const void *object) {
+    return swift_isUniquelyReferenced_nonNull_native(object);
 }
 
 int _deferdrop_fork(void) {

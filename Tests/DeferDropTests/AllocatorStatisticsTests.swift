@@ -90,7 +90,7 @@ struct AllocatorStatisticsTests {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let worker = DropWorker(name: "alloc-fall")
             worker.dispose([0])
-            worker.flush()
+            await worker.flush()
             var arrays = makeMebibyteArrays()
             guard let before = AllocatorStatistics.current().allocated else {
                 // No figures from this allocator: nothing to compare.
@@ -99,7 +99,7 @@ struct AllocatorStatisticsTests {
             while let array = arrays.popLast() {
                 worker.dispose(consume array)
             }
-            worker.flush()
+            await worker.flush()
             let after = AllocatorStatistics.current().allocated ?? 0
             let fallen = Int64(before) - Int64(after)
             let expected = 64 * Int64(mebibyte)

@@ -77,7 +77,9 @@ struct DeferDropTests {
         let worker = DropWorker(name: "take")
         let log = DestructionLog()
         let wrapper = DeferDrop(Probe(log, sequence: 7), on: worker)
-        var probe: Probe? = wrapper.take()
+        // `consume`: the wrapper is copyable, and a debug build would keep the
+        // local's own copy alive, sharing the storage, until the end of scope.
+        var probe: Probe? = (consume wrapper).take()
         #expect(probe?.sequence == 7)
         #expect(log.count == 0, "take() must not destroy the value")
         probe = nil
@@ -169,11 +171,12 @@ struct DeferDropTests {
         let worker = DropWorker(name: "sending")
         let fresh = Mutable()
         fresh.contents.append("c")
-        deferDrop(fresh, on: worker)
+        deferDrop(consume fresh, on: worker)
         let wrapper = DeferDrop(Mutable(), on: worker)
         _ = consume wrapper
         worker.flush()
         #expect(worker.statistics.destroyed == 2)
+        #expect(worker.statistics.releasedElsewhere == 0)
     }
 }
 

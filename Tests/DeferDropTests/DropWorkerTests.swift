@@ -260,7 +260,7 @@ struct PreconditionTests {
             }
             let worker = DropWorker(name: "self-flush")
             worker.dispose(Flusher(worker))
-            worker.flush()
+            await worker.flush()
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("would wait for itself forever"))

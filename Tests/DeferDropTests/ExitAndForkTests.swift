@@ -111,7 +111,7 @@ struct ExitAndForkTests {
                 }
             }
             stop.withLock { $0 = true }
-            worker.flush()
+            await worker.flush()
             exit(0)
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)

@@ -15,7 +15,7 @@ struct RobustnessTests {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
             let log = DestructionLog()
             handOverSequenced(producers: 4, perProducer: 250_000, to: DropWorker.shared, log: log)
-            DropWorker.shared.flush()
+            await DropWorker.shared.flush()
             var failures: [String] = []
             if let problem = log.checkExactlyOnceInOrder(producers: 4, perProducer: 250_000) { failures.append(problem) }
             if log.onCreatorCount != 0 { failures.append("\(log.onCreatorCount) destroyed on their producer") }

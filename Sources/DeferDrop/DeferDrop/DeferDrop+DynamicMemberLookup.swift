@@ -6,10 +6,11 @@ extension DeferDrop where Value: Copyable {
     }
 
     /// Reads and writes a member of the wrapped value in place:
-    /// `wrapper.name = "x"` for `wrapper.value.name = "x"`.
+    /// `wrapper.name = "x"` for `wrapper.value.name = "x"`. Copy on write, as
+    /// ``DeferDrop/value``.
     @inlinable
     public subscript<Member>(dynamicMember keyPath: WritableKeyPath<Value, Member>) -> Member {
         get { _storage.value![keyPath: keyPath] }
-        set { _storage.value![keyPath: keyPath] = newValue }
+        _modify { yield &value[keyPath: keyPath] }
     }
 }

@@ -14,34 +14,55 @@
 /// // "defer-drop" thread, not here.
 /// ```
 ///
-/// The wrapper is noncopyable, so exactly one wrapper owns the value, and
-/// dropping it is the one moment the value leaves. ``take()`` unwraps the value
-/// without deferring anything, like the Rust crate's `into_inner`.
+/// ``take()`` unwraps the value without deferring anything, like the Rust
+/// crate's `into_inner`. Where `Value` is copyable, the wrapper also passes
+/// member access through to it (`index.count`), as the crate's `Deref` does.
 ///
-/// Where `Value` is copyable, the wrapper also passes member access through to
-/// it (`index.count`), as the crate's `Deref` does.
+/// ## A value like its value
+/// Where `Value` is copyable, so is the wrapper, like the crate's `Clone`:
+/// it goes into an `Array`, a `Dictionary` or a `Set`, a `Codable` model, an
+/// escaping closure. Copies share one storage, and the value is handed to its
+/// disposer once, when the *last* copy ends, on whatever thread that is.
+/// Mutation is copy-on-write: changing ``value`` through a wrapper whose
+/// storage is shared first gives that wrapper a storage of its own, with a copy
+/// of the value and the same disposer, so the other copies do not change, and
+/// each storage hands its own value over when it ends. Where `Value` is
+/// `Equatable`, `Hashable`, `Comparable`, `Encodable` or `Decodable`, so is the
+/// wrapper, looking at the value only, never at the disposer.
+///
+/// Where `Value` is noncopyable, the wrapper is noncopyable too: exactly one
+/// wrapper owns the value, and dropping it is the one moment the value leaves.
+///
+/// ## Wrappers inside wrappers
+/// A wrapper that ends inside a destructor its own worker is running — one
+/// wrapped value holding others — is destroyed right there, depth first, as
+/// the crate does, instead of being queued again. Past
+/// ``DropWorker/maximumNestingDepth`` levels the next one is queued, so a chain
+/// of any length cannot overflow the worker's stack.
 ///
 /// ## Hand over the last reference
 /// For a copyable value, write `DeferDrop(consume table)` when `table` is a
 /// local you are done with. Without `consume`, Swift may keep the local's own
 /// reference until the end of its scope (debug builds always do), and if the
 /// worker has finished by then, that reference is the last one and the whole
-/// structure is freed on your thread after all. A value made in the call
-/// itself, `DeferDrop(buildIndex())`, needs nothing.
+/// structure is freed on your thread after all
+/// (``DropStatistics/releasedElsewhere`` counts such values). A value made in
+/// the call itself, `DeferDrop(buildIndex())`, needs nothing. The same holds
+/// for a copy of ``value`` kept after the last wrapper ends.
 ///
 /// ## Why a hand-off must move
-/// The wrapper moves the value out of itself and into the worker's queue. It
-/// never copies it: a copy would leave the wrapper's own reference to be
+/// The storage moves the value out of itself and into the worker's queue. It
+/// never copies it: a copy would leave the storage's own reference to be
 /// released on the dropping thread, and whenever the worker released its copy
 /// first, that release would be the last one and the whole structure would be
 /// freed on the dropping thread after all.
 @dynamicMemberLookup
 public struct DeferDrop<Value: ~Copyable>: ~Copyable {
-    /// The value and where it goes. The wrapper is noncopyable, so this is the
-    /// only reference to the storage: it is released exactly when the wrapper
-    /// ends, and the storage's deinit hands the value over.
+    /// The value and where it goes, shared by the copies of a copyable wrapper.
+    /// The storage is released when the last wrapper that holds it ends, and
+    /// its deinit hands the value over.
     @usableFromInline
-    let _storage: _DeferDropStorage<Value>
+    var _storage: _DeferDropStorage<Value>
 
     /// Wraps `value`, to be destroyed by the global worker, ``DropWorker/shared``.
     @inlinable
@@ -55,25 +76,61 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
         _storage = _DeferDropStorage(value, disposer: disposer)
     }
 
+    /// Wraps a value the caller has just made and shares with no one, for the
+    /// global worker. For `Decodable`, whose decoded value the compiler cannot
+    /// prove `sending`.
+    @usableFromInline
+    init(_fresh value: consuming Value) {
+        _storage = _DeferDropStorage(value, disposer: nil)
+    }
+
     /// The wrapped value, read in place and, on a `var`, modified in place.
     ///
     /// No copy is made: reading borrows the value and modifying it yields it
     /// for in-place mutation, so this works for noncopyable values too.
+    /// Modifying it through a copy of a wrapper first gives that copy a
+    /// storage and a value of its own (copy on write); the other copies keep
+    /// theirs.
     @inlinable
     public var value: Value {
         _read { yield _storage.value! }
-        _modify { yield &_storage.value! }
+        _modify {
+            _makeUnique()
+            yield &_storage.value!
+        }
     }
 
     /// Ends the wrapper and returns its value, deferring nothing.
     ///
     /// The value is the caller's again and is destroyed wherever the caller
-    /// drops it.
+    /// drops it. If other copies of this wrapper share its storage, they keep
+    /// the value and still defer it when the last of them ends; the caller gets
+    /// a copy.
     @inlinable
     public consuming func take() -> Value {
-        _storage.value.take()!
+        if isKnownUniquelyReferenced(&_storage) {
+            return _storage.value.take()!
+        }
+        return _storage._copyOfValue()
+    }
+
+    /// Gives this wrapper a storage of its own, with a copy of the value and
+    /// the same disposer, if another copy shares its storage.
+    @inlinable
+    mutating func _makeUnique() {
+        if !isKnownUniquelyReferenced(&_storage) {
+            _storage = _storage._copy()
+        }
     }
 }
+
+/// A copyable value makes a copyable wrapper, as the Rust crate's wrapper is
+/// `Clone`. The wrapper's only stored property is a class reference and it
+/// has no `deinit` of its own (its storage has), so copies share the storage,
+/// and the value is handed over when the last of them ends. (Swift requires
+/// this conformance in the type's own file; the rest of what copyable values
+/// add is in DeferDrop+Copyable.swift.)
+extension DeferDrop: Copyable where Value: Copyable {}
 
 extension DeferDrop: Sendable where Value: Sendable & ~Copyable {}
 
@@ -91,10 +148,13 @@ extension DeferDrop: Sendable where Value: Sendable & ~Copyable {}
 final class _DeferDropStorage<Value: ~Copyable> {
     /// `nil` once ``DeferDrop/take()`` has taken the value back.
     ///
-    /// Unchecked exclusivity: only the one noncopyable wrapper reaches this
-    /// object, through `_read`, `_modify` and `take()`, and the compiler checks
-    /// the wrapper's own accesses statically, so two overlapping accesses to
-    /// this property cannot happen.
+    /// Unchecked exclusivity: every write goes through a wrapper that holds
+    /// the only reference to this storage (``DeferDrop/value``'s `_modify`
+    /// and ``DeferDrop/take()`` check `isKnownUniquelyReferenced` first, and
+    /// copy the storage if not), and the compiler checks that wrapper's own
+    /// accesses statically; the other copies only read, and only while they
+    /// share it. So two overlapping accesses, one of them a write, cannot
+    /// happen.
     @exclusivity(unchecked)
     @usableFromInline
     var value: Value?
@@ -121,11 +181,52 @@ final class _DeferDropStorage<Value: ~Copyable> {
             DropWorker.shared.dispose(transfer.value)
         }
     }
+
+    /// A new storage with a copy of the value and the same disposer.
+    @usableFromInline
+    func _copy() -> _DeferDropStorage<Value> {
+        _DeferDropStorage(_copyOfValue(), disposer: disposer)
+    }
+
+    /// A copy of the value.
+    ///
+    /// Only copies of a wrapper share a storage, and only a copyable wrapper
+    /// can be copied, so a shared storage always holds a copyable value. But
+    /// the wrapper's own methods are generic over noncopyable values too, and
+    /// cannot copy one themselves: they ask the storage's conditional
+    /// conformance to `_CopyableStorage`, which exists exactly when `Value` is
+    /// copyable and which the runtime finds for the dynamic type.
+    @usableFromInline
+    func _copyOfValue() -> Value {
+        guard let copyable = self as AnyObject as? any _CopyableStorage else {
+            fatalError("DeferDrop: a storage shared by several wrappers holds a noncopyable \(Value.self)")
+        }
+        let copy = UnsafeMutablePointer<Value>.allocate(capacity: 1)
+        defer { copy.deallocate() }
+        copyable._copyValue(to: UnsafeMutableRawPointer(copy))
+        return copy.move()
+    }
+}
+
+/// A storage whose value can be copied: see `_DeferDropStorage._copyOfValue()`.
+@usableFromInline
+protocol _CopyableStorage: AnyObject {
+    /// Initialises the uninitialised memory at `destination`, bound to the
+    /// storage's `Value`, with a copy of the value.
+    func _copyValue(to destination: UnsafeMutableRawPointer)
+}
+
+extension _DeferDropStorage: _CopyableStorage where Value: Copyable {
+    @usableFromInline
+    func _copyValue(to destination: UnsafeMutableRawPointer) {
+        destination.assumingMemoryBound(to: Value.self).initialize(to: value!)
+    }
 }
 
 // @unchecked Sendable where the value is Sendable: the storage has a mutable
-// property, but only the one noncopyable wrapper can reach it, so whoever owns
-// the wrapper owns the storage; sending the wrapper sends both together.
+// property, but it is written only through a wrapper that holds the storage's
+// one reference (see `value`), and copies that share it only read a Sendable
+// value; sending a wrapper sends its share of the storage.
 extension _DeferDropStorage: @unchecked Sendable where Value: Sendable & ~Copyable {}
 
 /// Carries a value the compiler cannot prove disconnected into a `sending` parameter.

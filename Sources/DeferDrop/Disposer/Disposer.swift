@@ -30,8 +30,9 @@ public protocol Disposer: AnyObject, Sendable {
     /// Blocks the calling thread until every value handed over before the call
     /// has been destroyed.
     ///
-    /// In `async` code prefer `await flush()`, which suspends the task instead
-    /// of blocking a thread of the cooperative pool.
+    /// Unavailable in `async` code, where `await flush()` suspends the task
+    /// instead of blocking a thread of the cooperative pool.
+    @available(*, noasync, message: "blocks a thread of the cooperative pool; use `await flush()`, from an async function (in top-level code Swift picks this blocking overload even after `await`)")
     func flush()
 
     /// Suspends until every value handed over before the call has been destroyed.

@@ -6,12 +6,19 @@
 /// the truth; after `flush()` returns, with no hand-offs racing
 /// it, the counters are exact: ``deferred`` equals ``destroyed`` and
 /// ``pending`` is zero.
+///
+/// Values that a destructor running on the worker hands to that same worker
+/// are destroyed by the worker right there (see ``DropWorker/maximumNestingDepth``):
+/// they count in ``deferred`` and ``destroyed``, not in ``destroyedInline``.
+///
+/// To add up the counters of several workers, use ``combined(with:)``.
 public struct DropStatistics: Sendable, Hashable {
     /// Values handed to this worker, including those destroyed inline by the
     /// thread that handed them over (see ``destroyedInline``).
     public var deferred: UInt64
 
-    /// Values whose destruction has finished.
+    /// Values whose destruction has finished: on the worker's thread, or
+    /// inline (``destroyedInline``).
     public var destroyed: UInt64
 
     /// Values handed over and not yet destroyed: `deferred - destroyed`, or
@@ -43,15 +50,36 @@ public struct DropStatistics: Sendable, Hashable {
     /// Without the trait it is `nil`: glibc's malloc does not count per thread.
     public var reclaimedBytes: UInt64?
 
+    /// Of ``destroyed``, the values the worker released while a reference to
+    /// them was still held elsewhere, so that its release was not the last one
+    /// and the value was actually destroyed wherever that other reference
+    /// ended: most often on the thread that handed it over, the very thread
+    /// deferring was meant to spare.
+    ///
+    /// The usual cause is a hand-off without `consume`: `deferDrop(table)`
+    /// followed by more work in the same scope keeps the local `table` alive
+    /// until the scope ends. Write `deferDrop(consume table)`. A value you
+    /// deliberately share (an object a cache also holds) counts here too.
+    ///
+    /// The worker tests a reference count just before it releases a value: a
+    /// class instance, or the buffer of an `Array`, `ContiguousArray`,
+    /// `Dictionary` or `Set` (other values, such as a struct holding
+    /// references, are not inspected). The producer pays nothing for the test.
+    /// In debug builds, a worker also says so on standard error the first time
+    /// it counts one.
+    public var releasedElsewhere: UInt64
+
     /// Creates a set of counters.
     public init(
         deferred: UInt64 = 0, destroyed: UInt64 = 0, peakPending: UInt64 = 0,
-        reclaimedBytes: UInt64? = nil, destroyedInline: UInt64 = 0
+        reclaimedBytes: UInt64? = nil, destroyedInline: UInt64 = 0,
+        releasedElsewhere: UInt64 = 0
     ) {
         self.deferred = deferred
         self.destroyedInline = destroyedInline
         self.destroyed = destroyed
         self.peakPending = peakPending
         self.reclaimedBytes = reclaimedBytes
+        self.releasedElsewhere = releasedElsewhere
     }
 }

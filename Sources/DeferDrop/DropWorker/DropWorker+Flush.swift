@@ -7,8 +7,15 @@ extension DropWorker {
     /// once if nothing is pending. Values handed over during the flush may or
     /// may not be destroyed by the time it returns.
     ///
+    /// Unavailable in `async` code, where it would block a thread of the
+    /// cooperative pool: there, `await flush()` suspends instead. (In the
+    /// top-level code of a `main.swift`, Swift 6.3 picks this overload even
+    /// for `await worker.flush()` and then reports it as unavailable; flush
+    /// from an `async` function instead.)
+    ///
     /// - Precondition: not called from a destructor running on this worker's own
     ///   thread, which would wait for itself.
+    @available(*, noasync, message: "blocks a thread of the cooperative pool; use `await flush()`, from an async function (in top-level code Swift picks this blocking overload even after `await`)")
     public func flush() {
         _queue.flush()
     }

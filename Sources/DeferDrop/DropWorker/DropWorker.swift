@@ -204,8 +204,24 @@ public final class DropWorker: Disposer {
     ///
     /// Shutting down ``shared`` makes every later ``deferDrop(_:)-(Value)`` destroy
     /// inline, for the rest of the process.
+    ///
+    /// Unavailable in `async` code, where it would block a thread of the
+    /// cooperative pool: use ``shutdownGracefully()`` there.
+    @available(*, noasync, message: "blocks a thread of the cooperative pool; use `await shutdownGracefully()`")
     public func shutdown() {
         _queue.shutdown(wait: true)
+    }
+
+    /// Destroys everything pending and stops the worker's thread, like
+    /// ``shutdown()``, suspending the calling task until both are done rather
+    /// than blocking its thread.
+    ///
+    /// Every value handed over before the call is destroyed by the time it
+    /// returns; values handed over after shutdown has begun are destroyed
+    /// inline, as with ``shutdown()``. Any number of tasks may call it at once:
+    /// each returns once the worker has stopped.
+    public func shutdownGracefully() async {
+        await _queue.shutdownGracefully()
     }
 
     /// Begins ``shutdown()`` without waiting for it: the worker drains in the
@@ -219,5 +235,31 @@ public final class DropWorker: Disposer {
     /// is a destructor this worker is running.
     package var _isCurrentThread: Bool {
         _queue.isOnWorkerThread
+    }
+
+    /// How many values, one inside another's destructor, a worker destroys in
+    /// place before it queues the next one instead: 64.
+    ///
+    /// A value handed to a worker by a destructor that same worker is running
+    /// (a wrapped structure that holds ``DeferDrop`` wrappers, say) is
+    /// destroyed right there, depth first, as the Rust crate does: its nested
+    /// wrappers are gone when the outer value's destructor returns, in the
+    /// order a plain drop would give. Each level adds a few stack frames, so
+    /// past this depth the next value is queued instead and destroyed when the
+    /// worker gets to it, at depth zero again: a chain of any length neither
+    /// overflows the worker's stack nor deadlocks. 64 levels take a few
+    /// kilobytes of a worker thread's 8 MiB stack.
+    ///
+    /// A hand-off that does not hold the last reference to its value (a
+    /// destructor handing over a copy of its own stored property, say) is
+    /// queued too, whatever the depth: releasing it in place would not
+    /// destroy it.
+    public static let maximumNestingDepth = _DropQueue.maximumNestingDepth
+
+    /// How deep the calling thread is in destroying nested values in place for
+    /// the worker it runs: 0 at the top of a worker's loop and on every other
+    /// thread. For tests.
+    package static var _currentNestingDepth: Int {
+        _WorkerThreadState.currentNestingDepth
     }
 }

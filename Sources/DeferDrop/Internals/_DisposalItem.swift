@@ -2,8 +2,11 @@
 /// queue stores: a single object reference. Releasing the box destroys the value.
 @usableFromInline
 final class _Box<Value: ~Copyable> {
+    /// A `var` only so that the worker can test a held class instance or
+    /// buffer for other references in place (see `_LastReferenceCheck`);
+    /// nothing changes it.
     @usableFromInline
-    let value: Value
+    var value: Value
 
     @inlinable
     init(_ value: consuming Value) {
@@ -24,8 +27,10 @@ struct _DisposalItem: @unchecked Sendable {
     // @unchecked Sendable: the box is created from a `sending` value (or from
     // the field of a wrapper that was initialised from one), so no other
     // reference to the value exists, and the item itself is only ever moved.
+    /// A `var` only so that the worker can test it for other references in
+    /// place, just before releasing it (see `_LastReferenceCheck`).
     @usableFromInline
-    let object: AnyObject
+    var object: AnyObject
 
     @inlinable
     init<Value: ~Copyable>(boxing value: consuming Value) {

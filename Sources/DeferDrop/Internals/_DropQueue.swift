@@ -23,6 +23,11 @@ import _DeferDropShims
 /// - the worker never polls: when the queue is empty it sleeps on a semaphore
 ///   until a producer, `shutdown()` or `deinit` posts it.
 ///
+/// A value handed over by a destructor that this queue's own worker is running
+/// is destroyed right there, depth first, as the Rust crate does, up to
+/// `maximumNestingDepth` levels; deeper ones are queued, so that a chain of any
+/// length cannot overflow the worker's stack.
+///
 /// With a bound (`DropCapacity.bounded`), a producer that finds the worker full
 /// registers a semaphore of its own under the lock and sleeps on it; the
 /// worker then publishes its progress after every value, not once per batch,
@@ -42,6 +47,10 @@ final class _DropQueue: Sendable {
     /// Posted exactly once for each time the worker went to sleep and was needed.
     private let wakeUp = _Semaphore()
 
+    /// How many values, one inside another's destructor, the worker destroys
+    /// in place before it queues the next instead (`DropWorker.maximumNestingDepth`).
+    static let maximumNestingDepth = 64
+
     init(name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority) {
         self.name = name
         self.threadName = threadName
@@ -60,10 +69,10 @@ final class _DropQueue: Sendable {
         /// No thread yet: the first value handed over starts one.
         case idle
         /// The worker thread exists and takes values.
-        case running(worker: pthread_t)
+        case running
         /// `shutdown()` was called: the worker destroys everything queued, then
         /// stops. It goes on taking values handed over by its own destructors.
-        case stopping(worker: pthread_t)
+        case stopping
         /// The worker has stopped: every value is destroyed by whoever hands it over.
         case stopped
     }
@@ -95,20 +104,18 @@ final class _DropQueue: Sendable {
         var completed: UInt64 = 0
         /// Values destroyed by their producer: the worker had stopped, or was full.
         var destroyedInline: UInt64 = 0
+        /// Values the worker destroyed in place, handed over by destructors it
+        /// was running; never in `items`, so not in `enqueued` or `completed`.
+        /// Published by the worker once per batch.
+        var destroyedInPlace: UInt64 = 0
+        /// Values the worker released while a reference to them was still held
+        /// elsewhere. Published by the worker once per batch.
+        var releasedElsewhere: UInt64 = 0
         var peakPending: UInt64 = 0
         /// Bytes the worker's thread has freed, published with `completed`;
         /// `nil` where the allocator cannot tell.
         var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
         var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
-
-        var isOnWorkerThread: Bool {
-            switch lifecycle {
-            case .running(let worker), .stopping(let worker):
-                return pthread_equal(worker, pthread_self()) != 0
-            case .idle, .stopped:
-                return false
-            }
-        }
 
         /// Removes and returns the waiters whose point has been reached.
         mutating func takeReadyWaiters() -> [_Waiter] {
@@ -178,17 +185,29 @@ final class _DropQueue: Sendable {
     /// waits until the worker has drained what was queued before it, and is then
     /// destroyed inline: so a producer's values are destroyed in order even
     /// across a shutdown.
+    ///
+    /// From a destructor this queue's own worker is running, the value is
+    /// destroyed here and now instead, unless that would nest deeper than
+    /// `maximumNestingDepth` or the value is still referenced elsewhere.
     @usableFromInline
     func enqueue(_ item: inout _DisposalItem?) {
+        let ownWorker = _WorkerThreadState.current(servingQueue: self)
+        if let ownWorker, ownWorker.nestingDepth < Self.maximumNestingDepth,
+            ownWorker.destroyInPlaceIfLastReference(&item)
+        {
+            return
+        }
+        let isOnWorkerThread = ownWorker != nil
         while true {
             let handoff: Handoff = state.withLock { state in
                 switch state.lifecycle {
                 case .idle:
-                    state.lifecycle = .running(worker: startWorkerThread())
+                    startWorkerThread()
+                    state.lifecycle = .running
                 case .running:
                     break
                 case .stopping:
-                    if !state.isOnWorkerThread {
+                    if !isOnWorkerThread {
                         let drained = _Semaphore()
                         state.waiters.append((.stopped, .thread(drained)))
                         return .destroyInlineAfterDrain(drained)
@@ -196,8 +215,8 @@ final class _DropQueue: Sendable {
                 case .stopped:
                     return .destroyInline
                 }
-                if let bound, state.pending >= bound.count, !state.isOnWorkerThread {
-                    if bound.policy == .destroyInline || _deferdrop_current_thread_is_worker() != 0 {
+                if let bound, state.pending >= bound.count, !isOnWorkerThread {
+                    if bound.policy == .destroyInline || _WorkerThreadState.isWorkerThread {
                         return .destroyInline
                     }
                     let room = _Semaphore()
@@ -207,7 +226,7 @@ final class _DropQueue: Sendable {
                 state.items.append(item.take()!)
                 state.enqueued += 1
                 state.peakPending = max(state.peakPending, state.pending)
-                if !state.waiters.isEmpty, state.isOnWorkerThread {
+                if !state.waiters.isEmpty, isOnWorkerThread {
                     state.extendBarriersOverNestedValue()
                 }
                 return state.claimWakeUp() ? .queuedWakeWorker : .queued
@@ -239,7 +258,7 @@ final class _DropQueue: Sendable {
 
     /// Whether the calling thread is the worker's.
     var isOnWorkerThread: Bool {
-        state.withLock { $0.isOnWorkerThread }
+        _WorkerThreadState.current(servingQueue: self) != nil
     }
 
     // MARK: Barriers
@@ -268,13 +287,13 @@ final class _DropQueue: Sendable {
 
     /// Registers a barrier at the current end of the queue; `nil` if nothing is pending.
     private func addFlushBarrier() -> _Semaphore? {
-        state.withLock { state in
-            _precondition(
-                !state.isOnWorkerThread,
+        _precondition(
+            !isOnWorkerThread,
                 """
                 flush() was called on the thread of DropWorker "\(name)", from a destructor \
-                that worker is running: it would wait for itself forever. Flush from another thread.
-                """)
+            that worker is running: it would wait for itself forever. Flush from another thread.
+            """)
+        return state.withLock { state in
             guard state.completed < state.enqueued else { return nil }
             let semaphore = _Semaphore()
             state.waiters.append((.destroyed(count: state.enqueued), .thread(semaphore)))
@@ -300,6 +319,7 @@ final class _DropQueue: Sendable {
     /// Stops taking values, lets the worker destroy everything queued and stop,
     /// and waits for that unless `wait` is false or the caller is the worker.
     func shutdown(wait: Bool) {
+        let isOnWorkerThread = isOnWorkerThread
         let (mustWake, drained, blockedProducers): (Bool, _Semaphore?, [_Semaphore]) = state.withLock { state in
             var mustWake = false
             switch state.lifecycle {
@@ -309,11 +329,12 @@ final class _DropQueue: Sendable {
             case .idle:
                 // Values and no thread: only after fork(), in the child. Start
                 // one to drain them.
-                state.lifecycle = .stopping(worker: startWorkerThread())
+                startWorkerThread()
+                state.lifecycle = .stopping
             case .stopped:
                 return (false, nil, [])
-            case .running(let worker):
-                state.lifecycle = .stopping(worker: worker)
+            case .running:
+                state.lifecycle = .stopping
                 mustWake = state.claimWakeUp()
             case .stopping:
                 break
@@ -321,7 +342,7 @@ final class _DropQueue: Sendable {
             // Producers waiting for room go on: they now wait for the drain instead.
             let blockedProducers = state.roomWaiters
             state.roomWaiters = []
-            guard wait, !state.isOnWorkerThread else { return (mustWake, nil, blockedProducers) }
+            guard wait, !isOnWorkerThread else { return (mustWake, nil, blockedProducers) }
             let drained = _Semaphore()
             state.waiters.append((.stopped, .thread(drained)))
             return (mustWake, drained, blockedProducers)
@@ -329,6 +350,20 @@ final class _DropQueue: Sendable {
         for producer in blockedProducers { producer.signal() }
         if mustWake { wakeUp.signal() }
         drained?.wait()
+    }
+
+    /// Begins the shutdown and suspends until the worker has drained its
+    /// queue and stopped.
+    func shutdownGracefully() async {
+        shutdown(wait: false)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let mustWait = state.withLock { state in
+                if case .stopped = state.lifecycle { return false }
+                state.waiters.append((.stopped, .task(continuation)))
+                return true
+            }
+            if !mustWait { continuation.resume() }
+        }
     }
 
     // MARK: Settings
@@ -355,11 +390,12 @@ final class _DropQueue: Sendable {
     var statistics: DropStatistics {
         state.withLock { state in
             DropStatistics(
-                deferred: state.enqueued + state.destroyedInline,
-                destroyed: state.completed + state.destroyedInline,
+                deferred: state.enqueued + state.destroyedInline + state.destroyedInPlace,
+                destroyed: state.completed + state.destroyedInline + state.destroyedInPlace,
                 peakPending: state.peakPending,
                 reclaimedBytes: state.reclaimedBytes,
-                destroyedInline: state.destroyedInline)
+                destroyedInline: state.destroyedInline,
+                releasedElsewhere: state.releasedElsewhere)
         }
     }
 
@@ -372,34 +408,41 @@ final class _DropQueue: Sendable {
     }
 
     /// Starts the worker thread. Called once, under the lock, by the first producer.
-    private func startWorkerThread() -> pthread_t {
-        _WorkerThread.start(named: threadName) { [self] in runWorker() }
+    private func startWorkerThread() {
+        _WorkerThread.start(named: threadName) { [self] in
+            _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)
+        }
     }
 
     /// The worker thread's whole life: publish what was destroyed, take the next
     /// batch, destroy it with the lock released, and sleep when there is none.
-    private func runWorker() {
-        _deferdrop_mark_current_thread_as_worker()
+    private func runWorker(_ thread: _WorkerThreadState) {
         var batch: [_ChunkedQueue.Chunk] = []
         var destroyedInBatch: UInt64 = 0
         var appliedPriority: DropPriority?
         let freed = _ThreadFreedBytes()
         while true {
             let reclaimed = freed.bytes
-            let (step, ready, priority): (WorkerStep, [_Waiter], DropPriority) = state.withLock { state in
+            let (inPlace, releasedElsewhere) = thread.takeCounts()
+            let (step, ready, priority, releasedElsewhereTotal):
+                (WorkerStep, [_Waiter], DropPriority, UInt64) = state.withLock { state in
                 state.completed += destroyedInBatch
+                state.destroyedInPlace += inPlace
+                state.releasedElsewhere += releasedElsewhere
                 if let reclaimed { state.reclaimedBytes = reclaimed }
+                let releasedElsewhereTotal = state.releasedElsewhere
                 state.items.exchange(&batch)
                 if !batch.isEmpty {
-                    return (.destroy, state.takeReadyWaiters(), state.priority)
+                    return (.destroy, state.takeReadyWaiters(), state.priority, releasedElsewhereTotal)
                 }
                 if case .stopping = state.lifecycle {
                     state.lifecycle = .stopped
-                    return (.stop, state.takeReadyWaiters(), state.priority)
+                    return (.stop, state.takeReadyWaiters(), state.priority, releasedElsewhereTotal)
                 }
                 state.workerIsAsleep = true
-                return (.sleep, state.takeReadyWaiters(), state.priority)
+                return (.sleep, state.takeReadyWaiters(), state.priority, releasedElsewhereTotal)
             }
+            thread.reportReleasedElsewhereOnce(total: releasedElsewhereTotal)
             if !ready.isEmpty {
                 // Whoever waited may read the allocator's statistics next: give
                 // this thread's cached free blocks back first, so they show.
@@ -415,10 +458,10 @@ final class _DropQueue: Sendable {
             switch step {
             case .destroy:
                 if let bound {
-                    destroyPublishingEach(&batch, bound: bound.count)
+                    destroyPublishingEach(&batch, bound: bound.count, on: thread)
                     destroyedInBatch = 0
                 } else {
-                    destroyedInBatch = Self.destroy(&batch)
+                    destroyedInBatch = Self.destroy(&batch, on: thread)
                 }
             case .sleep:
                 destroyedInBatch = 0
@@ -431,13 +474,14 @@ final class _DropQueue: Sendable {
 
     /// Destroys every item of `batch` in the order it was queued, leaving the
     /// chunks empty with their capacity. Returns how many were destroyed.
-    fileprivate static func destroy(_ batch: inout [_ChunkedQueue.Chunk]) -> UInt64 {
+    fileprivate static func destroy(_ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState) -> UInt64 {
         var count: UInt64 = 0
         for index in batch.indices {
-            // Reversing moves references without retaining them; each popped
-            // item is released at the end of its statement, oldest first.
+            // Reversing moves references without retaining them; the items
+            // are then released from the end, oldest first.
             batch[index].reverse()
-            while batch[index].popLast() != nil {
+            while !batch[index].isEmpty {
+                thread.releaseLast(of: &batch[index])
                 count += 1
             }
         }
@@ -447,10 +491,13 @@ final class _DropQueue: Sendable {
     /// Destroys `batch` like `destroy(_:)`, counting each value as destroyed
     /// as soon as it is, so that producers waiting for room in a bounded queue
     /// go on after one value rather than a whole batch.
-    private func destroyPublishingEach(_ batch: inout [_ChunkedQueue.Chunk], bound: UInt64) {
+    private func destroyPublishingEach(
+        _ batch: inout [_ChunkedQueue.Chunk], bound: UInt64, on thread: _WorkerThreadState
+    ) {
         for index in batch.indices {
             batch[index].reverse()
-            while batch[index].popLast() != nil {
+            while !batch[index].isEmpty {
+                thread.releaseLast(of: &batch[index])
                 let room = state.withLock { state in
                     state.completed += 1
                     return state.takeRoomWaiters(bound: bound)
@@ -485,7 +532,7 @@ extension _DropQueue {
         _ = state.items.count
         var batch: [_ChunkedQueue.Chunk] = []
         state.items.exchange(&batch)
-        state.completed = destroy(&batch)
+        state.completed = destroy(&batch, on: _WorkerThreadState.detached())
         state.items.exchange(&batch)
         _ = state.takeReadyWaiters()
         _ = state.takeRoomWaiters(bound: 1)

@@ -32,7 +32,7 @@ enum _WorkerThread {
     }
 
     /// Starts a detached thread named `name` (already cut to the limit) that runs `body`.
-    static func start(named name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+    static func start(named name: String, _ body: @escaping @Sendable () -> Void) {
         let context = Unmanaged.passRetained(_ThreadContext(name: name, body: body)).toOpaque()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
@@ -50,7 +50,6 @@ enum _WorkerThread {
             Unmanaged<_ThreadContext>.fromOpaque(context).release()
             fatalError("DeferDrop could not start the worker thread \"\(name)\": pthread_create returned \(result)")
         }
-        return thread
     }
 }
 

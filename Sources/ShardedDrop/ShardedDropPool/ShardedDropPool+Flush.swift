@@ -5,8 +5,12 @@ extension ShardedDropPool {
     /// A barrier across all shards: it waits for each shard in turn, while all
     /// of them keep working, so it takes as long as the slowest shard.
     ///
+    /// Unavailable in `async` code, where it would block a thread of the
+    /// cooperative pool: there, `await flush()` suspends instead.
+    ///
     /// - Precondition: not called from a destructor running on one of the
     ///   pool's shards, which would wait for itself.
+    @available(*, noasync, message: "blocks a thread of the cooperative pool; use `await flush()`, from an async function (in top-level code Swift picks this blocking overload even after `await`)")
     public func flush() {
         for worker in _workers {
             worker.flush()

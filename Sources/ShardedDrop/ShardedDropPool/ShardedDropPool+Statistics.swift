@@ -10,19 +10,12 @@ extension ShardedDropPool {
         _workers.map(\.statistics)
     }
 
-    /// The counters of every shard added up.
+    /// The counters of every shard added up, with `DropStatistics.combined(with:)`.
     ///
     /// Its `peakPending` is the largest of the shards' peaks: the shards peak at
     /// different moments, so their sum would overstate what was ever pending at
     /// once. Its `reclaimedBytes` is the sum, or `nil` if no shard measures it.
     public var totalStatistics: DropStatistics {
-        statistics.reduce(into: DropStatistics()) { total, shard in
-            total.deferred += shard.deferred
-            total.destroyed += shard.destroyed
-            total.peakPending = max(total.peakPending, shard.peakPending)
-            if let bytes = shard.reclaimedBytes {
-                total.reclaimedBytes = (total.reclaimedBytes ?? 0) + bytes
-            }
-        }
+        statistics.reduce(DropStatistics()) { $0.combined(with: $1) }
     }
 }

@@ -175,6 +175,10 @@ public final class ShardedDropPool: Disposer {
     /// holds. Calling `shutdown()` again waits for the same stop. Called from a
     /// destructor running on one of the pool's shards, it begins the shutdown
     /// and returns at once, since waiting there could wait for itself.
+    ///
+    /// Unavailable in `async` code, where it would block a thread of the
+    /// cooperative pool: use ``shutdownGracefully()`` there.
+    @available(*, noasync, message: "blocks a thread of the cooperative pool; use `await shutdownGracefully()`")
     public func shutdown() {
         for worker in _workers {
             worker._beginShutdown()
@@ -182,6 +186,21 @@ public final class ShardedDropPool: Disposer {
         guard !_workers.contains(where: \._isCurrentThread) else { return }
         for worker in _workers {
             worker.shutdown()
+        }
+    }
+
+    /// Destroys everything pending on every shard and stops every shard's
+    /// thread, like ``shutdown()``, suspending the calling task until all of
+    /// that is done rather than blocking its thread.
+    ///
+    /// All shards drain at once. Any number of tasks may call it at once: each
+    /// returns once every shard has stopped.
+    public func shutdownGracefully() async {
+        for worker in _workers {
+            worker._beginShutdown()
+        }
+        for worker in _workers {
+            await worker.shutdownGracefully()
         }
     }
 }

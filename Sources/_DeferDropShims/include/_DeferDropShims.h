@@ -44,11 +44,19 @@ int _deferdrop_current_thread_scheduling(void);
 /// clock, retrying on EINTR. Returns 0 once it took the semaphore, or ETIMEDOUT.
 int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns);
 
-/// Marks the calling thread as a worker's thread, for the rest of its life.
-void _deferdrop_mark_current_thread_as_worker(void);
+/// The calling thread's worker state: set by a worker's thread for its whole
+/// life (an unretained pointer to an object that thread owns), NULL on every
+/// other thread. Thread-local, so reading it costs a load and no lock.
+void *_deferdrop_worker_thread_state(void);
 
-/// Whether the calling thread is some worker's thread (of any worker).
-int _deferdrop_current_thread_is_worker(void);
+/// Sets the calling thread's worker state (NULL when the worker stops).
+void _deferdrop_set_worker_thread_state(void *state);
+
+/// Whether the Swift object at `object` has a strong reference count of
+/// exactly one: the Swift runtime's test behind `isKnownUniquelyReferenced`,
+/// on an address, so that the caller holds no reference of its own while it
+/// asks (an unoptimised build holds a copy across any call that takes one).
+int _deferdrop_object_is_uniquely_referenced(const void *object);
 
 /// fork(), for tests: Swift's Glibc module does not offer it on every platform.
 int _deferdrop_fork(void);

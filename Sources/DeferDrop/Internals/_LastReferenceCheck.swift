@@ -1,0 +1,153 @@
+import _DeferDropShims
+
+/// Tells, just before the worker releases a value it was handed, whether a
+/// reference to it is still held somewhere else, so that the worker's release
+/// will not be the one that destroys it.
+///
+/// Why: `deferDrop(table)` without `consume`, followed by more work in the same
+/// scope, leaves the caller's own reference alive. The worker's release then
+/// only decrements a count, and the caller destroys the whole structure at the
+/// end of its scope, on exactly the thread the package was meant to spare,
+/// while the statistics say "deferred, destroyed". This check makes that
+/// visible (`DropStatistics.releasedElsewhere`).
+///
+/// What it can see: a class instance handed over as it is, and inside the
+/// package's boxes a class instance or the buffer of an `Array`,
+/// `ContiguousArray`, `Dictionary` or `Set`. Other values (a struct holding
+/// references, a `String`) are not inspected. It reads reference counts only;
+/// the producer pays nothing for it.
+///
+/// What it costs the worker: one reference-count load per value (on the
+/// object the worker is about to release anyway) and, for a value of another
+/// type than the one before it, a dynamic conformance lookup; a stream of
+/// values of one type pays the lookup once.
+struct _LastReferenceCheck {
+    private var lastType: ObjectIdentifier?
+    private var lastInspector: ((AnyObject) -> Bool)?
+
+    /// Whether the object at `address`, which the caller holds one reference
+    /// to and is about to release, or the value inside it (for the package's
+    /// boxes), is referenced elsewhere too.
+    ///
+    /// The caller passes the address (`_address(of:)`, in a statement of its
+    /// own) rather than the reference, so that no copy of the reference exists
+    /// while the count is read.
+    @inline(__always)
+    mutating func isReferencedElsewhere(at address: UnsafeRawPointer) -> Bool {
+        if _isShared(address) { return true }
+        return Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef { object in
+            let type = ObjectIdentifier(Swift.type(of: object))
+            if type != lastType {
+                lastType = type
+                lastInspector = Self.inspector(for: Swift.type(of: object))
+            }
+            return lastInspector?(object) ?? false
+        }
+    }
+
+    /// How to look inside an object of `type`, if it is one of the package's
+    /// boxes around a value that can be inspected.
+    private static func inspector(for type: AnyObject.Type) -> ((AnyObject) -> Bool)? {
+        if let box = type as? any _HoldsObject.Type {
+            return box._heldValueIsReferencedElsewhere
+        }
+        if let box = type as? any _HoldsSingleBufferValue.Type {
+            return box._heldValueIsReferencedElsewhere
+        }
+        return nil
+    }
+}
+
+/// The address of the object that `reference` refers to: the first word of a
+/// class reference, of a class-bound existential, or of a standard
+/// collection, which is its buffer's reference.
+///
+/// Why an address and not `isKnownUniquelyReferenced`: an unoptimised build
+/// keeps a copy of the reference alive across any call that receives one (and
+/// opening an `AnyObject` existential for the generic function makes another),
+/// and the copy makes every object look shared. Taking the address in one
+/// statement and reading the count in the next lets every such copy end in
+/// between.
+@inline(__always)
+func _address<Reference>(of reference: borrowing Reference) -> UnsafeRawPointer {
+    withUnsafeBytes(of: reference) { $0.load(as: UnsafeRawPointer.self) }
+}
+
+/// Whether the object at `address` has other strong references than one.
+@inline(__always)
+func _isShared(_ address: UnsafeRawPointer) -> Bool {
+    _deferdrop_object_is_uniquely_referenced(address) == 0
+}
+
+/// A box of the package's whose value is a class instance.
+protocol _HoldsObject: AnyObject {
+    /// Whether the held instance is referenced outside `box` too.
+    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool
+}
+
+/// A box of the package's whose value is a collection with one buffer.
+protocol _HoldsSingleBufferValue: AnyObject {
+    /// Whether the held value's buffer is referenced outside `box` too.
+    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool
+}
+
+/// A value whose contents live in a single reference-counted buffer that the
+/// worker can test for other references without copying it: the standard
+/// library's `Array`, `ContiguousArray`, `Dictionary` and `Set`, each a single
+/// reference to its buffer on Linux (where there is no Objective-C bridging).
+protocol _SingleBufferValue {
+    /// Whether the value has a buffer of its own to test: not empty (empty
+    /// collections share one static buffer) and, as a safeguard, exactly one
+    /// reference in size.
+    var _hasOwnBuffer: Bool { get }
+}
+
+extension Array: _SingleBufferValue {
+    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
+}
+
+extension ContiguousArray: _SingleBufferValue {
+    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
+}
+
+extension Dictionary: _SingleBufferValue {
+    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
+}
+
+extension Set: _SingleBufferValue {
+    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
+}
+
+// Each test below takes the address in a statement of its own and reads the
+// count in the next, so that no copy of the held value is alive while it does.
+
+extension _Box: _HoldsObject where Value: AnyObject {
+    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
+        let held = _address(of: unsafeDowncast(box, to: Self.self).value)
+        return _isShared(held)
+    }
+}
+
+extension _Box: _HoldsSingleBufferValue where Value: _SingleBufferValue {
+    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
+        guard unsafeDowncast(box, to: Self.self).value._hasOwnBuffer else { return false }
+        let buffer = _address(of: unsafeDowncast(box, to: Self.self).value)
+        return _isShared(buffer)
+    }
+}
+
+extension _CompletionBox: _HoldsObject where Value: AnyObject {
+    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
+        guard unsafeDowncast(box, to: Self.self).value != nil else { return false }
+        let held = _address(of: unsafeDowncast(box, to: Self.self).value!)
+        return _isShared(held)
+    }
+}
+
+extension _CompletionBox: _HoldsSingleBufferValue where Value: _SingleBufferValue {
+    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
+        guard unsafeDowncast(box, to: Self.self).value?._hasOwnBuffer ?? false else { return false }
+        let buffer = _address(of: unsafeDowncast(box, to: Self.self).value!)
+        return _isShared(buffer)
+    }
+}

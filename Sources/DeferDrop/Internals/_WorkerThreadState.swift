@@ -1,0 +1,140 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import _DeferDropShims
+
+/// What a worker's thread keeps for itself while it runs: the queue it serves,
+/// how deep it is in destroying nested values in place, and the counts it
+/// publishes with its next batch.
+///
+/// Why thread-local: a hand-off has to know whether it comes from a destructor
+/// that its own worker is running (which destroys the value right there, as the
+/// Rust crate does), and a thread-local load answers that without the queue's
+/// lock. The worker's thread creates this object, reaches it through
+/// thread-local storage, and releases it when it stops; no other thread ever
+/// sees it, so it needs no lock and is not `Sendable`.
+final class _WorkerThreadState {
+    /// The queue whose worker this thread is.
+    let queue: ObjectIdentifier
+    /// The queue's name, for the one debug report.
+    private let queueName: String
+    /// How many in-place destructions are under way on this thread, one inside another.
+    private(set) var nestingDepth = 0
+    /// Values destroyed in place since the worker last published its counts.
+    private var destroyedInPlace: UInt64 = 0
+    /// Values released while still referenced elsewhere, since the last publication.
+    private var releasedElsewhere: UInt64 = 0
+    /// Whether the debug report about `releasedElsewhere` has been printed.
+    private var hasReported = false
+    private var lastReferenceCheck = _LastReferenceCheck()
+
+    private init(queue: ObjectIdentifier, queueName: String) {
+        self.queue = queue
+        self.queueName = queueName
+    }
+
+    /// Runs `body` as the worker of `queue`, on the calling thread, which
+    /// `body` keeps for as long as it runs.
+    static func run(asWorkerOf queue: AnyObject, named name: String, _ body: (_WorkerThreadState) -> Void) {
+        let state = _WorkerThreadState(queue: ObjectIdentifier(queue), queueName: name)
+        withExtendedLifetime(state) {
+            _deferdrop_set_worker_thread_state(Unmanaged.passUnretained(state).toOpaque())
+            defer { _deferdrop_set_worker_thread_state(nil) }
+            body(state)
+        }
+    }
+
+    /// A state for code that must run the worker's paths on another thread:
+    /// see `_DropQueue._warmUpCodePaths()`.
+    static func detached() -> _WorkerThreadState {
+        _WorkerThreadState(queue: ObjectIdentifier(_WorkerThreadState.self), queueName: "")
+    }
+
+    /// The calling thread's state if it is the worker of `queue`.
+    @inline(__always)
+    static func current(servingQueue queue: AnyObject) -> _WorkerThreadState? {
+        guard let raw = _deferdrop_worker_thread_state() else { return nil }
+        let state = Unmanaged<_WorkerThreadState>.fromOpaque(raw).takeUnretainedValue()
+        return state.queue == ObjectIdentifier(queue) ? state : nil
+    }
+
+    /// The calling thread's nesting depth, 0 on a thread that is no worker's.
+    static var currentNestingDepth: Int {
+        guard let raw = _deferdrop_worker_thread_state() else { return 0 }
+        return Unmanaged<_WorkerThreadState>.fromOpaque(raw).takeUnretainedValue().nestingDepth
+    }
+
+    /// Whether the calling thread is some worker's thread, of any queue.
+    static var isWorkerThread: Bool {
+        _deferdrop_worker_thread_state() != nil
+    }
+
+    /// Releases the worker's reference to the last item of `chunk`, which
+    /// destroys the value unless a reference to it is still held elsewhere:
+    /// that is counted (`DropStatistics.releasedElsewhere`), since the value is
+    /// then destroyed wherever that other reference goes, not here.
+    ///
+    /// The item is tested where it lies and only then removed, so that no
+    /// local copy of the reference exists while the count is read.
+    @inline(__always)
+    func releaseLast(of chunk: inout _ChunkedQueue.Chunk) {
+        let object = _address(of: chunk[chunk.count - 1].object)
+        if lastReferenceCheck.isReferencedElsewhere(at: object) {
+            releasedElsewhere += 1
+        }
+        chunk.removeLast()
+    }
+
+    /// Destroys `item` here and now, one level deeper, if this reference is
+    /// the last one: a value handed to this worker by a destructor it is
+    /// running, as the Rust crate does, so nested values go depth first.
+    /// Returns whether it did (`item` is then `nil`).
+    ///
+    /// A value still referenced elsewhere is left for the caller to queue.
+    /// Releasing it here would not destroy it: the other reference would, and
+    /// if that is a stored property of the value being destroyed (a destructor
+    /// that hands over a copy of its own field), it would do so as part of
+    /// that destruction, one level deeper each time, uncounted: a long enough
+    /// chain would overflow the stack. From the queue, the worker's reference
+    /// is the last one and the worker destroys it at the top of its loop.
+    func destroyInPlaceIfLastReference(_ item: inout _DisposalItem?) -> Bool {
+        let object = _address(of: item!.object)
+        if lastReferenceCheck.isReferencedElsewhere(at: object) { return false }
+        nestingDepth += 1
+        item = nil
+        nestingDepth -= 1
+        destroyedInPlace += 1
+        return true
+    }
+
+    /// The counts gathered since the last call, for the worker to publish.
+    func takeCounts() -> (destroyedInPlace: UInt64, releasedElsewhere: UInt64) {
+        defer {
+            destroyedInPlace = 0
+            releasedElsewhere = 0
+        }
+        return (destroyedInPlace, releasedElsewhere)
+    }
+
+    /// In debug builds, the first time this worker releases a value still
+    /// referenced elsewhere, says so on standard error, once.
+    func reportReleasedElsewhereOnce(total: UInt64) {
+        #if DEBUG
+        guard total > 0, !hasReported else { return }
+        hasReported = true
+        let message = """
+            DeferDrop: DropWorker "\(queueName)" released a value that was still referenced \
+            elsewhere, so it was not destroyed on the worker but wherever that other reference \
+            ends, likely on the thread that handed it over. Hand over the last reference: \
+            `deferDrop(consume value)` or `DeferDrop(consume value)` for a local you are done \
+            with. (statistics.releasedElsewhere counts these; this note appears once per \
+            worker, in debug builds.)
+
+            """
+        var bytes = Array(message.utf8)
+        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        #endif
+    }
+}
