@@ -156,36 +156,3 @@ struct CrateTests {
         #expect(destroyed.withLock { $0.deepest } == 0, "every node destroyed from the queue, at depth 0")
     }
 }
-
-/// The crate test's `DropOrderRecorder`: records its id when destroyed, before
-/// the wrappers it holds.
-final class DropOrderRecorder: Sendable {
-    let id: Int
-    let value: [DeferDrop<DropOrderRecorder>]
-    let record: _Lock<[Int]>
-
-    init(id: Int, record: _Lock<[Int]>, value: [DeferDrop<DropOrderRecorder>] = []) {
-        self.id = id
-        self.value = value
-        self.record = record
-    }
-
-    deinit {
-        record.withLock { $0.append(id) }
-    }
-
-    /// The crate's tree: 0 holds 1 and 4, 1 holds 2 and 3, 4 holds 5 and 6,
-    /// each wrapped, for the global worker or for `worker`.
-    static func crateTree(record: _Lock<[Int]>, on worker: DropWorker? = nil) -> DeferDrop<DropOrderRecorder> {
-        func wrap(_ recorder: DropOrderRecorder) -> DeferDrop<DropOrderRecorder> {
-            if let worker { DeferDrop(recorder, on: worker) } else { DeferDrop(recorder) }
-        }
-        func leaf(_ id: Int) -> DeferDrop<DropOrderRecorder> {
-            wrap(DropOrderRecorder(id: id, record: record))
-        }
-        return wrap(DropOrderRecorder(id: 0, record: record, value: [
-            wrap(DropOrderRecorder(id: 1, record: record, value: [leaf(2), leaf(3)])),
-            wrap(DropOrderRecorder(id: 4, record: record, value: [leaf(5), leaf(6)])),
-        ]))
-    }
-}
