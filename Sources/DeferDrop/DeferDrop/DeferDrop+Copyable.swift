@@ -3,7 +3,7 @@
 
 extension DeferDrop where Value: Copyable {
     /// The wrapped value, read in place and, on a `var`, modified in place,
-    /// copy on write: the same as the unconstrained ``DeferDrop/value``.
+    /// copy on write: the same as the unconstrained `value`.
     ///
     /// Why it is declared twice: Swift 6.3 crashes while compiling a key path
     /// (`wrappers.map(\.value)`) in another module to a property declared for

@@ -7,7 +7,7 @@ extension DeferDrop where Value: Copyable {
 
     /// Reads and writes a member of the wrapped value in place:
     /// `wrapper.name = "x"` for `wrapper.value.name = "x"`. Copy on write, as
-    /// ``DeferDrop/value``.
+    /// `value`.
     @inlinable
     public subscript<Member>(dynamicMember keyPath: WritableKeyPath<Value, Member>) -> Member {
         get { _storage.value![keyPath: keyPath] }

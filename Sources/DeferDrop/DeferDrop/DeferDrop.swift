@@ -2,7 +2,7 @@
 ///
 /// Wrap a large value — a big array, dictionary or object graph — whose
 /// destruction would otherwise cost the dropping thread milliseconds. Use it
-/// through ``value``; when the wrapper's lifetime ends, the value is handed to a
+/// through `value`; when the wrapper's lifetime ends, the value is handed to a
 /// ``Disposer`` (``DropWorker/shared`` unless you name another) and destroyed
 /// there:
 ///
@@ -23,7 +23,7 @@
 /// it goes into an `Array`, a `Dictionary` or a `Set`, a `Codable` model, an
 /// escaping closure. Copies share one storage, and the value is handed to its
 /// disposer once, when the *last* copy ends, on whatever thread that is.
-/// Mutation is copy-on-write: changing ``value`` through a wrapper whose
+/// Mutation is copy-on-write: changing `value` through a wrapper whose
 /// storage is shared first gives that wrapper a storage of its own, with a copy
 /// of the value and the same disposer, so the other copies do not change, and
 /// each storage hands its own value over when it ends. Where `Value` is
@@ -48,7 +48,7 @@
 /// structure is freed on your thread after all
 /// (``DropStatistics/releasedElsewhere`` counts such values). A value made in
 /// the call itself, `DeferDrop(buildIndex())`, needs nothing. The same holds
-/// for a copy of ``value`` kept after the last wrapper ends.
+/// for a copy of `value` kept after the last wrapper ends.
 ///
 /// ## Why a hand-off must move
 /// The storage moves the value out of itself and into the worker's queue. It
@@ -106,6 +106,12 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
     /// drops it. If other copies of this wrapper share its storage, they keep
     /// the value and still defer it when the last of them ends; the caller gets
     /// a copy.
+    ///
+    /// Where `Value` is copyable, so is the wrapper, and calling `take()` on a
+    /// local may leave the local's own copy alive until the end of its scope
+    /// (debug builds always do), sharing the storage: then `take()` returns a
+    /// copy and the value is still deferred when the local ends. Write
+    /// `(consume wrapper).take()` to move the value out.
     @inlinable
     public consuming func take() -> Value {
         if isKnownUniquelyReferenced(&_storage) {
@@ -149,7 +155,7 @@ final class _DeferDropStorage<Value: ~Copyable> {
     /// `nil` once ``DeferDrop/take()`` has taken the value back.
     ///
     /// Unchecked exclusivity: every write goes through a wrapper that holds
-    /// the only reference to this storage (``DeferDrop/value``'s `_modify`
+    /// the only reference to this storage (`value`'s `_modify`
     /// and ``DeferDrop/take()`` check `isKnownUniquelyReferenced` first, and
     /// copy the storage if not), and the compiler checks that wrapper's own
     /// accesses statically; the other copies only read, and only while they
@@ -172,8 +178,10 @@ final class _DeferDropStorage<Value: ~Copyable> {
 
     deinit {
         guard let value = value.take() else { return }  // taken back by take()
-        // The wrapper was initialised from a `sending` value and never shared
-        // it, but the compiler cannot carry that knowledge into a deinit.
+        // The wrapper was initialised from a `sending` value (or is a
+        // copy-on-write copy of one, or a freshly decoded one), and this is the
+        // storage's last reference, so no wrapper can reach the value any more;
+        // the compiler cannot carry that knowledge into a deinit.
         let transfer = _Transfer(value: value)
         if let disposer {
             disposer.dispose(transfer.value)

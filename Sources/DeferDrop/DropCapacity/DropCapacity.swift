@@ -15,11 +15,17 @@
 ///
 /// One exception keeps a bound from deadlocking: a destructor running on a
 /// worker that hands further values to *that same* worker (a value holding
-/// ``DeferDrop`` wrappers) is never held back. Those values are queued even
-/// when the worker is full, since waiting would wait for the worker itself;
-/// their memory was already part of the value being destroyed, so the memory
-/// bound still holds, but ``DropStatistics/peakPending`` counts them and may
-/// then exceed `n`.
+/// ``DeferDrop`` wrappers) is never held back. Those values are destroyed in
+/// place, which adds nothing pending; past ``DropWorker/maximumNestingDepth``
+/// levels, or for a value still referenced elsewhere, they are queued even
+/// when the worker is full, since waiting would wait for the worker itself.
+/// Their memory was already part of the value being destroyed, so the memory
+/// bound still holds, but ``DropStatistics/peakPending`` counts the queued
+/// ones and may then exceed `n`.
+///
+/// With ``OverflowPolicy/block``, a full worker blocks the producer's
+/// *thread*, a cooperative-pool thread when the hand-off happens in an
+/// `async` function: see ``OverflowPolicy/block``.
 public enum DropCapacity: Sendable, Hashable {
     /// No bound: every hand-off is queued. The Rust crate's behaviour, and the default.
     case unbounded

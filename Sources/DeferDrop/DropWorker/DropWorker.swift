@@ -24,10 +24,12 @@
 ///   returns; values handed over after it are destroyed inline by the caller.
 ///   Dropping the last reference to a private worker stops it the same way, in
 ///   the background.
-/// - **Nested hand-offs are safe.** A destructor running on the worker that
-///   hands further values over (a structure holding ``DeferDrop`` wrappers, or a
-///   chain of them) queues them behind the current batch instead of recursing,
-///   so a chain of any depth neither deadlocks nor grows the stack.
+/// - **Nested values, depth first, as the crate.** A destructor running on the
+///   worker that hands further values to it (a structure holding ``DeferDrop``
+///   wrappers, or a chain of them) has them destroyed right there, depth first,
+///   up to ``maximumNestingDepth`` levels; deeper ones are queued, so a chain
+///   of any length neither deadlocks nor overflows the worker's stack. They
+///   count as deferred and destroyed by the worker.
 ///
 /// ## Threads
 /// A worker starts its thread on the first value it is given, so an unused
@@ -54,6 +56,9 @@
 ///   deadlocks both, as with any barrier; ``flush(timeout:)`` can give up.
 /// - Calling `flush()` from a destructor that runs on the same worker is a
 ///   precondition failure: the worker would wait for itself.
+/// - In `async` code, `flush()` and ``shutdown()`` would block a thread of the
+///   cooperative pool, so they are unavailable there: `await flush()` and
+///   ``shutdownGracefully()`` suspend instead.
 public final class DropWorker: Disposer {
     /// The global worker, whose thread is named `defer-drop`.
     ///
