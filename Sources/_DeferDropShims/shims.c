@@ -81,14 +81,12 @@ int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_n
     }
 }
 
-static __thread void *worker_thread_state;
+__thread const void *_deferdrop_tls_worker_queue;
+__thread void *_deferdrop_tls_worker_state;
 
-void *_deferdrop_worker_thread_state(void) {
-    return worker_thread_state;
-}
-
-void _deferdrop_set_worker_thread_state(void *state) {
-    worker_thread_state = state;
+void _deferdrop_set_worker_thread(const void *queue, void *state) {
+    _deferdrop_tls_worker_queue = queue;
+    _deferdrop_tls_worker_state = state;
 }
 
 // Exported by the Swift runtime with the C calling convention; every Swift

@@ -191,13 +191,9 @@ final class _DropQueue: Sendable {
     /// `maximumNestingDepth` or the value is still referenced elsewhere.
     @usableFromInline
     func enqueue(_ item: inout _DisposalItem?) {
-        let ownWorker = _WorkerThreadState.current(servingQueue: self)
-        if let ownWorker, ownWorker.nestingDepth < Self.maximumNestingDepth,
-            ownWorker.destroyInPlaceIfLastReference(&item)
-        {
+        if isOnWorkerThread, Self.destroyInPlace(&item) {
             return
         }
-        let isOnWorkerThread = ownWorker != nil
         while true {
             let handoff: Handoff = state.withLock { state in
                 switch state.lifecycle {
@@ -258,7 +254,16 @@ final class _DropQueue: Sendable {
 
     /// Whether the calling thread is the worker's.
     var isOnWorkerThread: Bool {
-        _WorkerThreadState.current(servingQueue: self) != nil
+        _WorkerThreadState.isWorker(of: self)
+    }
+
+    /// On the worker's own thread: destroys `item` in place unless that would
+    /// nest too deep or the value is still referenced elsewhere. Off the hot
+    /// path, so that a producer's hand-off stays a load and a comparison.
+    @inline(never)
+    private static func destroyInPlace(_ item: inout _DisposalItem?) -> Bool {
+        let thread = _WorkerThreadState.current
+        return thread.nestingDepth < maximumNestingDepth && thread.destroyInPlaceIfLastReference(&item)
     }
 
     // MARK: Barriers
@@ -477,13 +482,18 @@ final class _DropQueue: Sendable {
     fileprivate static func destroy(_ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState) -> UInt64 {
         var count: UInt64 = 0
         for index in batch.indices {
+            // The chunk is moved out, so that each release touches a local
+            // array only, and moved back empty, with its capacity.
+            var chunk = _ChunkedQueue.Chunk()
+            swap(&chunk, &batch[index])
             // Reversing moves references without retaining them; the items
             // are then released from the end, oldest first.
-            batch[index].reverse()
-            while !batch[index].isEmpty {
-                thread.releaseLast(of: &batch[index])
-                count += 1
+            chunk.reverse()
+            count += UInt64(chunk.count)
+            while !chunk.isEmpty {
+                thread.releaseLast(of: &chunk)
             }
+            swap(&chunk, &batch[index])
         }
         return count
     }
@@ -495,9 +505,12 @@ final class _DropQueue: Sendable {
         _ batch: inout [_ChunkedQueue.Chunk], bound: UInt64, on thread: _WorkerThreadState
     ) {
         for index in batch.indices {
-            batch[index].reverse()
-            while !batch[index].isEmpty {
-                thread.releaseLast(of: &batch[index])
+            var chunk = _ChunkedQueue.Chunk()
+            swap(&chunk, &batch[index])
+            defer { swap(&chunk, &batch[index]) }
+            chunk.reverse()
+            while !chunk.isEmpty {
+                thread.releaseLast(of: &chunk)
                 let room = state.withLock { state in
                     state.completed += 1
                     return state.takeRoomWaiters(bound: bound)

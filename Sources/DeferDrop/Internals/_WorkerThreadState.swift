@@ -15,33 +15,38 @@ import _DeferDropShims
 /// lock. The worker's thread creates this object, reaches it through
 /// thread-local storage, and releases it when it stops; no other thread ever
 /// sees it, so it needs no lock and is not `Sendable`.
+///
+/// Its stored properties have unchecked exclusivity: only the owning thread
+/// reaches them, and no access to one spans a call that could reach it again
+/// (the worker releases a value only after each access has ended), so the
+/// runtime's per-access bookkeeping, four calls and a thread-local lookup per
+/// value destroyed, would buy nothing.
 final class _WorkerThreadState {
-    /// The queue whose worker this thread is.
-    let queue: ObjectIdentifier
     /// The queue's name, for the one debug report.
     private let queueName: String
     /// How many in-place destructions are under way on this thread, one inside another.
-    private(set) var nestingDepth = 0
+    @exclusivity(unchecked) private(set) var nestingDepth = 0
     /// Values destroyed in place since the worker last published its counts.
-    private var destroyedInPlace: UInt64 = 0
+    @exclusivity(unchecked) private var destroyedInPlace: UInt64 = 0
     /// Values released while still referenced elsewhere, since the last publication.
-    private var releasedElsewhere: UInt64 = 0
+    @exclusivity(unchecked) private var releasedElsewhere: UInt64 = 0
     /// Whether the debug report about `releasedElsewhere` has been printed.
-    private var hasReported = false
-    private var lastReferenceCheck = _LastReferenceCheck()
+    @exclusivity(unchecked) private var hasReported = false
+    @exclusivity(unchecked) private var lastReferenceCheck = _LastReferenceCheck()
 
-    private init(queue: ObjectIdentifier, queueName: String) {
-        self.queue = queue
+    private init(queueName: String) {
         self.queueName = queueName
     }
 
     /// Runs `body` as the worker of `queue`, on the calling thread, which
     /// `body` keeps for as long as it runs.
     static func run(asWorkerOf queue: AnyObject, named name: String, _ body: (_WorkerThreadState) -> Void) {
-        let state = _WorkerThreadState(queue: ObjectIdentifier(queue), queueName: name)
+        let state = _WorkerThreadState(queueName: name)
         withExtendedLifetime(state) {
-            _deferdrop_set_worker_thread_state(Unmanaged.passUnretained(state).toOpaque())
-            defer { _deferdrop_set_worker_thread_state(nil) }
+            _deferdrop_set_worker_thread(
+                UnsafeRawPointer(Unmanaged.passUnretained(queue).toOpaque()),
+                Unmanaged.passUnretained(state).toOpaque())
+            defer { _deferdrop_set_worker_thread(nil, nil) }
             body(state)
         }
     }
@@ -49,21 +54,24 @@ final class _WorkerThreadState {
     /// A state for code that must run the worker's paths on another thread:
     /// see `_DropQueue._warmUpCodePaths()`.
     static func detached() -> _WorkerThreadState {
-        _WorkerThreadState(queue: ObjectIdentifier(_WorkerThreadState.self), queueName: "")
+        _WorkerThreadState(queueName: "")
     }
 
-    /// The calling thread's state if it is the worker of `queue`.
+    /// Whether the calling thread is the worker of `queue`: one thread-local
+    /// load and a comparison, no reference counting.
     @inline(__always)
-    static func current(servingQueue queue: AnyObject) -> _WorkerThreadState? {
-        guard let raw = _deferdrop_worker_thread_state() else { return nil }
-        let state = Unmanaged<_WorkerThreadState>.fromOpaque(raw).takeUnretainedValue()
-        return state.queue == ObjectIdentifier(queue) ? state : nil
+    static func isWorker(of queue: AnyObject) -> Bool {
+        UInt(bitPattern: _deferdrop_worker_thread_queue()) == UInt(bitPattern: Unmanaged.passUnretained(queue).toOpaque())
+    }
+
+    /// The calling thread's state; only on a worker's thread.
+    static var current: _WorkerThreadState {
+        Unmanaged<_WorkerThreadState>.fromOpaque(_deferdrop_worker_thread_state()!).takeUnretainedValue()
     }
 
     /// The calling thread's nesting depth, 0 on a thread that is no worker's.
     static var currentNestingDepth: Int {
-        guard let raw = _deferdrop_worker_thread_state() else { return 0 }
-        return Unmanaged<_WorkerThreadState>.fromOpaque(raw).takeUnretainedValue().nestingDepth
+        isWorkerThread ? current.nestingDepth : 0
     }
 
     /// Whether the calling thread is some worker's thread, of any queue.

@@ -44,13 +44,28 @@ int _deferdrop_current_thread_scheduling(void);
 /// clock, retrying on EINTR. Returns 0 once it took the semaphore, or ETIMEDOUT.
 int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns);
 
-/// The calling thread's worker state: set by a worker's thread for its whole
-/// life (an unretained pointer to an object that thread owns), NULL on every
-/// other thread. Thread-local, so reading it costs a load and no lock.
-void *_deferdrop_worker_thread_state(void);
+/// The calling thread's part in a worker, in thread-local storage: the queue
+/// whose worker it is (its address, never dereferenced here) and that
+/// worker's state (an unretained pointer to an object the thread owns), both
+/// NULL on every other thread. Set by a worker's thread for its whole life.
+extern __thread const void *_deferdrop_tls_worker_queue;
+extern __thread void *_deferdrop_tls_worker_state;
 
-/// Sets the calling thread's worker state (NULL when the worker stops).
-void _deferdrop_set_worker_thread_state(void *state);
+/// The queue whose worker the calling thread is, or NULL. Inline, so that a
+/// hand-off pays one thread-local load to ask whether it comes from its own
+/// worker's thread.
+static inline const void *_deferdrop_worker_thread_queue(void) {
+    return _deferdrop_tls_worker_queue;
+}
+
+/// The calling thread's worker state, or NULL on a thread that is no worker's.
+static inline void *_deferdrop_worker_thread_state(void) {
+    return _deferdrop_tls_worker_state;
+}
+
+/// Makes the calling thread the worker of `queue`, with `state`; NULL, NULL
+/// when the worker stops.
+void _deferdrop_set_worker_thread(const void *queue, void *state);
 
 /// Whether the Swift object at `object` has a strong reference count of
 /// exactly one: the Swift runtime's test behind `isKnownUniquelyReferenced`,
