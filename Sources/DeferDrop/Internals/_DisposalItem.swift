@@ -4,7 +4,9 @@
 final class _Box<Value: ~Copyable> {
     /// A `var` only so that the worker can test a held class instance or
     /// buffer for other references in place (see `_LastReferenceCheck`);
-    /// nothing changes it.
+    /// nothing changes it. Unchecked exclusivity: the box is made by the
+    /// producer and then only ever read, by the one thread that holds it.
+    @exclusivity(unchecked)
     @usableFromInline
     var value: Value
 

@@ -96,42 +96,43 @@ protocol _HoldsSingleBufferValue: AnyObject {
 /// library's `Array`, `ContiguousArray`, `Dictionary` and `Set`, each a single
 /// reference to its buffer on Linux (where there is no Objective-C bridging).
 protocol _SingleBufferValue {
-    /// Whether the value has a buffer of its own to test: not empty (empty
-    /// collections share one static buffer) and, as a safeguard, exactly one
-    /// reference in size.
-    var _hasOwnBuffer: Bool { get }
+    /// How many elements the buffer has room for; 0 for the static empty
+    /// buffer that every empty collection of the kind shares.
+    var capacity: Int { get }
 }
 
-extension Array: _SingleBufferValue {
-    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
+extension _SingleBufferValue {
+    /// The address of the value's own buffer, or `nil` where it has none to
+    /// test: empty, or, as a safeguard, not exactly one reference in size.
+    ///
+    /// A default implementation rather than one per collection: here the
+    /// caller passes `Self`'s metadata in, where code written for `Array`
+    /// would look up `Array<Element>`'s on every call.
+    @inline(__always)
+    var _ownBuffer: UnsafeRawPointer? {
+        guard MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size, capacity > 0 else { return nil }
+        return unsafeBitCast(self, to: UnsafeRawPointer.self)
+    }
 }
 
-extension ContiguousArray: _SingleBufferValue {
-    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
-}
-
-extension Dictionary: _SingleBufferValue {
-    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
-}
-
-extension Set: _SingleBufferValue {
-    var _hasOwnBuffer: Bool { capacity > 0 && MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size }
-}
+extension Array: _SingleBufferValue {}
+extension ContiguousArray: _SingleBufferValue {}
+extension Dictionary: _SingleBufferValue {}
+extension Set: _SingleBufferValue {}
 
 // Each test below takes the address in a statement of its own and reads the
 // count in the next, so that no copy of the held value is alive while it does.
 
 extension _Box: _HoldsObject where Value: AnyObject {
     static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        let held = _address(of: unsafeDowncast(box, to: Self.self).value)
+        let held = UnsafeRawPointer(Unmanaged.passUnretained(unsafeDowncast(box, to: Self.self).value).toOpaque())
         return _isShared(held)
     }
 }
 
 extension _Box: _HoldsSingleBufferValue where Value: _SingleBufferValue {
     static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        guard unsafeDowncast(box, to: Self.self).value._hasOwnBuffer else { return false }
-        let buffer = _address(of: unsafeDowncast(box, to: Self.self).value)
+        guard let buffer = unsafeDowncast(box, to: Self.self).value._ownBuffer else { return false }
         return _isShared(buffer)
     }
 }
@@ -139,15 +140,14 @@ extension _Box: _HoldsSingleBufferValue where Value: _SingleBufferValue {
 extension _CompletionBox: _HoldsObject where Value: AnyObject {
     static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
         guard unsafeDowncast(box, to: Self.self).value != nil else { return false }
-        let held = _address(of: unsafeDowncast(box, to: Self.self).value!)
+        let held = UnsafeRawPointer(Unmanaged.passUnretained(unsafeDowncast(box, to: Self.self).value!).toOpaque())
         return _isShared(held)
     }
 }
 
 extension _CompletionBox: _HoldsSingleBufferValue where Value: _SingleBufferValue {
     static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        guard unsafeDowncast(box, to: Self.self).value?._hasOwnBuffer ?? false else { return false }
-        let buffer = _address(of: unsafeDowncast(box, to: Self.self).value!)
+        guard let buffer = unsafeDowncast(box, to: Self.self).value?._ownBuffer else { return false }
         return _isShared(buffer)
     }
 }
