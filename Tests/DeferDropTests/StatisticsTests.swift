@@ -91,13 +91,19 @@ struct ReleasedElsewhereTests {
             worker.dispose([round: Probe(log, producer: 2)])
             worker.dispose(Set([round]))
             worker.dispose([Int]())  // empty collections share a static buffer: never counted
+            // Constant literals, which an optimised build lays out statically as
+            // immortal objects: nothing destroys them, so nothing is released elsewhere.
+            worker.dispose([1, 2, 3])
+            worker.dispose(["constant": 1])
+            let constant = DeferDrop([4, 5, 6], on: worker)
+            _ = consume constant
             let wrapper = DeferDrop(Probe(log, producer: 3), on: worker)
             _ = consume wrapper
             deferDrop(Probe(log, producer: 4), on: worker) { }
         }
         worker.flush()
         #expect(worker.statistics.releasedElsewhere == 0)
-        #expect(worker.statistics.deferred == 7_000)
+        #expect(worker.statistics.deferred == 10_000)
         #expect(log.onCreatorCount == 0)
     }
 

@@ -64,7 +64,9 @@ public struct DropStatistics: Sendable, Hashable {
     /// The worker tests a reference count just before it releases a value: a
     /// class instance, or the buffer of an `Array`, `ContiguousArray`,
     /// `Dictionary` or `Set` (other values, such as a struct holding
-    /// references, are not inspected). The producer pays nothing for the test.
+    /// references, are not inspected; constants the compiler lays out
+    /// statically, which nothing ever destroys, never count). The producer
+    /// pays nothing for the test.
     /// In debug builds, a worker also says so on standard error the first time
     /// it counts one.
     public var releasedElsewhere: UInt64

@@ -73,10 +73,12 @@ func _address<Reference>(of reference: borrowing Reference) -> UnsafeRawPointer 
     withUnsafeBytes(of: reference) { $0.load(as: UnsafeRawPointer.self) }
 }
 
-/// Whether the object at `address` has other strong references than one.
+/// Whether the object at `address` has other strong references than one, so
+/// that releasing one will not destroy it. (Immortal, statically laid-out
+/// objects, which nothing destroys, are not counted as shared.)
 @inline(__always)
 func _isShared(_ address: UnsafeRawPointer) -> Bool {
-    _deferdrop_object_is_uniquely_referenced(address) == 0
+    _deferdrop_object_is_referenced_elsewhere(address) != 0
 }
 
 /// A box of the package's whose value is a class instance.
