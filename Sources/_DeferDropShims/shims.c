@@ -94,14 +94,15 @@ void _deferdrop_set_worker_thread(const void *queue, void *state) {
 // object on Linux is native.
 extern _Bool swift_isUniquelyReferenced_nonNull_native(const void *object);
 
-int _deferdrop_object_is_referenced_elsewhere(const void *object) {
-    if (swift_isUniquelyReferenced_nonNull_native(object)) return 0;
-    // Statically laid-out objects are immortal: the runtime reports them as
-    // shared, but no release ever destroys them. They live in an executable's
-    // or a library's image, which heap objects never do. (dladdr walks the
-    // loaded images; it runs only for objects that look shared.)
+int _deferdrop_object_is_uniquely_referenced(const void *object) {
+    return swift_isUniquelyReferenced_nonNull_native(object);
+}
+
+// Statically laid-out objects live in an executable's or a library's image,
+// which heap objects never do. dladdr walks the loaded images.
+int _deferdrop_object_is_static(const void *object) {
     Dl_info info;
-    return dladdr(object, &info) == 0;
+    return dladdr(object, &info) != 0;
 }
 
 int _deferdrop_fork(void) {

@@ -78,7 +78,7 @@ func _address<Reference>(of reference: borrowing Reference) -> UnsafeRawPointer 
 /// objects, which nothing destroys, are not counted as shared.)
 @inline(__always)
 func _isShared(_ address: UnsafeRawPointer) -> Bool {
-    _deferdrop_object_is_referenced_elsewhere(address) != 0
+    _deferdrop_object_is_uniquely_referenced(address) == 0 && _deferdrop_object_is_static(address) == 0
 }
 
 /// A box of the package's whose value is a class instance.

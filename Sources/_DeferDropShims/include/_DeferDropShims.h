@@ -67,14 +67,19 @@ static inline void *_deferdrop_worker_thread_state(void) {
 /// when the worker stops.
 void _deferdrop_set_worker_thread(const void *queue, void *state);
 
-/// Whether the Swift object at `object` has more than one strong reference,
-/// so that releasing one will not destroy it: the Swift runtime's test behind
-/// `isKnownUniquelyReferenced`, on an address, so that the caller holds no
-/// reference of its own while it asks (an unoptimised build holds a copy
-/// across any call that takes one). Objects that are never destroyed at all,
-/// the ones the compiler lays out statically in a loaded image (constant
-/// arrays, the shared buffer of empty collections), answer 0.
-int _deferdrop_object_is_referenced_elsewhere(const void *object);
+/// Whether the Swift object at `object` has a strong reference count of
+/// exactly one: the Swift runtime's test behind `isKnownUniquelyReferenced`,
+/// on an address, so that the caller holds no reference of its own while it
+/// asks (an unoptimised build holds a copy across any call that takes one).
+/// Immortal objects answer 0.
+int _deferdrop_object_is_uniquely_referenced(const void *object);
+
+/// Whether `object` lies in a loaded executable's or library's image rather
+/// than on the heap: an object the compiler laid out statically (a constant
+/// array, the buffer all empty collections share), which is immortal and
+/// never destroyed. Slow (it walks the loaded images): ask only for objects
+/// that do not look unique.
+int _deferdrop_object_is_static(const void *object);
 
 /// fork(), for tests: Swift's Glibc module does not offer it on every platform.
 int _deferdrop_fork(void);
