@@ -294,8 +294,8 @@ final class _DropQueue: Sendable {
     private func addFlushBarrier() -> _Semaphore? {
         _precondition(
             !isOnWorkerThread,
-                """
-                flush() was called on the thread of DropWorker "\(name)", from a destructor \
+            """
+            flush() was called on the thread of DropWorker "\(name)", from a destructor \
             that worker is running: it would wait for itself forever. Flush from another thread.
             """)
         return state.withLock { state in
@@ -539,6 +539,11 @@ extension _DropQueue {
             state.items.append(_DisposalItem(object: object))
             state.enqueued += 1
         }
+        // And boxes, so that the release check's look inside one runs too,
+        // for a boxed object and a boxed collection.
+        state.items.append(_DisposalItem(boxing: _WarmUp()))
+        state.items.append(_DisposalItem(boxing: [_WarmUp()]))
+        state.enqueued += 2
         state.waiters.append((.destroyed(count: 1), .thread(_Semaphore())))
         state.extendBarriersOverNestedValue()
         state.roomWaiters.append(_Semaphore())

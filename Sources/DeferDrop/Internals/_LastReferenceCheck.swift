@@ -58,9 +58,7 @@ struct _LastReferenceCheck {
     }
 }
 
-/// The address of the object that `reference` refers to: the first word of a
-/// class reference, of a class-bound existential, or of a standard
-/// collection, which is its buffer's reference.
+/// The address of the object that `object` refers to.
 ///
 /// Why an address and not `isKnownUniquelyReferenced`: an unoptimised build
 /// keeps a copy of the reference alive across any call that receives one (and
@@ -69,8 +67,8 @@ struct _LastReferenceCheck {
 /// statement and reading the count in the next lets every such copy end in
 /// between.
 @inline(__always)
-func _address<Reference>(of reference: borrowing Reference) -> UnsafeRawPointer {
-    withUnsafeBytes(of: reference) { $0.load(as: UnsafeRawPointer.self) }
+func _address(of object: AnyObject) -> UnsafeRawPointer {
+    UnsafeRawPointer(Unmanaged.passUnretained(object).toOpaque())
 }
 
 /// Whether the object at `address` has other strong references than one, so

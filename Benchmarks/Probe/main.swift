@@ -1,0 +1,69 @@
+// A probe for Scripts/probe.sh, which builds it against any revision of the
+// package. It uses only the public API that every version has, so that every
+// revision is measured the same way.
+//
+//     probe [objects|arrays|large]          hand the values over once, then flush
+//     probe [objects|arrays|large] drain    time the worker alone, 15 rounds
+//
+// objects: 1,000,000 small class instances; arrays: 200,000 one-element arrays
+// (each boxed); large: 1,000 arrays of 1,000 objects. In `drain`, the values
+// are handed over while the worker is held up by a gate, so that it has them
+// all queued when the gate opens; the time from then until `flush()` returns
+// is the worker's alone, printed as the median nanoseconds per value.
+import DeferDrop
+import Dispatch
+
+final class Leaf: Sendable {
+    let x = 0
+}
+
+/// Holds the worker up in its destructor until opened.
+final class Gate: Sendable {
+    let semaphore = DispatchSemaphore(value: 0)
+    deinit { semaphore.wait() }
+}
+
+@inline(never)
+func handOver(_ mode: String, to worker: DropWorker) -> Int {
+    switch mode {
+    case "arrays", "large":
+        let (count, length) = mode == "arrays" ? (200_000, 1) : (1_000, 1_000)
+        var arrays = (0..<count).map { _ in (0..<length).map { _ in Leaf() } }
+        while let array = arrays.popLast() {
+            worker.dispose(consume array)
+        }
+        return count
+    default:
+        var leaves = (0..<1_000_000).map { _ in Leaf() }
+        while let leaf = leaves.popLast() {
+            worker.dispose(consume leaf)
+        }
+        return 1_000_000
+    }
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let mode = arguments.first ?? "objects"
+let worker = DropWorker(name: "probe")
+if arguments.dropFirst().first == "drain" {
+    let clock = ContinuousClock()
+    var perValue: [Double] = []
+    for _ in 0..<15 {
+        let gate = Gate()
+        let semaphore = gate.semaphore
+        worker.dispose(consume gate)
+        let values = handOver(mode, to: worker)
+        let start = clock.now
+        semaphore.signal()
+        worker.flush()
+        let elapsed = clock.now - start
+        let nanoseconds = Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+        perValue.append(nanoseconds / Double(values))
+    }
+    perValue.sort()
+    print("worker drain: median \(Int(perValue[7].rounded())) ns per value (min \(Int(perValue[0].rounded())), max \(Int(perValue[14].rounded())))")
+} else {
+    _ = handOver(mode, to: worker)
+    worker.flush()
+    print(worker.statistics)
+}

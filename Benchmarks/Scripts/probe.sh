@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Measures the package's hand-off with a small probe (Benchmarks/Probe/main.swift)
+# built in release mode against the working tree and against each git revision
+# REV (checked out in a temporary worktree), so that two versions are compared
+# by the same program:
+#
+#   Benchmarks/Scripts/probe.sh instructions [objects|arrays|large] [REV ...]
+#   Benchmarks/Scripts/probe.sh drain [objects|arrays|large] [REV ...]
+#
+# instructions: callgrind's count of instructions per value on the producer's
+#   thread (which also makes the values) and on the worker's: repeatable to the
+#   instruction for one binary, whatever else the machine is doing. Needs
+#   valgrind (apt-get install valgrind).
+# drain: the worker's own time per value to destroy a full queue, median of 15
+#   rounds; wall-clock, so as noisy as the machine.
+#
+# objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
+# boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
+# probe does not enable the Jemalloc trait); set PROBE_PRELOAD to a library to
+# preload, e.g. PROBE_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+what=${1:?"usage: $0 instructions|drain [objects|arrays|large] [REV ...]"}; shift
+mode=objects
+case "${1:-}" in objects|arrays|large) mode=$1; shift ;; esac
+case "$mode" in objects) values=1000000 ;; arrays) values=200000 ;; large) values=1000 ;; esac
+work=$(mktemp -d)
+trap 'git -C "$root" worktree prune; rm -rf "$work"' EXIT
+
+build() {  # label, package path; prints the stripped binary's path
+    local probe="$work/probe-$1"
+    mkdir -p "$probe/Sources/probe"
+    cp "$root/Benchmarks/Probe/main.swift" "$probe/Sources/probe/main.swift"
+    cat > "$probe/Package.swift" <<PACKAGE
+// swift-tools-version: 6.1
+import PackageDescription
+let package = Package(
+    name: "probe",
+    dependencies: [.package(name: "DeferDrop", path: "$2")],
+    targets: [.executableTarget(name: "probe", dependencies: [.product(name: "DeferDrop", package: "DeferDrop")])]
+)
+PACKAGE
+    swift build -c release --package-path "$probe" >/dev/null
+    # valgrind 3.19 cannot read the DWARF that Swift 6.3 writes: strip it.
+    cp "$(swift build -c release --package-path "$probe" --show-bin-path)/probe" "$probe/probe.bin"
+    strip --strip-debug "$probe/probe.bin"
+    echo "$probe/probe.bin"
+}
+
+measure() {  # label, package path
+    local label=$1 binary
+    binary=$(build "$1" "$2")
+    case "$what" in
+    instructions)
+        valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$binary.cg" \
+            "$binary" "$mode" >/dev/null 2>"$binary.valgrind.txt"
+        # Thread 1 makes the values and hands them over; thread 2 is the worker.
+        local producer worker
+        producer=$(sed -n 's/^summary: //p' "$binary.cg-01")
+        worker=$(sed -n 's/^summary: //p' "$binary.cg-02")
+        printf '%-12s %-8s producer %8.1f   worker %8.1f instructions per value\n' \
+            "$label" "$mode" "$(echo "$producer / $values" | bc -l)" "$(echo "$worker / $values" | bc -l)"
+        ;;
+    drain)
+        printf '%-12s %-8s %s\n' "$label" "$mode" \
+            "$(LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" "$mode" drain)"
+        ;;
+    *) echo "$0: measure 'instructions' or 'drain', not '$what'" >&2; exit 2 ;;
+    esac
+}
+
+measure "working-tree" "$root"
+for rev in "$@"; do
+    git -C "$root" worktree add --detach -q "$work/tree-$rev" "$rev"
+    measure "$rev" "$work/tree-$rev"
+done
