@@ -89,13 +89,6 @@ final class _WorkerThreadState {
     @inline(__always)
     func releaseLast(of chunk: inout _ChunkedQueue.Chunk) {
         let last = chunk.count - 1
-        if last > 0 {
-            // The next object's header, which the test and the release will
-            // both touch, is likely still in the cache of the producer's core:
-            // fetch it now, for writing, while this one is destroyed, rather
-            // than once to read and again to write.
-            _deferdrop_prefetch_for_write(_address(of: chunk[last - 1].object))
-        }
         let object = _address(of: chunk[last].object)
         if lastReferenceCheck.isReferencedElsewhere(at: object) {
             releasedElsewhere += 1

@@ -74,13 +74,6 @@ void _deferdrop_set_worker_thread(const void *queue, void *state);
 /// Immortal objects answer 0.
 int _deferdrop_object_is_uniquely_referenced(const void *object);
 
-/// Asks the processor to bring the cache line at `address` in, ready to be
-/// written: the worker calls it for the object it will release next, whose
-/// header a producer on another core may have written last.
-static inline void _deferdrop_prefetch_for_write(const void *address) {
-    __builtin_prefetch(address, 1, 3);
-}
-
 /// Whether `object` lies in a loaded executable's or library's image rather
 /// than on the heap: an object the compiler laid out statically (a constant
 /// array, the buffer all empty collections share), which is immortal and
