@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <semaphore.h>
 #include <time.h>
-#include <dlfcn.h>
+#include <stdint.h>
 #include "_DeferDropShims.h"
 #ifdef __GLIBC__
 #include <gnu/libc-version.h>
@@ -98,11 +98,22 @@ int _deferdrop_object_is_uniquely_referenced(const void *object) {
     return swift_isUniquelyReferenced_nonNull_native(object);
 }
 
-// Statically laid-out objects live in an executable's or a library's image,
-// which heap objects never do. dladdr walks the loaded images.
-int _deferdrop_object_is_static(const void *object) {
-    Dl_info info;
-    return dladdr(object, &info) != 0;
+// The Swift runtime's own immortality test, which it does not export
+// (stdlib/public/SwiftShims/swift/shims/RefCount.h, 64-bit): a native object's
+// second word holds its inline reference counts, and an immortal object has
+// all 32 low bits set (IsImmortal) with UseSlowRC (bit 63) set and the side
+// table mark (bit 62) clear. A live heap object never has 2^32 - 1 unowned
+// references, and one with a side table has bit 62 set. Reading the word
+// takes no lock, unlike asking the dynamic loader where the object lies,
+// which could hold its lock across a fork().
+int _deferdrop_object_is_immortal(const void *object) {
+#if UINTPTR_MAX == 0xffffffffffffffffu
+    uint64_t bits = __atomic_load_n((const uint64_t *)object + 1, __ATOMIC_RELAXED);
+    return (bits & 0xffffffffu) == 0xffffffffu && (bits >> 62) == 2;
+#else
+    (void)object;
+    return 0;
+#endif
 }
 
 int _deferdrop_fork(void) {

@@ -39,7 +39,12 @@ struct _LastReferenceCheck {
             let type = ObjectIdentifier(Swift.type(of: object))
             if type != lastType {
                 lastType = type
-                lastInspector = Self.inspector(for: Swift.type(of: object))
+                // A dynamic conformance lookup takes the Swift runtime's locks
+                // the first time it meets a type. It is done while no fork()
+                // can begin (the fork's prepare handler takes the same lock
+                // first), so that no child inherits one of those locks held.
+                let objectType: AnyObject.Type = Swift.type(of: object)
+                lastInspector = _ProcessLifecycle.shared.excludingFork { Self.inspector(for: objectType) }
             }
             return lastInspector?(object) ?? false
         }
@@ -76,7 +81,7 @@ func _address(of object: AnyObject) -> UnsafeRawPointer {
 /// objects, which nothing destroys, are not counted as shared.)
 @inline(__always)
 func _isShared(_ address: UnsafeRawPointer) -> Bool {
-    _deferdrop_object_is_uniquely_referenced(address) == 0 && _deferdrop_object_is_static(address) == 0
+    _deferdrop_object_is_uniquely_referenced(address) == 0 && _deferdrop_object_is_immortal(address) == 0
 }
 
 /// A box of the package's whose value is a class instance.

@@ -86,6 +86,16 @@ package final class _ProcessLifecycle: Sendable {
             { _ProcessLifecycle.shared.childAfterFork() })
     }
 
+    /// Runs `body` while no `fork()` can be under way: the fork's prepare
+    /// handler takes this list's lock first. For work that takes the Swift
+    /// runtime's own locks (a first dynamic cast to a protocol, say) on a
+    /// worker's thread, which could otherwise hold one of them at the moment
+    /// of a fork and leave it held for ever in the child. `body` must not
+    /// register, unregister, or take a participant's lock.
+    package func excludingFork<Result>(_ body: () -> Result) -> Result {
+        state.withLock { _ in body() }
+    }
+
     package func register(_ participant: some _ProcessLifecycleParticipant) {
         state.withLock { $0.entries[ObjectIdentifier(participant)] = Entry(participant: participant) }
     }

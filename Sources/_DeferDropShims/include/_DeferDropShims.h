@@ -74,12 +74,11 @@ void _deferdrop_set_worker_thread(const void *queue, void *state);
 /// Immortal objects answer 0.
 int _deferdrop_object_is_uniquely_referenced(const void *object);
 
-/// Whether `object` lies in a loaded executable's or library's image rather
-/// than on the heap: an object the compiler laid out statically (a constant
-/// array, the buffer all empty collections share), which is immortal and
-/// never destroyed. Slow (it walks the loaded images): ask only for objects
-/// that do not look unique.
-int _deferdrop_object_is_static(const void *object);
+/// Whether the Swift object at `object` is immortal: one the compiler laid
+/// out statically (a constant array, the buffer all empty collections
+/// share), which no release ever destroys. Reads the object's reference
+/// counts, without a lock.
+int _deferdrop_object_is_immortal(const void *object);
 
 /// fork(), for tests: Swift's Glibc module does not offer it on every platform.
 int _deferdrop_fork(void);
