@@ -8,9 +8,10 @@
 #   Benchmarks/Scripts/probe.sh drain [objects|arrays|large] [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
-#   thread (which also makes the values) and on the worker's: repeatable to the
-#   instruction for one binary, whatever else the machine is doing. Needs
-#   valgrind (apt-get install valgrind).
+#   thread (which also makes the values) and on the worker's: repeatable to a
+#   tenth of an instruction on a quiet machine. Under load, valgrind schedules
+#   the two threads differently and work shifts between the columns; compare
+#   their sums then. Needs valgrind (apt-get install valgrind).
 # drain: the worker's own time per value to destroy a full queue, median of 15
 #   rounds; wall-clock, so as noisy as the machine.
 #
