@@ -309,10 +309,19 @@ final class _DropQueue: Sendable {
     /// Returns once every value queued before the call has been destroyed,
     /// suspending the task rather than blocking its thread.
     func flush() async {
+        await suspendUntil { state in
+            state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
+        }
+    }
+
+    /// Suspends the calling task until the worker reaches the point that
+    /// `point` names under the lock, or not at all where it returns `nil`
+    /// (the point is already behind).
+    private func suspendUntil(_ point: @escaping (inout State) -> WaitPoint?) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let mustWait = state.withLock { state in
-                guard state.completed < state.enqueued else { return false }
-                state.waiters.append((.destroyed(count: state.enqueued), .task(continuation)))
+                guard let point = point(&state) else { return false }
+                state.waiters.append((point, .task(continuation)))
                 return true
             }
             if !mustWait { continuation.resume() }
@@ -361,13 +370,8 @@ final class _DropQueue: Sendable {
     /// queue and stopped.
     func shutdownGracefully() async {
         shutdown(wait: false)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let mustWait = state.withLock { state in
-                if case .stopped = state.lifecycle { return false }
-                state.waiters.append((.stopped, .task(continuation)))
-                return true
-            }
-            if !mustWait { continuation.resume() }
+        await suspendUntil { state in
+            if case .stopped = state.lifecycle { nil } else { .stopped }
         }
     }
 
@@ -429,25 +433,22 @@ final class _DropQueue: Sendable {
         while true {
             let reclaimed = freed.bytes
             let (inPlace, releasedElsewhere) = thread.takeCounts()
-            let (step, ready, priority, releasedElsewhereTotal):
-                (WorkerStep, [_Waiter], DropPriority, UInt64) = state.withLock { state in
+            let (step, ready, priority): (WorkerStep, [_Waiter], DropPriority) = state.withLock { state in
                 state.completed += destroyedInBatch
                 state.destroyedInPlace += inPlace
                 state.releasedElsewhere += releasedElsewhere
                 if let reclaimed { state.reclaimedBytes = reclaimed }
-                let releasedElsewhereTotal = state.releasedElsewhere
                 state.items.exchange(&batch)
                 if !batch.isEmpty {
-                    return (.destroy, state.takeReadyWaiters(), state.priority, releasedElsewhereTotal)
+                    return (.destroy, state.takeReadyWaiters(), state.priority)
                 }
                 if case .stopping = state.lifecycle {
                     state.lifecycle = .stopped
-                    return (.stop, state.takeReadyWaiters(), state.priority, releasedElsewhereTotal)
+                    return (.stop, state.takeReadyWaiters(), state.priority)
                 }
                 state.workerIsAsleep = true
-                return (.sleep, state.takeReadyWaiters(), state.priority, releasedElsewhereTotal)
+                return (.sleep, state.takeReadyWaiters(), state.priority)
             }
-            thread.reportReleasedElsewhereOnce(total: releasedElsewhereTotal)
             if !ready.isEmpty {
                 // Whoever waited may read the allocator's statistics next: give
                 // this thread's cached free blocks back first, so they show.
@@ -463,10 +464,10 @@ final class _DropQueue: Sendable {
             switch step {
             case .destroy:
                 if let bound {
-                    destroyPublishingEach(&batch, bound: bound.count, on: thread)
+                    Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count) }
                     destroyedInBatch = 0
                 } else {
-                    destroyedInBatch = Self.destroy(&batch, on: thread)
+                    destroyedInBatch = Self.destroy(&batch, on: thread) {}
                 }
             case .sleep:
                 destroyedInBatch = 0
@@ -478,8 +479,12 @@ final class _DropQueue: Sendable {
     }
 
     /// Destroys every item of `batch` in the order it was queued, leaving the
-    /// chunks empty with their capacity. Returns how many were destroyed.
-    fileprivate static func destroy(_ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState) -> UInt64 {
+    /// chunks empty with their capacity, and calls `afterEach` after each
+    /// value. Returns how many were destroyed.
+    @discardableResult
+    fileprivate static func destroy(
+        _ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState, afterEach: () -> Void
+    ) -> UInt64 {
         var count: UInt64 = 0
         for index in batch.indices {
             // The chunk is moved out, so that each release touches a local
@@ -492,32 +497,22 @@ final class _DropQueue: Sendable {
             count += UInt64(chunk.count)
             while !chunk.isEmpty {
                 thread.releaseLast(of: &chunk)
+                afterEach()
             }
             swap(&chunk, &batch[index])
         }
         return count
     }
 
-    /// Destroys `batch` like `destroy(_:)`, counting each value as destroyed
-    /// as soon as it is, so that producers waiting for room in a bounded queue
-    /// go on after one value rather than a whole batch.
-    private func destroyPublishingEach(
-        _ batch: inout [_ChunkedQueue.Chunk], bound: UInt64, on thread: _WorkerThreadState
-    ) {
-        for index in batch.indices {
-            var chunk = _ChunkedQueue.Chunk()
-            swap(&chunk, &batch[index])
-            defer { swap(&chunk, &batch[index]) }
-            chunk.reverse()
-            while !chunk.isEmpty {
-                thread.releaseLast(of: &chunk)
-                let room = state.withLock { state in
-                    state.completed += 1
-                    return state.takeRoomWaiters(bound: bound)
-                }
-                for producer in room { producer.signal() }
-            }
+    /// For a bounded queue: counts one more value destroyed as soon as it is,
+    /// and lets producers waiting for room go on, so that they go on after one
+    /// value rather than a whole batch.
+    private func publishOneDestroyed(bound: UInt64) {
+        let room = state.withLock { state in
+            state.completed += 1
+            return state.takeRoomWaiters(bound: bound)
         }
+        for producer in room { producer.signal() }
     }
 }
 
@@ -550,7 +545,7 @@ extension _DropQueue {
         _ = state.items.count
         var batch: [_ChunkedQueue.Chunk] = []
         state.items.exchange(&batch)
-        state.completed = destroy(&batch, on: _WorkerThreadState.detached())
+        state.completed = destroy(&batch, on: _WorkerThreadState.detached()) {}
         state.items.exchange(&batch)
         _ = state.takeReadyWaiters()
         _ = state.takeRoomWaiters(bound: 1)

@@ -36,14 +36,13 @@ struct _LastReferenceCheck {
     mutating func isReferencedElsewhere(at address: UnsafeRawPointer) -> Bool {
         if _isShared(address) { return true }
         return Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef { object in
-            let type = ObjectIdentifier(Swift.type(of: object))
-            if type != lastType {
-                lastType = type
+            let objectType: AnyObject.Type = Swift.type(of: object)
+            if ObjectIdentifier(objectType) != lastType {
+                lastType = ObjectIdentifier(objectType)
                 // A dynamic conformance lookup takes the Swift runtime's locks
                 // the first time it meets a type. It is done while no fork()
                 // can begin (the fork's prepare handler takes the same lock
                 // first), so that no child inherits one of those locks held.
-                let objectType: AnyObject.Type = Swift.type(of: object)
                 lastInspector = _ProcessLifecycle.shared.excludingFork { Self.inspector(for: objectType) }
             }
             return lastInspector?(object) ?? false
@@ -130,7 +129,7 @@ extension Set: _SingleBufferValue {}
 
 extension _Box: _HoldsObject where Value: AnyObject {
     static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        let held = UnsafeRawPointer(Unmanaged.passUnretained(unsafeDowncast(box, to: Self.self).value).toOpaque())
+        let held = _address(of: unsafeDowncast(box, to: Self.self).value)
         return _isShared(held)
     }
 }
@@ -145,7 +144,7 @@ extension _Box: _HoldsSingleBufferValue where Value: _SingleBufferValue {
 extension _CompletionBox: _HoldsObject where Value: AnyObject {
     static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
         guard unsafeDowncast(box, to: Self.self).value != nil else { return false }
-        let held = UnsafeRawPointer(Unmanaged.passUnretained(unsafeDowncast(box, to: Self.self).value!).toOpaque())
+        let held = _address(of: unsafeDowncast(box, to: Self.self).value!)
         return _isShared(held)
     }
 }

@@ -43,9 +43,7 @@ final class _WorkerThreadState {
     static func run(asWorkerOf queue: AnyObject, named name: String, _ body: (_WorkerThreadState) -> Void) {
         let state = _WorkerThreadState(queueName: name)
         withExtendedLifetime(state) {
-            _deferdrop_set_worker_thread(
-                UnsafeRawPointer(Unmanaged.passUnretained(queue).toOpaque()),
-                Unmanaged.passUnretained(state).toOpaque())
+            _deferdrop_set_worker_thread(_address(of: queue), Unmanaged.passUnretained(state).toOpaque())
             defer { _deferdrop_set_worker_thread(nil, nil) }
             body(state)
         }
@@ -61,7 +59,7 @@ final class _WorkerThreadState {
     /// load and a comparison, no reference counting.
     @inline(__always)
     static func isWorker(of queue: AnyObject) -> Bool {
-        UInt(bitPattern: _deferdrop_worker_thread_queue()) == UInt(bitPattern: Unmanaged.passUnretained(queue).toOpaque())
+        UInt(bitPattern: _deferdrop_worker_thread_queue()) == UInt(bitPattern: _address(of: queue))
     }
 
     /// The calling thread's state; only on a worker's thread.
@@ -124,14 +122,15 @@ final class _WorkerThreadState {
             destroyedInPlace = 0
             releasedElsewhere = 0
         }
+        if releasedElsewhere > 0 { reportReleasedElsewhereOnce() }
         return (destroyedInPlace, releasedElsewhere)
     }
 
     /// In debug builds, the first time this worker releases a value still
     /// referenced elsewhere, says so on standard error, once.
-    func reportReleasedElsewhereOnce(total: UInt64) {
+    private func reportReleasedElsewhereOnce() {
         #if DEBUG
-        guard total > 0, !hasReported else { return }
+        guard !hasReported else { return }
         hasReported = true
         let message = """
             DeferDrop: DropWorker "\(queueName)" released a value that was still referenced \
