@@ -12,6 +12,13 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// What the tests of the `Metrics` and `ServiceLifecycle` traits use, built only with them.
+let traitTestDependencies: [Target.Dependency] = [
+    .product(name: "MetricsTestKit", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
+    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+    .product(name: "Logging", package: "swift-log", condition: .when(traits: ["ServiceLifecycle"])),
+]
+
 let package = Package(
     name: "DeferDrop",
     products: [
@@ -27,7 +34,29 @@ let package = Package(
                 for exact per-worker reclaimed bytes and allocator statistics.
                 """
         ),
-        // No default traits: without `Jemalloc`, building needs nothing but the toolchain.
+        .trait(
+            name: "Metrics",
+            description: """
+                Report every worker's counters, pending values, reclaimed bytes and batch \
+                durations to a swift-metrics `MetricsFactory` (swift-metrics 2.13).
+                """
+        ),
+        .trait(
+            name: "ServiceLifecycle",
+            description: """
+                Make `DropWorker` and `ShardedDropPool` services that run in a swift-service-lifecycle \
+                `ServiceGroup` and drain on its graceful shutdown (swift-service-lifecycle 2.13).
+                """
+        ),
+        // No default traits: without them, building needs nothing but the toolchain.
+    ],
+    dependencies: [
+        // Used only by targets that name them under a trait condition: a build
+        // without the trait builds neither.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // For the tests' `ServiceGroup` logger only.
+        .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
     ],
     targets: [
         .target(
@@ -35,6 +64,10 @@ let package = Package(
             dependencies: [
                 "_DeferDropShims",
                 .target(name: "CJemalloc", condition: .when(traits: ["Jemalloc"])),
+                .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
+                .product(
+                    name: "ServiceLifecycle", package: "swift-service-lifecycle",
+                    condition: .when(traits: ["ServiceLifecycle"])),
             ],
             swiftSettings: strictSettings
         ),
@@ -47,7 +80,13 @@ let package = Package(
         // Opt-in: a pool of drop workers, each producer thread pinned to one.
         .target(
             name: "ShardedDrop",
-            dependencies: ["DeferDrop", "_DeferDropShims"],
+            dependencies: [
+                "DeferDrop", "_DeferDropShims",
+                .product(name: "CoreMetrics", package: "swift-metrics", condition: .when(traits: ["Metrics"])),
+                .product(
+                    name: "ServiceLifecycle", package: "swift-service-lifecycle",
+                    condition: .when(traits: ["ServiceLifecycle"])),
+            ],
             swiftSettings: strictSettings
         ),
         // Linux calls that Swift cannot import directly (GNU extensions, macros). Internal.
@@ -66,12 +105,12 @@ let package = Package(
         ),
         .testTarget(
             name: "DeferDropTests",
-            dependencies: ["DeferDrop", "DeferDropTestSupport"],
+            dependencies: ["DeferDrop", "DeferDropTestSupport"] + traitTestDependencies,
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ShardedDropTests",
-            dependencies: ["ShardedDrop", "DeferDrop", "DeferDropTestSupport"],
+            dependencies: ["ShardedDrop", "DeferDrop", "DeferDropTestSupport"] + traitTestDependencies,
             swiftSettings: strictSettings
         ),
     ]

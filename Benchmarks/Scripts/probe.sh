@@ -19,12 +19,20 @@
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
 # probe does not enable the Jemalloc trait); set PROBE_PRELOAD to a library to
 # preload, e.g. PROBE_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2.
+# PROBE_TRAITS builds the package with traits, e.g. PROBE_TRAITS=Metrics: the
+# workers then report to swift-metrics' default factory (no backend is
+# bootstrapped), which shows what the trait costs the producer (nothing) and
+# the worker (its calls, not a backend's work). Revisions older than the trait
+# do not have it: compare the working tree with and without instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 what=${1:?"usage: $0 instructions|drain [objects|arrays|large] [REV ...]"}; shift
 mode=objects
 case "${1:-}" in objects|arrays|large) mode=$1; shift ;; esac
 case "$mode" in objects) values=1000000 ;; arrays) values=200000 ;; large) values=1000 ;; esac
+traits=""
+for trait in $(echo "${PROBE_TRAITS:-}" | tr , " "); do traits+="\"$trait\", "; done
+label_suffix=${PROBE_TRAITS:+"+$PROBE_TRAITS"}
 work=$(mktemp -d)
 trap 'git -C "$root" worktree prune; rm -rf "$work"' EXIT
 
@@ -37,7 +45,7 @@ build() {  # label, package path; prints the stripped binary's path
 import PackageDescription
 let package = Package(
     name: "probe",
-    dependencies: [.package(name: "DeferDrop", path: "$2")],
+    dependencies: [.package(name: "DeferDrop", path: "$2", traits: [$traits])],
     targets: [.executableTarget(name: "probe", dependencies: [.product(name: "DeferDrop", package: "DeferDrop")])]
 )
 PACKAGE
@@ -70,8 +78,8 @@ measure() {  # label, package path
     esac
 }
 
-measure "working-tree" "$root"
+measure "working-tree$label_suffix" "$root"
 for rev in "$@"; do
     git -C "$root" worktree add --detach -q "$work/tree-$rev" "$rev"
-    measure "$rev" "$work/tree-$rev"
+    measure "$rev$label_suffix" "$work/tree-$rev"
 done

@@ -105,28 +105,41 @@ public final class DropWorker: Disposer {
     ///   - priority: The worker thread's scheduling class: see ``DropPriority``.
     public convenience init(name: String, capacity: DropCapacity = .unbounded, priority: DropPriority) {
         Self._checkName(name, of: "DropWorker")
+        self.init(_checkedName: name, capacity: capacity, priority: priority, metrics: .defaultFactory)
+    }
+
+    /// A worker named `name`, which the caller has checked.
+    convenience init(_checkedName name: String, capacity: DropCapacity, priority: DropPriority, metrics: _MetricsDestination) {
         self.init(
             _name: name, threadName: _WorkerThread.osName(for: name),
-            capacity: capacity, bound: capacity._checkedBound(for: "DropWorker"), priority: priority)
+            capacity: capacity, bound: capacity._checkedBound(for: "DropWorker"), priority: priority,
+            metrics: metrics)
     }
 
     /// A worker named `prefix + suffix` whose thread name keeps the whole of
     /// `suffix`, cutting `prefix` to fit: how a pool names its shards
     /// (`"defer-drop" + "-3"`). The caller has checked `prefix`; `capacity` is
     /// checked here, in the pool's name.
-    package convenience init(_namePrefix prefix: String, suffix: String, capacity: DropCapacity, priority: DropPriority) {
+    package convenience init(
+        _namePrefix prefix: String, suffix: String, capacity: DropCapacity, priority: DropPriority,
+        metrics: _MetricsDestination
+    ) {
         self.init(
             _name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix),
-            capacity: capacity, bound: capacity._checkedBound(for: "ShardedDropPool"), priority: priority)
+            capacity: capacity, bound: capacity._checkedBound(for: "ShardedDropPool"), priority: priority,
+            metrics: metrics)
     }
 
     private init(
         _name name: String, threadName: String,
-        capacity: DropCapacity, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority
+        capacity: DropCapacity, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority,
+        metrics: _MetricsDestination
     ) {
         self.name = name
         self.capacity = capacity
-        _queue = _DropQueue(name: name, threadName: threadName, bound: bound, priority: priority)
+        _queue = _DropQueue(
+            name: name, threadName: threadName, bound: bound, priority: priority,
+            metrics: _WorkerMetrics(metrics, workerName: name))
     }
 
     /// The scheduling class of the worker's thread: ``DropPriority/batch``

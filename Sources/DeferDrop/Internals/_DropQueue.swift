@@ -42,6 +42,8 @@ final class _DropQueue: Sendable {
     /// The most values pending at once, and what a full queue does; `nil`
     /// when unbounded.
     let bound: (count: UInt64, policy: OverflowPolicy)?
+    /// Where the worker reports its metrics; `nil` without the `Metrics` trait.
+    let metrics: _WorkerMetrics?
 
     private let state: _Lock<State>
     /// Posted exactly once for each time the worker went to sleep and was needed.
@@ -51,10 +53,14 @@ final class _DropQueue: Sendable {
     /// in place before it queues the next instead (`DropWorker.maximumNestingDepth`).
     static let maximumNestingDepth = 64
 
-    init(name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority) {
+    init(
+        name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority,
+        metrics: _WorkerMetrics?
+    ) {
         self.name = name
         self.threadName = threadName
         self.bound = bound
+        self.metrics = metrics
         state = _Lock(State(priority: priority))
         _ProcessLifecycle.shared.register(self)
     }
@@ -151,6 +157,13 @@ final class _DropQueue: Sendable {
 
         /// Values handed over and not yet destroyed, the one in hand included.
         var pending: UInt64 { enqueued - completed }
+
+        /// What the worker reports to its metrics, when it has them.
+        var metricsSnapshot: _WorkerMetrics.Snapshot {
+            _WorkerMetrics.Snapshot(
+                reachedWorker: enqueued + destroyedInPlace, destroyed: completed + destroyedInPlace,
+                releasedElsewhere: releasedElsewhere, reclaimedBytes: reclaimedBytes)
+        }
 
         /// Removes and returns the producers waiting for room, if there is room now.
         mutating func takeRoomWaiters(bound: UInt64) -> [_Semaphore] {
@@ -250,6 +263,7 @@ final class _DropQueue: Sendable {
     private func destroyInline(_ item: consuming _DisposalItem) {
         _ = consume item
         state.withLock { $0.destroyedInline += 1 }
+        metrics?.countDestroyedInline()
     }
 
     /// Whether the calling thread is the worker's.
@@ -430,25 +444,30 @@ final class _DropQueue: Sendable {
         var destroyedInBatch: UInt64 = 0
         var appliedPriority: DropPriority?
         let freed = _ThreadFreedBytes()
+        var publisher = metrics.map(_WorkerMetrics.Publisher.init)
         while true {
             let reclaimed = freed.bytes
             let (inPlace, releasedElsewhere) = thread.takeCounts()
-            let (step, ready, priority): (WorkerStep, [_Waiter], DropPriority) = state.withLock { state in
-                state.completed += destroyedInBatch
-                state.destroyedInPlace += inPlace
-                state.releasedElsewhere += releasedElsewhere
-                if let reclaimed { state.reclaimedBytes = reclaimed }
-                state.items.exchange(&batch)
-                if !batch.isEmpty {
-                    return (.destroy, state.takeReadyWaiters(), state.priority)
+            let (step, ready, priority, snapshot):
+                (WorkerStep, [_Waiter], DropPriority, _WorkerMetrics.Snapshot?) = state.withLock { state in
+                    state.completed += destroyedInBatch
+                    state.destroyedInPlace += inPlace
+                    state.releasedElsewhere += releasedElsewhere
+                    if let reclaimed { state.reclaimedBytes = reclaimed }
+                    state.items.exchange(&batch)
+                    let step: WorkerStep
+                    if !batch.isEmpty {
+                        step = .destroy
+                    } else if case .stopping = state.lifecycle {
+                        state.lifecycle = .stopped
+                        step = .stop
+                    } else {
+                        state.workerIsAsleep = true
+                        step = .sleep
+                    }
+                    return (step, state.takeReadyWaiters(), state.priority, publisher == nil ? nil : state.metricsSnapshot)
                 }
-                if case .stopping = state.lifecycle {
-                    state.lifecycle = .stopped
-                    return (.stop, state.takeReadyWaiters(), state.priority)
-                }
-                state.workerIsAsleep = true
-                return (.sleep, state.takeReadyWaiters(), state.priority)
-            }
+            if let snapshot { publisher?.publish(snapshot) }
             if !ready.isEmpty {
                 // Whoever waited may read the allocator's statistics next: give
                 // this thread's cached free blocks back first, so they show.
@@ -463,11 +482,17 @@ final class _DropQueue: Sendable {
             }
             switch step {
             case .destroy:
+                let start = publisher == nil ? nil : ContinuousClock.now
                 if let bound {
                     Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count) }
                     destroyedInBatch = 0
                 } else {
                     destroyedInBatch = Self.destroy(&batch, on: thread) {}
+                }
+                if let start {
+                    let elapsed = (ContinuousClock.now - start).components
+                    publisher?.recordBatch(
+                        nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
                 }
             case .sleep:
                 destroyedInBatch = 0

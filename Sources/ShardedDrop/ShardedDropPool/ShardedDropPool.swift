@@ -99,10 +99,16 @@ public final class ShardedDropPool: Disposer {
 
     /// Creates a pool whose shards' threads run in the scheduling class
     /// `priority` (see `DropPriority`).
-    public init(
+    public convenience init(
         shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
         capacity: DropCapacity = .unbounded, priority: DropPriority
     ) {
+        self.init(shards: shards, name: name, capacity: capacity, priority: priority, metrics: .defaultFactory)
+    }
+
+    /// The pool's one designated initializer; `metrics` says where every
+    /// shard reports.
+    init(shards: Int, name: String, capacity: DropCapacity, priority: DropPriority, metrics: _MetricsDestination) {
         _precondition(
             shards >= 1,
             "ShardedDropPool(shards: \(shards)): a pool needs at least one shard")
@@ -116,7 +122,7 @@ public final class ShardedDropPool: Disposer {
         self.name = name
         self.capacity = capacity
         _workers = (0..<shards).map {
-            DropWorker(_namePrefix: name, suffix: "-\($0)", capacity: capacity, priority: priority)
+            DropWorker(_namePrefix: name, suffix: "-\($0)", capacity: capacity, priority: priority, metrics: metrics)
         }
         _assignment = _ShardAssignment(shardCount: shards)
     }

@@ -1,0 +1,42 @@
+import DeferDrop
+import Dispatch
+import ShardedDrop
+
+/// How a request drops what it built: one route per mode, the same work in each.
+enum Mode: String, CaseIterable, Sendable {
+    /// Released at the end of the handler, on the request's thread: what
+    /// plain Swift does.
+    case inline
+    /// `deferDrop(_:)`: handed to `DropWorker.shared`, the crate's one global thread.
+    case shared
+    /// `deferDrop(_:on:)` with the server's `ShardedDropPool`.
+    case pool
+    /// `DispatchQueue.global().async`, as a user might write it without DeferDrop.
+    case dispatch
+
+    /// Drops `value` the way this mode does. `value` is consumed: no copy of it
+    /// outlives the call on the request's thread.
+    func drop<Value: Sendable>(_ value: consuming Value, pool: ShardedDropPool) {
+        switch self {
+        case .inline:
+            _ = consume value
+        case .shared:
+            deferDrop(consume value)
+        case .pool:
+            deferDrop(consume value, on: pool)
+        case .dispatch:
+            let doomed = Doomed(consume value)
+            DispatchQueue.global().async { doomed.release() }
+        }
+    }
+}
+
+/// Holds a value until `release()`, so that the dispatch mode frees it on the
+/// queue's thread, whatever order the closure and the handler finish in.
+private final class Doomed<Value: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `value` is written once by `release()`, which runs
+    // on the queue's one closure, after the handler has given the object up.
+    private var value: Value?
+    init(_ value: consuming Value) { self.value = value }
+    func release() { value = nil }
+}

@@ -1,0 +1,36 @@
+/// The command line: `--host`, `--port` and `--size`, each with a default.
+struct Options {
+    var host = "127.0.0.1"
+    var port = 8080
+    /// Keys or objects per request when the request gives no `size`.
+    var size = 50_000
+
+    init(_ arguments: some Sequence<String>) {
+        var arguments = arguments.makeIterator()
+        while let argument = arguments.next() {
+            let value = arguments.next()
+            switch (argument, value) {
+            case ("--host", let value?): host = value
+            case ("--port", let value?): port = Self.number(value, for: argument)
+            case ("--size", let value?): size = Self.number(value, for: argument)
+            default: Self.usage("unexpected \(argument) \(value ?? "")")
+            }
+        }
+    }
+
+    private static func number(_ text: String, for option: String) -> Int {
+        guard let number = Int(text), number > 0 else { usage("\(option) \(text): give a positive number") }
+        return number
+    }
+
+    private static func usage(_ problem: String) -> Never {
+        print("HummingbirdServer: \(problem)\nusage: HummingbirdServer [--host 127.0.0.1] [--port 8080] [--size 50000]")
+        exit(2)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif

@@ -1,0 +1,41 @@
+#if Metrics
+public import CoreMetrics
+
+extension DropWorker {
+    /// Creates a private worker that reports its metrics to `metricsFactory`.
+    ///
+    /// Every worker reports, with the package trait `Metrics`: one made without
+    /// this argument reports to `MetricsSystem.factory`, as it stands when the
+    /// worker's first value arrives (so bootstrap the metrics system before
+    /// handing values over). The package itself never bootstraps it.
+    ///
+    /// The worker's thread publishes its counters once per batch of values it
+    /// takes, never the threads that hand values over: a hand-off costs the
+    /// same with metrics as without. Each metric carries the dimension
+    /// `worker` with this worker's ``name``:
+    ///
+    /// | Label | Kind | Meaning |
+    /// |---|---|---|
+    /// | `deferdrop_values_deferred_total` | counter | Values handed to the worker, ``DropStatistics/deferred``. |
+    /// | `deferdrop_values_destroyed_total` | counter | Values the worker's thread destroyed. |
+    /// | `deferdrop_values_destroyed_inline_total` | counter | Values their producer destroyed, ``DropStatistics/destroyedInline``. |
+    /// | `deferdrop_values_released_elsewhere_total` | counter | ``DropStatistics/releasedElsewhere``. |
+    /// | `deferdrop_values_pending` | gauge | Values waiting when the worker took its last batch. |
+    /// | `deferdrop_reclaimed_bytes_total` | counter | Bytes the worker's thread freed (trait `Jemalloc` only). |
+    /// | `deferdrop_batch_duration_seconds` | timer | How long the worker took to destroy each batch. |
+    ///
+    /// - Parameters:
+    ///   - name: Names the worker, its thread and the `worker` dimension. Must
+    ///     not be empty and must not contain a NUL character.
+    ///   - capacity: How many values may wait to be destroyed.
+    ///   - priority: The worker thread's scheduling class: see ``DropPriority``.
+    ///   - metricsFactory: Makes the worker's metrics, on its first value.
+    public convenience init(
+        name: String, capacity: DropCapacity = .unbounded, priority: DropPriority = .batch,
+        metricsFactory: any MetricsFactory
+    ) {
+        Self._checkName(name, of: "DropWorker")
+        self.init(_checkedName: name, capacity: capacity, priority: priority, metrics: .factory(metricsFactory))
+    }
+}
+#endif

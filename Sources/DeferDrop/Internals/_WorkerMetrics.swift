@@ -1,0 +1,164 @@
+#if Metrics
+package import CoreMetrics
+#endif
+
+/// Where a worker's metrics go: chosen by its initializer, and by a pool for
+/// its shards.
+package enum _MetricsDestination: Sendable {
+    /// `MetricsSystem.factory`, with the `Metrics` trait; nowhere without it.
+    case defaultFactory
+    #if Metrics
+    /// The factory the worker was given.
+    case factory(any MetricsFactory)
+    #endif
+}
+
+#if Metrics
+
+/// Where a worker reports its metrics, with the package trait `Metrics`.
+///
+/// Why the worker publishes, not the producers: a hand-off must stay a few
+/// stores under the queue's lock. So the producers touch no metric at all
+/// (except on the inline path, where they destroy the value themselves and one
+/// counter increment is noise). The worker reads its counters under the lock it
+/// takes once per batch anyway and reports what changed since its last report,
+/// with the lock released.
+///
+/// The handles are made on first use, not with the worker: `DropWorker.shared`
+/// is made when first touched, which may be before the program bootstraps its
+/// metrics backend, and a handle made from the default factory before
+/// `MetricsSystem.bootstrap` would report to nowhere for ever.
+final class _WorkerMetrics: Sendable {
+    /// The factory given to the worker; `nil` for `MetricsSystem.factory` as
+    /// it is when the handles are made.
+    private let factory: (any MetricsFactory)?
+    private let dimensions: [(String, String)]
+    private let handles = _Lock<Handles?>(nil)
+
+    /// The metrics of the worker named `workerName`.
+    init(_ destination: _MetricsDestination, workerName: String) {
+        switch destination {
+        case .defaultFactory: factory = nil
+        case .factory(let given): factory = given
+        }
+        dimensions = [(Self.workerDimension, workerName)]
+    }
+
+    /// The dimension that carries the worker's name on every metric.
+    static let workerDimension = "worker"
+
+    /// The metrics of one worker: the labels are documented in the DocC article
+    /// "Metrics" and in `Docs/Server.md`.
+    struct Handles: Sendable {
+        let deferred: Counter
+        let destroyed: Counter
+        let destroyedInline: Counter
+        let releasedElsewhere: Counter
+        let pending: Gauge
+        /// `nil` where the allocator does not count bytes per thread.
+        let reclaimedBytes: Counter?
+        let batchDuration: Timer
+
+        init(factory: any MetricsFactory, dimensions: [(String, String)]) {
+            deferred = Counter(label: "deferdrop_values_deferred_total", dimensions: dimensions, factory: factory)
+            destroyed = Counter(label: "deferdrop_values_destroyed_total", dimensions: dimensions, factory: factory)
+            destroyedInline = Counter(
+                label: "deferdrop_values_destroyed_inline_total", dimensions: dimensions, factory: factory)
+            releasedElsewhere = Counter(
+                label: "deferdrop_values_released_elsewhere_total", dimensions: dimensions, factory: factory)
+            pending = Gauge(label: "deferdrop_values_pending", dimensions: dimensions, factory: factory)
+            reclaimedBytes =
+                _ThreadFreedBytes.isAvailable
+                ? Counter(label: "deferdrop_reclaimed_bytes_total", dimensions: dimensions, factory: factory)
+                : nil
+            batchDuration = Timer(label: "deferdrop_batch_duration_seconds", dimensions: dimensions, factory: factory)
+        }
+    }
+
+    /// The worker's handles, made on the first call.
+    func makeHandles() -> Handles {
+        handles.withLock { handles in
+            if let handles { return handles }
+            let made = Handles(factory: factory ?? MetricsSystem.factory, dimensions: dimensions)
+            handles = made
+            return made
+        }
+    }
+
+    /// Called by a producer that destroyed a value itself: one value handed
+    /// over and destroyed inline.
+    func countDestroyedInline() {
+        let handles = makeHandles()
+        handles.deferred.increment()
+        handles.destroyedInline.increment()
+    }
+
+    /// What the worker reports, read under the queue's lock.
+    struct Snapshot {
+        /// Values that reached the worker: queued, or destroyed in place by it.
+        var reachedWorker: UInt64
+        /// Of those, the ones it has destroyed.
+        var destroyed: UInt64
+        var releasedElsewhere: UInt64
+        var reclaimedBytes: UInt64?
+        var pending: UInt64 { reachedWorker - destroyed }
+    }
+
+    /// The worker thread's side: what it has reported so far, so that each
+    /// report adds only what changed. Lives on the worker's stack; no other
+    /// thread sees it.
+    struct Publisher {
+        private let handles: Handles
+        private var reported = Snapshot(reachedWorker: 0, destroyed: 0, releasedElsewhere: 0, reclaimedBytes: 0)
+
+        init(_ metrics: _WorkerMetrics) {
+            handles = metrics.makeHandles()
+        }
+
+        mutating func publish(_ now: Snapshot) {
+            if now.reachedWorker > reported.reachedWorker {
+                handles.deferred.increment(by: now.reachedWorker - reported.reachedWorker)
+            }
+            if now.destroyed > reported.destroyed {
+                handles.destroyed.increment(by: now.destroyed - reported.destroyed)
+            }
+            if now.releasedElsewhere > reported.releasedElsewhere {
+                handles.releasedElsewhere.increment(by: now.releasedElsewhere - reported.releasedElsewhere)
+            }
+            if let bytes = now.reclaimedBytes, let counter = handles.reclaimedBytes,
+                bytes > reported.reclaimedBytes ?? 0
+            {
+                counter.increment(by: bytes - (reported.reclaimedBytes ?? 0))
+            }
+            handles.pending.record(now.pending)
+            reported = now
+        }
+
+        /// Records how long the worker took to destroy one batch.
+        func recordBatch(nanoseconds: Int64) {
+            handles.batchDuration.recordNanoseconds(nanoseconds)
+        }
+    }
+}
+#else
+/// Without the package trait `Metrics` a worker reports nothing: this type has
+/// no values, so every `metrics?.…` call on the worker compiles away.
+enum _WorkerMetrics: Sendable {
+    init?(_ destination: _MetricsDestination, workerName: String) { return nil }
+
+    struct Snapshot {
+        var reachedWorker: UInt64
+        var destroyed: UInt64
+        var releasedElsewhere: UInt64
+        var reclaimedBytes: UInt64?
+    }
+
+    struct Publisher {
+        init(_ metrics: _WorkerMetrics) {}
+        mutating func publish(_ now: Snapshot) {}
+        func recordBatch(nanoseconds: Int64) {}
+    }
+
+    func countDestroyedInline() {}
+}
+#endif

@@ -1,0 +1,121 @@
+#if Metrics
+import CoreMetrics
+import DeferDrop
+import DeferDropTestSupport
+import MetricsTestKit
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads one worker's metrics from a `TestMetrics` factory.
+struct WorkerMetrics {
+    let factory: TestMetrics
+    let dimensions: [(String, String)]
+
+    init(_ factory: TestMetrics, worker: String) {
+        self.factory = factory
+        dimensions = [("worker", worker)]
+    }
+
+    func counter(_ label: String) throws -> Int64 {
+        try factory.expectCounter(label, dimensions).totalValue
+    }
+
+    var deferred: Int64 { get throws { try counter("deferdrop_values_deferred_total") } }
+    var destroyed: Int64 { get throws { try counter("deferdrop_values_destroyed_total") } }
+    var destroyedInline: Int64 { get throws { try counter("deferdrop_values_destroyed_inline_total") } }
+    var releasedElsewhere: Int64 { get throws { try counter("deferdrop_values_released_elsewhere_total") } }
+    var pending: [Double] { get throws { try factory.expectGauge("deferdrop_values_pending", dimensions).values } }
+    var batches: Int { get throws { try factory.expectTimer("deferdrop_batch_duration_seconds", dimensions).values.count } }
+}
+
+@Suite("Metrics (trait Metrics)")
+struct MetricsTests {
+    @Test("counters and the pending gauge follow a worker's statistics; every metric carries the worker's name")
+    func countersFollowStatistics() throws {
+        let factory = TestMetrics()
+        let worker = DropWorker(name: "metered", metricsFactory: factory)
+        let metrics = WorkerMetrics(factory, worker: "metered")
+        let log = DestructionLog()
+        let gate = HeldLock()
+        let entered = Signal()
+        gate.lock()
+        // The worker blocks in the first destructor while 100 more values queue up.
+        worker.dispose(OnDestroy {
+            entered.raise()
+            gate.lock()
+            gate.unlock()
+        })
+        try #require(entered.wait(seconds: 30), "the worker never started destroying")
+        handOverSequenced(producers: 4, perProducer: 25, to: worker, log: log)
+        gate.unlock()
+        worker.flush()
+
+        #expect(try metrics.deferred == 101)
+        #expect(try metrics.destroyed == 101, "published before flush() returns")
+        #expect(try metrics.destroyedInline == 0)
+        #expect(try metrics.releasedElsewhere == 0)
+        #expect(try metrics.pending.contains(100), "the batch that waited behind the blocked destructor")
+        #expect(try metrics.pending.last == 0, "nothing pending after the flush")
+        #expect(try metrics.batches >= 2, "one duration per batch destroyed")
+        #if Jemalloc
+        #expect(try metrics.counter("deferdrop_reclaimed_bytes_total") > 0)
+        #else
+        #expect(factory.counters(label: "deferdrop_reclaimed_bytes_total").isEmpty, "glibc cannot tell the bytes")
+        #endif
+
+        worker.shutdown()
+        worker.dispose(Probe(log, sequence: 100))
+        #expect(try metrics.deferred == 102)
+        #expect(try metrics.destroyedInline == 1, "a producer that destroys inline counts it itself")
+        #expect(try metrics.destroyed == 101)
+        #expect(log.count == 101)
+    }
+
+    @Test("under load: 8 threads × 5,000 values, the counters equal the statistics after flush()")
+    func underLoad() throws {
+        let factory = TestMetrics()
+        let worker = DropWorker(name: "metered-load", capacity: .bounded(64, whenFull: .block), metricsFactory: factory)
+        let metrics = WorkerMetrics(factory, worker: "metered-load")
+        let log = DestructionLog()
+        handOverSequenced(producers: 8, perProducer: 5_000, to: worker, log: log)
+        worker.flush()
+        let statistics = worker.statistics
+        #expect(statistics.deferred == 40_000)
+        #expect(try metrics.deferred == Int64(statistics.deferred))
+        #expect(try metrics.destroyed == Int64(statistics.destroyed - statistics.destroyedInline))
+        #expect(try metrics.pending.allSatisfy { $0 <= 64 }, "a bounded worker never reports more than its bound")
+        #expect(log.checkExactlyOnceInOrder(producers: 8, perProducer: 5_000) == nil)
+    }
+
+    @Test("values a destructor hands to its own worker count as deferred and destroyed by the worker")
+    func nestedValues() throws {
+        let factory = TestMetrics()
+        let worker = DropWorker(name: "metered-nested", metricsFactory: factory)
+        let metrics = WorkerMetrics(factory, worker: "metered-nested")
+        let log = DestructionLog()
+        worker.dispose(OnDestroy { [worker] in
+            for sequence in 0..<10 { worker.dispose(Probe(log, sequence: sequence)) }
+        })
+        worker.flush()
+        #expect(log.count == 10)
+        #expect(try metrics.deferred == 11)
+        #expect(try metrics.destroyed == 11)
+    }
+
+    @Test("a worker made without a factory reports to MetricsSystem.factory, bootstrapped before its first value")
+    func defaultFactory() async {
+        await #expect(processExitsWith: .success) {
+            let factory = TestMetrics()
+            MetricsSystem.bootstrap(factory)
+            let worker = DropWorker(name: "default-metrics")
+            for _ in 0..<10 { worker.dispose([1, 2, 3].map { $0 * 2 }) }
+            await worker.flush()
+            let deferred = try? factory.expectCounter("deferdrop_values_deferred_total", [("worker", "default-metrics")])
+            let destroyed = try? factory.expectCounter("deferdrop_values_destroyed_total", [("worker", "default-metrics")])
+            guard deferred?.totalValue == 10, destroyed?.totalValue == 10 else { exit(1) }
+        }
+    }
+}
+#endif
