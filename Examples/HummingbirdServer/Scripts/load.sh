@@ -7,6 +7,7 @@
 #     Scripts/load.sh                                  # defaults below, about 6 minutes
 #     Scripts/load.sh --duration 15 --repeats 3 --workloads map --size 10000
 #     Scripts/load.sh --traits Jemalloc                # jemalloc allocates (libjemalloc-dev)
+#     Scripts/load.sh --modes "inline timed" --server-args "--maximum-wait-ms 50"
 #
 # Each run starts a fresh server (so no run inherits another's backlog or heap),
 # runs wrk for a bounded time, reads the server's peak RSS (VmHWM) and CPU time
@@ -27,6 +28,7 @@ saturated=8
 traits=""
 out=""
 port=18080
+server_args=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -39,6 +41,7 @@ while [ $# -gt 0 ]; do
         --traits) traits=$2 ;;
         --out) out=$2 ;;
         --port) port=$2 ;;
+        --server-args) server_args=$2 ;;
         *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift 2
@@ -59,7 +62,7 @@ allocator=glibc
 out=${out:-Results/load-$(date -u +%Y%m%dT%H%M%SZ)-$allocator}
 mkdir -p "$out"
 runs="$out/runs.tsv"
-printf 'repeat\tload\tconnections\tworkload\tmode\trequests_per_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tpeak_rss_mib\tcpu_ms_per_request\tdrain_s\terrors\n' > "$runs"
+printf 'repeat\tload\tconnections\tworkload\tmode\trequests_per_s\tp50_ms\tp90_ms\tp99_ms\tmax_ms\tpeak_rss_mib\tcpu_ms_per_request\tdrain_s\terrors\tdeferred\tdestroyed_inline\n' > "$runs"
 
 ticks=$(getconf CLK_TCK)
 # utime + stime of a process, in clock ticks.
@@ -67,7 +70,8 @@ cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 run_once() {
     local repeat=$1 load=$2 connections=$3 workload=$4 mode=$5
-    "$server" --port "$port" --size "$size" > "$out/server.log" 2>&1 &
+    # shellcheck disable=SC2086 # the extra arguments are meant to split
+    "$server" --port "$port" --size "$size" $server_args > "$out/server.log" 2>&1 &
     local pid=$!
     local ready=0
     for _ in $(seq 100); do
@@ -83,6 +87,11 @@ run_once() {
     local after rss
     after=$(cpu_ticks "$pid")
     rss=$(awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/status")
+    # What every worker was handed, and what its producers freed themselves (the metrics).
+    local metrics deferred inline
+    metrics=$(curl -sf "http://127.0.0.1:$port/metrics" || true)
+    deferred=$(awk '/^deferdrop_values_deferred_total\{/ { sum += $2 } END { printf "%d", sum }' <<< "$metrics")
+    inline=$(awk '/^deferdrop_values_destroyed_inline_total\{/ { sum += $2 } END { printf "%d", sum }' <<< "$metrics")
 
     # SIGTERM: the server stops taking requests, then drains every worker.
     local start end
@@ -102,9 +111,10 @@ run_once() {
     end=$(date +%s.%N)
 
     python3 - "$report" "$repeat" "$load" "$connections" "$workload" "$mode" "$rss" \
-        "$(( after - before ))" "$ticks" "$(echo "$end - $start" | awk '{ print $1 - $3 }')" >> "$runs" <<'PY'
+        "$(( after - before ))" "$ticks" "$(echo "$end - $start" | awk '{ print $1 - $3 }')" \
+        "$deferred" "$inline" >> "$runs" <<'PY'
 import re, sys
-report, repeat, load, connections, workload, mode, rss, ticks, hz, drain = sys.argv[1:]
+report, repeat, load, connections, workload, mode, rss, ticks, hz, drain, deferred, inline = sys.argv[1:]
 text = open(report).read()
 def ms(value):
     number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()
@@ -118,7 +128,7 @@ errors += int(m.group(1)) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)",
 cpu = int(ticks) / int(hz) * 1000 / max(total, 1)
 print("\t".join([repeat, load, connections, workload, mode, f"{rate:.0f}",
                  f"{percentiles['50']:.2f}", f"{percentiles['90']:.2f}", f"{percentiles['99']:.2f}",
-                 f"{maximum:.2f}", rss, f"{cpu:.2f}", f"{float(drain):.2f}", str(errors)]))
+                 f"{maximum:.2f}", rss, f"{cpu:.2f}", f"{float(drain):.2f}", str(errors), deferred, inline]))
 PY
     tail -1 "$runs" >&2
 }

@@ -6,7 +6,8 @@
 
 Each cell gives the range over the repeats (one value when they agree); the
 ratio columns compare each mode's median with dropping inline in the same
-load and workload.
+load and workload. "freed inline %" is the share of the values handed to
+workers that their producers destroyed themselves (a time bound's valve).
 """
 
 import csv
@@ -14,19 +15,24 @@ import statistics
 import sys
 from collections import defaultdict
 
-MODES = ["inline", "shared", "pool", "dispatch"]
+MODES = ["inline", "shared", "pool", "dispatch", "strict", "timed"]
 LABELS = {"inline": "dropped inline", "shared": "`DropWorker.shared`",
-          "pool": "`ShardedDropPool`", "dispatch": "`DispatchQueue.global()`"}
+          "pool": "`ShardedDropPool`", "dispatch": "`DispatchQueue.global()`",
+          "strict": "strict (`.unbounded`, `.batch`)", "timed": "`.timeBounded`"}
 COLUMNS = [("requests_per_s", "req/s", "{:.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
            ("p90_ms", "p90 ms", "{:.2f}"), ("p99_ms", "p99 ms", "{:.2f}"),
            ("max_ms", "max ms", "{:.1f}"), ("peak_rss_mib", "peak RSS MiB", "{:.0f}"),
-           ("cpu_ms_per_request", "CPU ms/req", "{:.2f}"), ("drain_s", "drain s", "{:.2f}")]
+           ("cpu_ms_per_request", "CPU ms/req", "{:.2f}"), ("drain_s", "drain s", "{:.2f}"),
+           ("inline_percent", "freed inline %", "{:.0f}")]
 
 
 def load(path):
     groups = defaultdict(list)
     with open(path) as file:
         for row in csv.DictReader(file, delimiter="\t"):
+            # Older runs have no metrics columns; the inline mode defers nothing.
+            deferred = float(row.get("deferred") or 0)
+            row["inline_percent"] = 100 * float(row.get("destroyed_inline") or 0) / deferred if deferred else 0
             groups[(row["load"], row["connections"], row["workload"], row["mode"])].append(row)
     return groups
 
@@ -70,7 +76,8 @@ def plot(groups, path):
     import matplotlib.pyplot as plt
     cases = sorted({key[:3] for key in groups}, key=lambda k: (k[0] != "light", k[2]))
     figure, axes = plt.subplots(3, len(cases), figsize=(3.2 * len(cases), 8.5), squeeze=False)
-    colors = {"inline": "#777777", "shared": "#1f77b4", "pool": "#2ca02c", "dispatch": "#d62728"}
+    colors = {"inline": "#777777", "shared": "#1f77b4", "pool": "#2ca02c", "dispatch": "#d62728",
+              "strict": "#9467bd", "timed": "#ff7f0e"}
     for column, (load_name, connections, workload) in enumerate(cases):
         present = [m for m in MODES if (load_name, connections, workload, m) in groups]
         rows_shown = [("requests_per_s", "requests/s"), ("p99_ms", "p99 latency (ms)"),

@@ -1,5 +1,5 @@
-/// How many values a worker may hold before a hand-off must wait or destroy
-/// the value itself.
+/// How far a worker may fall behind, in values or in time, before a hand-off
+/// must wait or destroy the value itself.
 ///
 /// The Rust crate's queue is unbounded: "if you produce more garbage than the
 /// thread can handle, this will cause unbounded memory consumption". A bound
@@ -26,6 +26,9 @@
 /// With ``OverflowPolicy/block``, a full worker blocks the producer's
 /// *thread*, a cooperative-pool thread when the hand-off happens in an
 /// `async` function: see ``OverflowPolicy/block``.
+///
+/// ``timeBounded(maximumWait:)`` bounds the backlog in time instead of count,
+/// and never makes a producer wait.
 public enum DropCapacity: Sendable, Hashable {
     /// No bound: every hand-off is queued. The Rust crate's behaviour, and the default.
     case unbounded
@@ -33,6 +36,29 @@ public enum DropCapacity: Sendable, Hashable {
     /// At most `count` values pending; a hand-off that finds the worker full
     /// does what `whenFull` says. `count` must be at least 1.
     case bounded(Int, whenFull: OverflowPolicy)
+
+    /// Bounded in time rather than in count: while the worker keeps up,
+    /// every value is deferred; once it has been busy with one batch, or has
+    /// not started on values woken for, for longer than `maximumWait`, it is
+    /// *behind*, and hand-offs destroy their value inline, on the producer's
+    /// thread, until the worker takes its next batch.
+    ///
+    /// A count says nothing about memory or time (one value may be 10 bytes
+    /// or 100 MB); a wait does. A worker that cannot keep up (one thread
+    /// freeing what several produce, or a worker that the machine's load
+    /// leaves no CPU) then holds about twice `maximumWait`'s worth of
+    /// production at most, and the producers, instead of piling up memory,
+    /// free what they drop themselves, as without deferring. Those values
+    /// are the exception to "never on the dropping thread": each counts in
+    /// ``DropStatistics/destroyedInline``, and it happens only while the
+    /// worker is behind. The values that are deferred keep each producer's
+    /// order; an inline one is freed ahead of its producer's values still
+    /// queued.
+    ///
+    /// The wait is read from the kernel's coarse monotonic clock, whose tick
+    /// is 1 to 4 ms: a `maximumWait` of a few ticks (10 ms and more) is
+    /// precise enough. It must be positive.
+    case timeBounded(maximumWait: Duration)
 }
 
 extension DropCapacity {
@@ -40,7 +66,7 @@ extension DropCapacity {
     /// count. `owner` names the initializer in the message.
     package func _checkedBound(for owner: String) -> (count: UInt64, policy: OverflowPolicy)? {
         switch self {
-        case .unbounded:
+        case .unbounded, .timeBounded:
             return nil
         case .bounded(let count, let policy):
             _precondition(
@@ -48,5 +74,19 @@ extension DropCapacity {
                 "\(owner)(capacity: .bounded(\(count), …)): the capacity must be at least 1")
             return (UInt64(count), policy)
         }
+    }
+}
+
+extension DropCapacity {
+    /// The maximum wait of `.timeBounded`, in nanoseconds, after checking it;
+    /// `nil` for the other cases. `owner` names the initializer in the message.
+    package func _checkedMaximumWait(for owner: String) -> UInt64? {
+        guard case .timeBounded(let maximumWait) = self else { return nil }
+        _precondition(
+            maximumWait > .zero,
+            "\(owner)(capacity: .timeBounded(maximumWait: \(maximumWait))): the wait must be positive")
+        let (seconds, attoseconds) = maximumWait.components
+        guard seconds < 1_000_000_000 else { return UInt64.max }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
     }
 }

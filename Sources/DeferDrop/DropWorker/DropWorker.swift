@@ -112,8 +112,8 @@ public final class DropWorker: Disposer {
     convenience init(_checkedName name: String, capacity: DropCapacity, priority: DropPriority, metrics: _MetricsDestination) {
         self.init(
             _name: name, threadName: _WorkerThread.osName(for: name),
-            capacity: capacity, bound: capacity._checkedBound(for: "DropWorker"), priority: priority,
-            metrics: metrics)
+            capacity: capacity, bound: capacity._checkedBound(for: "DropWorker"),
+            maximumWait: capacity._checkedMaximumWait(for: "DropWorker"), priority: priority, metrics: metrics)
     }
 
     /// A worker named `prefix + suffix` whose thread name keeps the whole of
@@ -126,19 +126,19 @@ public final class DropWorker: Disposer {
     ) {
         self.init(
             _name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix),
-            capacity: capacity, bound: capacity._checkedBound(for: "ShardedDropPool"), priority: priority,
-            metrics: metrics)
+            capacity: capacity, bound: capacity._checkedBound(for: "ShardedDropPool"),
+            maximumWait: capacity._checkedMaximumWait(for: "ShardedDropPool"), priority: priority, metrics: metrics)
     }
 
     private init(
         _name name: String, threadName: String,
-        capacity: DropCapacity, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority,
-        metrics: _MetricsDestination
+        capacity: DropCapacity, bound: (count: UInt64, policy: OverflowPolicy)?, maximumWait: UInt64?,
+        priority: DropPriority, metrics: _MetricsDestination
     ) {
         self.name = name
         self.capacity = capacity
         _queue = _DropQueue(
-            name: name, threadName: threadName, bound: bound, priority: priority,
+            name: name, threadName: threadName, bound: bound, maximumWait: maximumWait, priority: priority,
             metrics: _WorkerMetrics(metrics, workerName: name))
     }
 

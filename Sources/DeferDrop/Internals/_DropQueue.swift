@@ -42,6 +42,10 @@ final class _DropQueue: Sendable {
     /// The most values pending at once, and what a full queue does; `nil`
     /// when unbounded.
     let bound: (count: UInt64, policy: OverflowPolicy)?
+    /// With `DropCapacity.timeBounded`, how long in nanoseconds the worker may
+    /// be busy with one batch (or asleep with values waiting) before
+    /// hand-offs destroy inline; `nil` otherwise.
+    let maximumWait: UInt64?
     /// Where the worker reports its metrics; `nil` without the `Metrics` trait.
     let metrics: _WorkerMetrics?
 
@@ -54,12 +58,13 @@ final class _DropQueue: Sendable {
     static let maximumNestingDepth = 64
 
     init(
-        name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, priority: DropPriority,
-        metrics: _WorkerMetrics?
+        name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, maximumWait: UInt64?,
+        priority: DropPriority, metrics: _WorkerMetrics?
     ) {
         self.name = name
         self.threadName = threadName
         self.bound = bound
+        self.maximumWait = maximumWait
         self.metrics = metrics
         state = _Lock(State(priority: priority))
         _ProcessLifecycle.shared.register(self)
@@ -118,6 +123,10 @@ final class _DropQueue: Sendable {
         /// elsewhere. Published by the worker once per batch.
         var releasedElsewhere: UInt64 = 0
         var peakPending: UInt64 = 0
+        /// With a time bound: since when (coarse clock, ns) the worker has
+        /// owed progress: the moment a producer woke it, or it took its
+        /// current batch; 0 while it is asleep with nothing to do.
+        var workingSince: UInt64 = 0
         /// Bytes the worker's thread has freed, published with `completed`;
         /// `nil` where the allocator cannot tell.
         var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
@@ -172,6 +181,21 @@ final class _DropQueue: Sendable {
             return roomWaiters
         }
 
+        /// With a time bound of `maximumWait` ns: whether the worker has owed
+        /// progress for longer, so that a hand-off should destroy inline.
+        ///
+        /// Values are pending, and the worker has been busy with its current
+        /// batch (or has not started since it was woken) for longer than
+        /// `maximumWait`. The clock is read only when values are pending, and
+        /// with many pending only on every 16th hand-off: a burst of small
+        /// values pays a few nanoseconds, and a bound of milliseconds does not
+        /// need every one of them checked.
+        func isBehind(maximumWait: UInt64) -> Bool {
+            let pending = pending
+            guard pending > 0, workingSince != 0, pending < 16 || enqueued & 15 == 0 else { return false }
+            return _deferdrop_coarse_monotonic_ns() &- workingSince > maximumWait
+        }
+
         /// Wakes the worker if it sleeps; returns whether the caller must post.
         mutating func claimWakeUp() -> Bool {
             guard workerIsAsleep else { return false }
@@ -213,6 +237,7 @@ final class _DropQueue: Sendable {
                 case .idle:
                     startWorkerThread()
                     state.lifecycle = .running
+                    if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
                 case .running:
                     break
                 case .stopping:
@@ -232,13 +257,18 @@ final class _DropQueue: Sendable {
                     state.roomWaiters.append(room)
                     return .waitForRoom(room)
                 }
+                if let maximumWait, state.isBehind(maximumWait: maximumWait), !isOnWorkerThread {
+                    return .destroyInline
+                }
                 state.items.append(item.take()!)
                 state.enqueued += 1
                 state.peakPending = max(state.peakPending, state.pending)
                 if !state.waiters.isEmpty, isOnWorkerThread {
                     state.extendBarriersOverNestedValue()
                 }
-                return state.claimWakeUp() ? .queuedWakeWorker : .queued
+                guard state.claimWakeUp() else { return .queued }
+                if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
+                return .queuedWakeWorker
             }
             switch handoff {
             case .queued:
@@ -448,6 +478,7 @@ final class _DropQueue: Sendable {
         while true {
             let reclaimed = freed.bytes
             let (inPlace, releasedElsewhere) = thread.takeCounts()
+            let now = maximumWait == nil ? 0 : _deferdrop_coarse_monotonic_ns()
             let (step, ready, priority, snapshot):
                 (WorkerStep, [_Waiter], DropPriority, _WorkerMetrics.Snapshot?) = state.withLock { state in
                     state.completed += destroyedInBatch
@@ -455,6 +486,7 @@ final class _DropQueue: Sendable {
                     state.releasedElsewhere += releasedElsewhere
                     if let reclaimed { state.reclaimedBytes = reclaimed }
                     state.items.exchange(&batch)
+                    if maximumWait != nil { state.workingSince = batch.isEmpty ? 0 : now }
                     let step: WorkerStep
                     if !batch.isEmpty {
                         step = .destroy
@@ -614,6 +646,7 @@ extension _DropQueue: _ProcessLifecycleParticipant {
             }
             state.completed = state.enqueued - UInt64(state.items.count)
             state.workerIsAsleep = false
+            state.workingSince = 0
             // The waiters' threads and tasks exist only in the parent. Resuming
             // a task's continuation here would schedule it on an executor the
             // child does not have, and dropping it unresumed would report a

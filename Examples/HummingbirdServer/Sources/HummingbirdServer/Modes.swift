@@ -13,10 +13,16 @@ enum Mode: String, CaseIterable, Sendable {
     case pool
     /// `DispatchQueue.global().async`, as a user might write it without DeferDrop.
     case dispatch
+    /// A private worker in the Rust crate's strict mode: unbounded, always
+    /// deferred, `.batch` priority.
+    case strict
+    /// A private worker bounded in time: `--maximum-wait-ms` (20) and
+    /// `--timed-priority` (idle) choose its settings.
+    case timed
 
     /// Drops `value` the way this mode does. `value` is consumed: no copy of it
     /// outlives the call on the request's thread.
-    func drop<Value: Sendable>(_ value: consuming Value, pool: ShardedDropPool) {
+    func drop<Value: Sendable>(_ value: consuming Value, pool: ShardedDropPool, workers: Workers) {
         switch self {
         case .inline:
             _ = consume value
@@ -27,7 +33,23 @@ enum Mode: String, CaseIterable, Sendable {
         case .dispatch:
             let doomed = Doomed(consume value)
             DispatchQueue.global().async { doomed.release() }
+        case .strict:
+            deferDrop(consume value, on: workers.strict)
+        case .timed:
+            deferDrop(consume value, on: workers.timed)
         }
+    }
+}
+
+/// The server's private workers, one per mode that needs its own.
+struct Workers: Sendable {
+    let strict = DropWorker(name: "strict", capacity: .unbounded, priority: .batch)
+    let timed: DropWorker
+
+    init(options: Options) {
+        timed = DropWorker(
+            name: "timed", capacity: .timeBounded(maximumWait: .milliseconds(options.maximumWaitMilliseconds)),
+            priority: options.timedPriority)
     }
 }
 

@@ -7,7 +7,7 @@ import ShardedDrop
 // Routes: GET /<mode>/<workload>?size=N builds the workload with N keys or
 // objects, answers with its count, and drops it the mode's way:
 //
-//     /inline/map   /shared/map   /pool/map   /dispatch/map
+//     /inline/map   /shared/map   /pool/map   /dispatch/map   /strict/map   /timed/map
 //     /inline/objects …
 //
 // GET /metrics gives DeferDrop's metrics (and anything else reported through
@@ -21,6 +21,7 @@ let registry = PrometheusCollectorRegistry()
 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
 let pool = ShardedDropPool(name: "server-pool")
+let workers = Workers(options: options)
 
 let router = Router()
 router.get("metrics") { _, _ in
@@ -40,12 +41,12 @@ router.get("{mode}/{workload}") { request, context -> String in
     case .map:
         let map = makeMap(keys: size)
         let count = map.count
-        mode.drop(consume map, pool: pool)
+        mode.drop(consume map, pool: pool, workers: workers)
         return "\(count)\n"
     case .objects:
         let objects = makeObjects(count: size)
         let count = objects.count
-        mode.drop(consume objects, pool: pool)
+        mode.drop(consume objects, pool: pool, workers: workers)
         return "\(count)\n"
     }
 }
@@ -56,6 +57,6 @@ router.get("{mode}/{workload}") { request, context -> String in
 let app = Application(
     router: router,
     configuration: .init(address: .hostname(options.host, port: options.port), serverName: "deferdrop-example"),
-    services: [pool, DropWorker.shared]
+    services: [pool, DropWorker.shared, workers.strict, workers.timed]
 )
 try await app.runService()
