@@ -1,6 +1,8 @@
 import Benchmark
 import DeferDrop
+import Dispatch
 import Foundation
+import Synchronization
 
 /// Metrics of our own, next to the framework's wall clock, throughput, peak
 /// resident memory and malloc counts.
@@ -11,6 +13,13 @@ enum Metrics {
     static let untilDestroyed = BenchmarkMetric.custom("until destroyed (µs)", polarity: .prefersSmaller, useScalingFactor: false)
     /// Values destroyed per second, in thousands, from the first hand-off to the last destruction.
     static let drainRate = BenchmarkMetric.custom("destroyed per s (K)", polarity: .prefersLarger, useScalingFactor: false)
+    /// Rounds (build, work, drop) per second, all producers together, until
+    /// every value is destroyed: a backlog left to a worker is work not yet done.
+    static let roundsPerSecond = BenchmarkMetric.custom("rounds per s", polarity: .prefersLarger, useScalingFactor: false)
+    /// The 99th percentile of one round's time, in microseconds (saturated).
+    static let roundP99 = BenchmarkMetric.custom("round p99 (µs)", polarity: .prefersSmaller, useScalingFactor: false)
+    /// Of the values handed over, the share their producers destroyed inline, in percent.
+    static let inlinePercent = BenchmarkMetric.custom("freed inline (%)", polarity: .prefersSmaller, useScalingFactor: false)
     /// Bytes the destroying threads freed, in KiB (jemalloc; not for Dispatch,
     /// Task or Thread, whose frees land on threads nobody can name).
     static let reclaimed = BenchmarkMetric.custom("reclaimed (KiB)", polarity: .prefersLarger, useScalingFactor: false)
@@ -43,20 +52,25 @@ let benchmarks: @Sendable () -> Void = {
     // frees after the last benchmark, the rarer that crash (Docs/Benchmarks.md).
     DropWorker.shared.drainsAtExit = false
     sharedPool.drainsAtExit = false
+    timeBoundedWorker.drainsAtExit = false
     for worker in priorityWorkers.values { worker.drainsAtExit = false }
 
     Benchmark.defaultConfiguration = .init(
         metrics: largeDropMetrics,
         timeUnits: .microseconds,
         // Our metrics carry their unit in their name: print them unscaled.
-        units: [Metrics.producerCost: .count, Metrics.untilDestroyed: .count, Metrics.reclaimed: .count, Metrics.drainRate: .count],
+        units: [
+            Metrics.producerCost: .count, Metrics.untilDestroyed: .count, Metrics.reclaimed: .count,
+            Metrics.drainRate: .count, Metrics.roundsPerSecond: .count, Metrics.roundP99: .count,
+            Metrics.inlinePercent: .count,
+        ],
         warmupIterations: 1,
         maxDuration: .seconds(10),
         maxIterations: 20)
 
     // 1 and 2: one large structure, dropped once per iteration. The wall clock
     // is the time on the producer; `until destroyed` includes the worker's part.
-    for mode in Mode.allCases {
+    for mode in Mode.original {
         largeDrop("Crate demo, 1000x1000 strings", mode: mode, make: makeCrateDemo)
         largeDrop("Article map, 1M keys", mode: mode, make: makeArticleMap)
     }
@@ -69,12 +83,12 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // 4: sporadic hand-offs, each finding the worker asleep.
-    for mode in Mode.allCases {
+    for mode in Mode.original {
         sporadic(mode: mode)
     }
 
     // 5: hand-off latency while the worker destroys the previous value.
-    for mode in Mode.allCases {
+    for mode in Mode.original {
         latencyUnderLoad(mode: mode)
     }
 
@@ -88,6 +102,11 @@ let benchmarks: @Sendable () -> Void = {
         priorityLatency(priority)
         priorityWakeUp(priority)
         priorityWakeUp(priority, otherCoresBusy: true)
+    }
+
+    // 8: every core busy: producers that build, work on and drop a large map, as a saturated server does.
+    for mode in Mode.saturated {
+        saturated(mode: mode)
     }
 }
 
@@ -266,4 +285,59 @@ func record(_ benchmark: Benchmark, since start: ContinuousClock.Instant, mode: 
 
 func nanoseconds(_ duration: Duration) -> Int {
     Int(duration.components.seconds) * 1_000_000_000 + Int(duration.components.attoseconds / 1_000_000_000)
+}
+
+/// Workload 8: one producer thread per core, each running rounds of: build a
+/// 50,000-key map, do 2 ms of work of its own, drop the map through `mode`;
+/// 40 rounds each. Every core is busy with producers, so whatever a worker
+/// does, it does with CPU the producers want: the question is whether
+/// deferring still costs no throughput, latency or memory (Docs/Server.md asks
+/// the same of a real server).
+func saturated(mode: Mode) {
+    let metrics: [BenchmarkMetric] = [.wallClock, Metrics.roundsPerSecond, Metrics.roundP99, Metrics.inlinePercent]
+        + memoryMetrics
+    Benchmark(
+        "Saturated: build, work, drop a 50k-key map on every core · \(mode.rawValue)",
+        configuration: .init(metrics: metrics, maxDuration: .seconds(20), maxIterations: 5, thresholds: ungated(metrics))
+    ) { benchmark in
+        let producers = ProcessInfo.processInfo.activeProcessorCount
+        let rounds = 40
+        let inlineBefore = mode.destroyedInline
+        let roundTimes = Mutex<[Duration]>([])
+        let start = ContinuousClock.now
+        onThreads(producers) {
+            var times: [Duration] = []
+            for _ in 0..<rounds {
+                let roundStart = ContinuousClock.now
+                var map: [Int: [Int]] = [:]
+                map.reserveCapacity(50_000)
+                for key in 0..<50_000 { map[key] = [key] }
+                producerWork(microseconds: 2_000)
+                mode.handOver(consume map)
+                times.append(ContinuousClock.now - roundStart)
+            }
+            roundTimes.withLock { $0 += times }
+        }
+        mode.waitUntilDestroyed()
+        let elapsed = ContinuousClock.now - start
+        let times = roundTimes.withLock { $0 }.sorted()
+        benchmark.measurement(Metrics.roundsPerSecond, times.count * 1_000_000_000 / nanoseconds(elapsed))
+        benchmark.measurement(Metrics.roundP99, nanoseconds(times[times.count * 99 / 100]) / 1_000)
+        if let inlineBefore, let inlineAfter = mode.destroyedInline {
+            benchmark.measurement(Metrics.inlinePercent, Int(inlineAfter - inlineBefore) * 100 / times.count)
+        }
+    }
+}
+
+/// Runs `body` on `count` new threads at once and returns when all have finished.
+func onThreads(_ count: Int, _ body: @escaping @Sendable () -> Void) {
+    let done = DispatchGroup()
+    for _ in 0..<count {
+        done.enter()
+        Thread {
+            body()
+            done.leave()
+        }.start()
+    }
+    done.wait()
 }

@@ -18,11 +18,26 @@ enum Mode: String, CaseIterable, Sendable {
     case task = "Task.detached"
     /// A new `Thread` per drop, like the article's `thread::spawn`.
     case thread = "Thread per drop"
+    /// A private worker bounded in time (20 ms) at `.idle` priority: it frees
+    /// with spare CPU only, and its producers free inline while it is behind.
+    case timeBounded = "timeBounded 20 ms, idle"
+
+    /// The modes of workloads 1 to 6.
+    static let original: [Mode] = [.foreground, .sharedWorker, .pool, .dispatch, .task, .thread]
 
     /// The modes that fit a stream of a million hand-offs: a thread per drop
     /// would start a million threads.
     static let streaming: [Mode] = [.foreground, .sharedWorker, .pool, .dispatch, .task]
+
+    /// The modes of the saturated workload: dropping inline, the shared worker
+    /// as the crate has it (unbounded, always deferred), a time bound, a pool,
+    /// and Dispatch.
+    static let saturated: [Mode] = [.foreground, .sharedWorker, .timeBounded, .pool, .dispatch]
 }
+
+/// The time-bounded worker of `Mode.timeBounded`.
+let timeBoundedWorker = DropWorker(
+    name: "bench-timed", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .idle)
 
 /// The pool every pool benchmark uses: one shard per processor.
 let sharedPool = ShardedDropPool()
@@ -62,6 +77,8 @@ extension Mode {
             DropWorker.shared.dispose(value)
         case .pool:
             sharedPool.dispose(value)
+        case .timeBounded:
+            timeBoundedWorker.dispose(value)
         case .dispatch:
             let parcel = Parcel(value)
             alternativesInFlight.enter()
@@ -83,6 +100,7 @@ extension Mode {
         case .foreground: break
         case .sharedWorker: DropWorker.shared.flush()
         case .pool: sharedPool.flush()
+        case .timeBounded: timeBoundedWorker.flush()
         case .dispatch, .task, .thread: alternativesInFlight.wait()
         }
     }
@@ -96,6 +114,19 @@ extension Mode {
         case .foreground: AllocatorStatistics.bytesFreedByCurrentThread
         case .sharedWorker: DropWorker.shared.statistics.reclaimedBytes
         case .pool: sharedPool.totalStatistics.reclaimedBytes
+        case .timeBounded: timeBoundedWorker.statistics.reclaimedBytes
+        case .dispatch, .task, .thread: nil
+        }
+    }
+
+    /// Values this mode's worker had its producers destroy inline so far; `nil`
+    /// where there is no worker of ours.
+    var destroyedInline: UInt64? {
+        switch self {
+        case .foreground: 0
+        case .sharedWorker: DropWorker.shared.statistics.destroyedInline
+        case .pool: sharedPool.totalStatistics.destroyedInline
+        case .timeBounded: timeBoundedWorker.statistics.destroyedInline
         case .dispatch, .task, .thread: nil
         }
     }

@@ -32,12 +32,17 @@ def load(path):
         for row in csv.DictReader(file, delimiter="\t"):
             # Older runs have no metrics columns; the inline mode defers nothing.
             deferred = float(row.get("deferred") or 0)
-            row["inline_percent"] = 100 * float(row.get("destroyed_inline") or 0) / deferred if deferred else 0
+            if "deferred" not in row:
+                row["inline_percent"] = None
+            else:
+                row["inline_percent"] = 100 * float(row.get("destroyed_inline") or 0) / deferred if deferred else 0
             groups[(row["load"], row["connections"], row["workload"], row["mode"])].append(row)
     return groups
 
 
 def cell(rows, key, form):
+    if any(row[key] is None for row in rows):
+        return "–"
     values = sorted(float(row[key]) for row in rows)
     low, high = form.format(values[0]), form.format(values[-1])
     return low if low == high else f"{low}–{high}"
