@@ -67,14 +67,20 @@ struct TimeBoundTests {
         #expect(worker.statistics.peakPending > 400, "it queued what the time bound would have freed inline")
     }
 
-    @Test("a worker that keeps up defers everything")
+    @Test("a worker that keeps up defers all but the hand-offs that found it in its critical section")
     func keepingUp() {
         let worker = DropWorker(name: "time-ok", capacity: .timeBounded(maximumWait: .seconds(10)))
         let log = DestructionLog()
+        // 4 producers on 2 cores: the worker is sometimes preempted while it
+        // holds its lock, and a producer that cannot get the lock then frees
+        // its value itself rather than wait.
         handOverSequenced(producers: 4, perProducer: 5_000, to: worker, log: log)
         worker.flush()
-        #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 5_000) == nil)
-        #expect(log.onCreatorCount == 0)
+        let statistics = worker.statistics
+        #expect(Set(log.all.map { "\($0.producer)-\($0.sequence)" }).count == 20_000, "each exactly once")
+        #expect(deferredInOrder(log))
+        #expect(statistics.destroyedInline == UInt64(log.onCreatorCount))
+        #expect(statistics.destroyedInline < 10_000, "most deferred: \(statistics.destroyedInline) freed inline")
         #expect(worker.capacity == .timeBounded(maximumWait: .seconds(10)))
     }
 

@@ -8,6 +8,7 @@
 #     Scripts/load.sh --duration 15 --repeats 3 --workloads map --size 10000
 #     Scripts/load.sh --traits Jemalloc                # jemalloc allocates (libjemalloc-dev)
 #     Scripts/load.sh --modes "inline timed" --server-args "--maximum-wait-ms 50"
+#     Scripts/load.sh --loads saturated --workloads objects --modes "inline stopped timed"
 #
 # Each run starts a fresh server (so no run inherits another's backlog or heap),
 # runs wrk for a bounded time, reads the server's peak RSS (VmHWM) and CPU time
@@ -29,6 +30,7 @@ traits=""
 out=""
 port=18080
 server_args=""
+loads="light saturated"
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -42,6 +44,7 @@ while [ $# -gt 0 ]; do
         --out) out=$2 ;;
         --port) port=$2 ;;
         --server-args) server_args=$2 ;;
+        --loads) loads=$2 ;;
         *) echo "load.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift 2
@@ -133,9 +136,9 @@ PY
     tail -1 "$runs" >&2
 }
 
-echo "load.sh: $repeats × (light, saturated) × ($workloads) × ($modes), ${duration} s each, size $size, $allocator" >&2
+echo "load.sh: $repeats × ($loads) × ($workloads) × ($modes), ${duration} s each, size $size, $allocator" >&2
 for repeat in $(seq "$repeats"); do
-    for load in light saturated; do
+    for load in $loads; do
         connections=$light
         [ "$load" = saturated ] && connections=$saturated
         for workload in $workloads; do

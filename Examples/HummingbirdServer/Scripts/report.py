@@ -15,10 +15,11 @@ import statistics
 import sys
 from collections import defaultdict
 
-MODES = ["inline", "shared", "pool", "dispatch", "strict", "timed"]
+MODES = ["inline", "shared", "pool", "dispatch", "strict", "timed", "stopped"]
 LABELS = {"inline": "dropped inline", "shared": "`DropWorker.shared`",
           "pool": "`ShardedDropPool`", "dispatch": "`DispatchQueue.global()`",
-          "strict": "strict (`.unbounded`, `.batch`)", "timed": "`.timeBounded`"}
+          "strict": "strict (`.unbounded`, `.batch`)", "timed": "`.timeBounded`",
+          "stopped": "a stopped worker (always inline)"}
 COLUMNS = [("requests_per_s", "req/s", "{:.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
            ("p90_ms", "p90 ms", "{:.2f}"), ("p99_ms", "p99 ms", "{:.2f}"),
            ("max_ms", "max ms", "{:.1f}"), ("peak_rss_mib", "peak RSS MiB", "{:.0f}"),
@@ -82,7 +83,7 @@ def plot(groups, path):
     cases = sorted({key[:3] for key in groups}, key=lambda k: (k[0] != "light", k[2]))
     figure, axes = plt.subplots(3, len(cases), figsize=(3.2 * len(cases), 8.5), squeeze=False)
     colors = {"inline": "#777777", "shared": "#1f77b4", "pool": "#2ca02c", "dispatch": "#d62728",
-              "strict": "#9467bd", "timed": "#ff7f0e"}
+              "strict": "#9467bd", "timed": "#ff7f0e", "stopped": "#8c564b"}
     for column, (load_name, connections, workload) in enumerate(cases):
         present = [m for m in MODES if (load_name, connections, workload, m) in groups]
         rows_shown = [("requests_per_s", "requests/s"), ("p99_ms", "p99 latency (ms)"),

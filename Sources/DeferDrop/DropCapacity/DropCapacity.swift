@@ -55,6 +55,11 @@ public enum DropCapacity: Sendable, Hashable {
     /// order; an inline one is freed ahead of its producer's values still
     /// queued.
     ///
+    /// A producer never waits for such a worker either: one that finds the
+    /// worker inside its (short) critical section for longer than a few
+    /// hundred tries, as happens when a worker at ``DropPriority/idle`` is
+    /// preempted there on a busy machine, also destroys its value inline.
+    ///
     /// The wait is read from the kernel's coarse monotonic clock, whose tick
     /// is 1 to 4 ms: a `maximumWait` of a few ticks (10 ms and more) is
     /// precise enough. It must be positive.

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import Synchronization
 import _DeferDropShims
 
 /// The hand-off between any number of producers and one worker thread, and the
@@ -50,6 +51,15 @@ final class _DropQueue: Sendable {
     let metrics: _WorkerMetrics?
 
     private let state: _Lock<State>
+    /// Values destroyed by their producer: the worker had stopped, was full,
+    /// was behind, or (with a time bound) its lock was busy. Counted without
+    /// the lock, so that a producer that gives up on the worker never waits
+    /// for it. Each counts as handed over and destroyed at once.
+    private let destroyedInline = Atomic<UInt64>(0)
+    /// Whether the worker's thread is inside its critical section right now:
+    /// with a time bound, a producer that finds the lock busy and this set
+    /// does not wait (see `enqueue`). A hint, read and written relaxed.
+    private let workerHoldsLock = Atomic<Bool>(false)
     /// Posted exactly once for each time the worker went to sleep and was needed.
     private let wakeUp = _Semaphore()
 
@@ -113,8 +123,6 @@ final class _DropQueue: Sendable {
         var enqueued: UInt64 = 0
         /// Of those, the ones destroyed. Published by the worker once per batch.
         var completed: UInt64 = 0
-        /// Values destroyed by their producer: the worker had stopped, or was full.
-        var destroyedInline: UInt64 = 0
         /// Values the worker destroyed in place, handed over by destructors it
         /// was running; never in `items`, so not in `enqueued` or `completed`.
         /// Published by the worker once per batch.
@@ -232,43 +240,28 @@ final class _DropQueue: Sendable {
             return
         }
         while true {
-            let handoff: Handoff = state.withLock { state in
-                switch state.lifecycle {
-                case .idle:
-                    startWorkerThread()
-                    state.lifecycle = .running
-                    if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
-                case .running:
-                    break
-                case .stopping:
-                    if !isOnWorkerThread {
-                        let drained = _Semaphore()
-                        state.waiters.append((.stopped, .thread(drained)))
-                        return .destroyInlineAfterDrain(drained)
-                    }
-                case .stopped:
-                    return .destroyInline
+            // With a time bound, a producer does not wait for the lock while
+            // the worker holds it: a worker at `.idle` preempted inside its
+            // short section may not run again for milliseconds on a busy
+            // machine, and every hand-off would wait for it (measured: a
+            // saturated server lost a third of its requests that way with 99%
+            // of its values freed inline). Such a hand-off destroys its value
+            // inline, as one finding the worker behind does. Other producers
+            // holding the lock are waited for, as always.
+            var handoff: Handoff?
+            if maximumWait == nil || isOnWorkerThread {
+                handoff = state.withLock { handOff(&item, state: &$0) }
+            } else {
+                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, state: &$0) }
+                if handoff == nil, !workerHoldsLock.load(ordering: .relaxed) {
+                    handoff = state.withLock { handOff(&item, state: &$0) }
                 }
-                if let bound, state.pending >= bound.count, !isOnWorkerThread {
-                    if bound.policy == .destroyInline || _WorkerThreadState.isWorkerThread {
-                        return .destroyInline
-                    }
-                    let room = _Semaphore()
-                    state.roomWaiters.append(room)
-                    return .waitForRoom(room)
-                }
-                if let maximumWait, state.isBehind(maximumWait: maximumWait), !isOnWorkerThread {
-                    return .destroyInline
-                }
-                state.items.append(item.take()!)
-                state.enqueued += 1
-                state.peakPending = max(state.peakPending, state.pending)
-                if !state.waiters.isEmpty, isOnWorkerThread {
-                    state.extendBarriersOverNestedValue()
-                }
-                guard state.claimWakeUp() else { return .queued }
-                if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
-                return .queuedWakeWorker
+            }
+            guard let handoff else {
+                _ = item.take()
+                destroyedInline.add(1, ordering: .relaxed)
+                metrics?.countDestroyedInline()
+                return
             }
             switch handoff {
             case .queued:
@@ -290,9 +283,51 @@ final class _DropQueue: Sendable {
         }
     }
 
+    /// The producer's critical section: decides, under the lock, what becomes
+    /// of `item`, and queues it if it is to be queued.
+    @inline(__always)
+    private func handOff(_ item: inout _DisposalItem?, state: inout State) -> Handoff {
+        switch state.lifecycle {
+        case .idle:
+            startWorkerThread()
+            state.lifecycle = .running
+            if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
+        case .running:
+            break
+        case .stopping:
+            if !isOnWorkerThread {
+                let drained = _Semaphore()
+                state.waiters.append((.stopped, .thread(drained)))
+                return .destroyInlineAfterDrain(drained)
+            }
+        case .stopped:
+            return .destroyInline
+        }
+        if let bound, state.pending >= bound.count, !isOnWorkerThread {
+            if bound.policy == .destroyInline || _WorkerThreadState.isWorkerThread {
+                return .destroyInline
+            }
+            let room = _Semaphore()
+            state.roomWaiters.append(room)
+            return .waitForRoom(room)
+        }
+        if let maximumWait, state.isBehind(maximumWait: maximumWait), !isOnWorkerThread {
+            return .destroyInline
+        }
+        state.items.append(item.take()!)
+        state.enqueued += 1
+        state.peakPending = max(state.peakPending, state.pending)
+        if !state.waiters.isEmpty, isOnWorkerThread {
+            state.extendBarriersOverNestedValue()
+        }
+        guard state.claimWakeUp() else { return .queued }
+        if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
+        return .queuedWakeWorker
+    }
+
     private func destroyInline(_ item: consuming _DisposalItem) {
         _ = consume item
-        state.withLock { $0.destroyedInline += 1 }
+        destroyedInline.add(1, ordering: .relaxed)
         metrics?.countDestroyedInline()
     }
 
@@ -442,12 +477,13 @@ final class _DropQueue: Sendable {
 
     var statistics: DropStatistics {
         state.withLock { state in
-            DropStatistics(
-                deferred: state.enqueued + state.destroyedInline + state.destroyedInPlace,
-                destroyed: state.completed + state.destroyedInline + state.destroyedInPlace,
+            let destroyedInline = destroyedInline.load(ordering: .relaxed)
+            return DropStatistics(
+                deferred: state.enqueued + destroyedInline + state.destroyedInPlace,
+                destroyed: state.completed + destroyedInline + state.destroyedInPlace,
                 peakPending: state.peakPending,
                 reclaimedBytes: state.reclaimedBytes,
-                destroyedInline: state.destroyedInline,
+                destroyedInline: destroyedInline,
                 releasedElsewhere: state.releasedElsewhere)
         }
     }
@@ -481,6 +517,8 @@ final class _DropQueue: Sendable {
             let now = maximumWait == nil ? 0 : _deferdrop_coarse_monotonic_ns()
             let (step, ready, priority, snapshot):
                 (WorkerStep, [_Waiter], DropPriority, _WorkerMetrics.Snapshot?) = state.withLock { state in
+                    workerHoldsLock.store(true, ordering: .relaxed)
+                    defer { workerHoldsLock.store(false, ordering: .relaxed) }
                     state.completed += destroyedInBatch
                     state.destroyedInPlace += inPlace
                     state.releasedElsewhere += releasedElsewhere

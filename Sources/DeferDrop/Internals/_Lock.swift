@@ -72,6 +72,26 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
         return try body(&state.pointee)
     }
 
+    /// Runs `body` with exclusive access to the state if the mutex can be had
+    /// within `attempts` tries without sleeping; returns `nil` if it could not.
+    ///
+    /// For a caller that has something better to do than wait: a holder that
+    /// is running leaves a section this short within a few tries, while one
+    /// that was preempted inside it (a worker at `SCHED_IDLE` on a busy
+    /// machine) may not run again for milliseconds.
+    @inline(__always)
+    package func withLockIfAvailable<Result: ~Copyable>(
+        attempts: Int, _ body: (inout State) throws -> Result
+    ) rethrows -> Result? {
+        var attempt = 0
+        while pthread_mutex_trylock(mutex) != 0 {
+            attempt += 1
+            if attempt == attempts { return nil }
+        }
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&state.pointee)
+    }
+
     // MARK: fork()
 
     /// Takes the mutex and keeps it across a `fork()`, so that the child's copy

@@ -19,6 +19,10 @@ enum Mode: String, CaseIterable, Sendable {
     /// A private worker bounded in time: `--maximum-wait-ms` (20) and
     /// `--timed-priority` (idle) choose its settings.
     case timed
+    /// A worker shut down at start: every value goes through the library's
+    /// hand-off and is destroyed inline. Against `inline`, what the library's
+    /// path costs when it defers nothing.
+    case stopped
 
     /// Drops `value` the way this mode does. `value` is consumed: no copy of it
     /// outlives the call on the request's thread.
@@ -37,6 +41,8 @@ enum Mode: String, CaseIterable, Sendable {
             deferDrop(consume value, on: workers.strict)
         case .timed:
             deferDrop(consume value, on: workers.timed)
+        case .stopped:
+            deferDrop(consume value, on: workers.stopped)
         }
     }
 }
@@ -45,11 +51,13 @@ enum Mode: String, CaseIterable, Sendable {
 struct Workers: Sendable {
     let strict = DropWorker(name: "strict", capacity: .unbounded, priority: .batch)
     let timed: DropWorker
+    let stopped = DropWorker(name: "stopped")
 
     init(options: Options) {
         timed = DropWorker(
             name: "timed", capacity: .timeBounded(maximumWait: .milliseconds(options.maximumWaitMilliseconds)),
             priority: options.timedPriority)
+        stopped.shutdown()
     }
 }
 

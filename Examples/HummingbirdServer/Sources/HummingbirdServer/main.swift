@@ -7,7 +7,7 @@ import ShardedDrop
 // Routes: GET /<mode>/<workload>?size=N builds the workload with N keys or
 // objects, answers with its count, and drops it the mode's way:
 //
-//     /inline/map   /shared/map   /pool/map   /dispatch/map   /strict/map   /timed/map
+//     /inline/map   /shared/map   /pool/map   /dispatch/map   /strict/map   /timed/map   /stopped/map
 //     /inline/objects …
 //
 // GET /metrics gives DeferDrop's metrics (and anything else reported through
