@@ -258,9 +258,7 @@ final class _DropQueue: Sendable {
                 }
             }
             guard let handoff else {
-                _ = item.take()
-                destroyedInline.add(1, ordering: .relaxed)
-                metrics?.countDestroyedInline()
+                destroyInline(item.take()!)
                 return
             }
             switch handoff {
