@@ -351,6 +351,29 @@ public func waitForChild(_ pid: Int32, seconds: Double) -> Int32? {
     return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
 }
 
+/// Forks this process. The child turns the leak check off, runs `body`, and
+/// calls `exit` (so the exit drain runs) with status 0 if `body` returned
+/// `true`, 1 otherwise. The parent waits up to `seconds` for it and returns
+/// whether it succeeded, after writing why not, named by `label`, to
+/// standard error.
+public func succeedsInForkChild(_ label: String, seconds: Double = 60, _ body: () -> Bool) -> Bool {
+    let child = _deferdrop_fork()
+    if child == 0 {
+        turnOffLeakCheckAtExit()
+        exit(body() ? 0 : 1)
+    }
+    guard child > 0 else {
+        printError("\(label): fork failed: \(errno)")
+        return false
+    }
+    let status = waitForChild(child, seconds: seconds)
+    guard status == 0 else {
+        printError("\(label): the child failed or hung: exit code \(status.map(String.init) ?? "none")")
+        return false
+    }
+    return true
+}
+
 /// Whether ThreadSanitizer or AddressSanitizer runs this process: they replace
 /// the allocator, so figures about glibc's or jemalloc's heap do not apply.
 public let runningUnderSanitizer: Bool = runningUnderThreadSanitizer || isLinked("__asan_init")

@@ -117,5 +117,76 @@ struct MetricsTests {
             guard deferred?.totalValue == 10, destroyed?.totalValue == 10 else { exit(1) }
         }
     }
+
+    @Test(
+        "fork() while a worker is making its metrics: the child's inherited worker reports nothing and never hangs; a worker made in the child reports",
+        .disabled(if: runningUnderThreadSanitizer, "fork() children hang under ThreadSanitizer's runtime"))
+    func forkWhileMakingHandles() async {
+        await #expect(processExitsWith: .success) {
+            for round in 0..<20 {
+                // A worker whose thread is starting when the process forks: it
+                // spends about 0.7 ms making its handles with the lock held.
+                let inherited = DropWorker(name: "inherited-\(round)", metricsFactory: SlowMetricsFactory())
+                inherited.dispose([round])
+                if round % 2 == 1 { usleep(300) }
+                let succeeded = succeedsInForkChild("round \(round)") {
+                    let destroyed = _Lock(0)
+                    for _ in 0..<100 { inherited.dispose(OnDestroy { destroyed.withLock { $0 += 1 } }) }
+                    guard inherited.flush(timeout: .seconds(20)), destroyed.withLock({ $0 }) == 100 else {
+                        printError("round \(round): the inherited worker destroyed \(destroyed.withLock { $0 }) of 100")
+                        return false
+                    }
+                    let factory = TestMetrics()
+                    let made = DropWorker(name: "made-in-child", metricsFactory: factory)
+                    for _ in 0..<10 { made.dispose([1, 2, 3].map { $0 * 2 }) }
+                    guard made.flush(timeout: .seconds(20)),
+                        (try? WorkerMetrics(factory, worker: "made-in-child").destroyed) == 10
+                    else {
+                        printError("round \(round): the worker made in the child did not report 10 destroyed")
+                        return false
+                    }
+                    return true
+                }
+                if !succeeded { exit(1) }
+                await inherited.flush()
+            }
+            exit(0)
+        }
+    }
+}
+
+/// A metrics backend that takes 100 µs to make each handle, so that a worker
+/// is likely to be making its handles when the test forks.
+private final class SlowMetricsFactory: MetricsFactory {
+    private func slowly<Handler>(_ handler: Handler) -> Handler {
+        usleep(100)
+        return handler
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        slowly(NOOPMetricsHandler.instance)
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        slowly(NOOPMetricsHandler.instance)
+    }
+
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        slowly(NOOPMetricsHandler.instance)
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        slowly(NOOPMetricsHandler.instance)
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        slowly(NOOPMetricsHandler.instance)
+    }
+
+    func destroyCounter(_ handler: any CounterHandler) {}
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {}
+    func destroyMeter(_ handler: any MeterHandler) {}
+    func destroyRecorder(_ handler: any RecorderHandler) {}
+    func destroyTimer(_ handler: any TimerHandler) {}
 }
 #endif

@@ -24,6 +24,11 @@ extension DropWorker {
     /// | `deferdrop_reclaimed_bytes_total` | counter | Bytes the worker's thread freed (trait `Jemalloc` only). |
     /// | `deferdrop_batch_duration_seconds` | timer | How long the worker took to destroy each batch. |
     ///
+    /// In the child of a `fork()`, a worker inherited from the parent reports
+    /// nothing: the backend's locks may have been held by another thread at
+    /// the moment of the fork, and the child's copy of the backend is not what
+    /// the parent's scrapes read. A worker made in the child reports as usual.
+    ///
     /// - Parameters:
     ///   - name: Names the worker, its thread and the `worker` dimension. Must
     ///     not be empty and must not contain a NUL character.

@@ -660,9 +660,11 @@ extension _DropQueue: _ProcessLifecycleParticipant {
 
     func _prepareForFork() {
         state._lockForFork()
+        metrics?._prepareForFork()
     }
 
     func _parentAfterFork() {
+        metrics?._parentAfterFork()
         state._unlockAfterForkInParent()
     }
 
@@ -693,6 +695,7 @@ extension _DropQueue: _ProcessLifecycleParticipant {
             }
             state.roomWaiters = []
         }
+        metrics?._childAfterFork()
     }
 }
 

@@ -137,18 +137,25 @@ package final class _ProcessLifecycle: Sendable {
         }
     }
 
+    // The list of locked participants is moved out under the lock and let go
+    // of after it: it may hold the last reference to a participant whose
+    // owner went away during the fork, and that participant's deinit
+    // unregisters, which takes this list's lock.
+
     private func parentAfterFork() {
+        var participants: [any _ProcessLifecycleParticipant] = []
         state._withLockHeldForFork { state in
-            for participant in state.lockedForFork.reversed() { participant._parentAfterFork() }
-            state.lockedForFork = []
+            swap(&participants, &state.lockedForFork)
+            for participant in participants.reversed() { participant._parentAfterFork() }
         }
         state._unlockAfterForkInParent()
     }
 
     private func childAfterFork() {
+        var participants: [any _ProcessLifecycleParticipant] = []
         state._reinitializeAfterForkInChild { state in
-            for participant in state.lockedForFork { participant._childAfterFork() }
-            state.lockedForFork = []
+            swap(&participants, &state.lockedForFork)
+            for participant in participants { participant._childAfterFork() }
         }
     }
 }

@@ -28,12 +28,27 @@ package enum _MetricsDestination: Sendable {
 /// is made when first touched, which may be before the program bootstraps its
 /// metrics backend, and a handle made from the default factory before
 /// `MetricsSystem.bootstrap` would report to nowhere for ever.
+///
+/// Why a worker inherited by the child of a `fork()` reports nothing there:
+/// making or updating a handle runs the backend's code, and with it the
+/// backend's locks (and `MetricsSystem`'s), which another thread of the parent
+/// may have held at the moment of the fork, and which then stay held for ever
+/// in the child. A worker that reported would hang the child's first batch.
+/// The child's copy of the backend is also not what the parent's scrapes read.
+/// A worker made in the child reports as usual.
 final class _WorkerMetrics: Sendable {
     /// The factory given to the worker; `nil` for `MetricsSystem.factory` as
     /// it is when the handles are made.
     private let factory: (any MetricsFactory)?
     private let dimensions: [(String, String)]
-    private let handles = _Lock<Handles?>(nil)
+    private let handles = _Lock(HandlesState.notMade)
+
+    private enum HandlesState: Sendable {
+        case notMade
+        case made(Handles)
+        /// In the child of a `fork()`: see the type's documentation.
+        case silencedInForkChild
+    }
 
     /// The metrics of the worker named `workerName`.
     init(_ destination: _MetricsDestination, workerName: String) {
@@ -75,22 +90,47 @@ final class _WorkerMetrics: Sendable {
         }
     }
 
-    /// The worker's handles, made on the first call.
-    func makeHandles() -> Handles {
-        handles.withLock { handles in
-            if let handles { return handles }
-            let made = Handles(factory: factory ?? MetricsSystem.factory, dimensions: dimensions)
-            handles = made
-            return made
+    /// The worker's handles, made on the first call; `nil` in the child of a
+    /// `fork()`.
+    func makeHandles() -> Handles? {
+        handles.withLock { state in
+            switch state {
+            case .made(let handles):
+                return handles
+            case .silencedInForkChild:
+                return nil
+            case .notMade:
+                let made = Handles(factory: factory ?? MetricsSystem.factory, dimensions: dimensions)
+                state = .made(made)
+                return made
+            }
         }
     }
 
     /// Called by a producer that destroyed a value itself: one value handed
     /// over and destroyed inline.
     func countDestroyedInline() {
-        let handles = makeHandles()
+        guard let handles = makeHandles() else { return }
         handles.deferred.increment()
         handles.destroyedInline.increment()
+    }
+
+    // MARK: fork()
+
+    /// Called by the worker's queue before `fork()`, with the queue's lock
+    /// held: no handle is half made while memory is copied. Lock order: the
+    /// queue's lock, then this one; nothing takes the queue's lock while
+    /// holding this one.
+    func _prepareForFork() {
+        handles._lockForFork()
+    }
+
+    func _parentAfterFork() {
+        handles._unlockAfterForkInParent()
+    }
+
+    func _childAfterFork() {
+        handles._reinitializeAfterForkInChild { $0 = .silencedInForkChild }
     }
 
     /// What the worker reports, read under the queue's lock.
@@ -108,7 +148,8 @@ final class _WorkerMetrics: Sendable {
     /// report adds only what changed. Lives on the worker's stack; no other
     /// thread sees it.
     struct Publisher {
-        private let handles: Handles
+        /// `nil` in the child of a `fork()`, where the worker reports nothing.
+        private let handles: Handles?
         private var reported = Snapshot(reachedWorker: 0, destroyed: 0, releasedElsewhere: 0, reclaimedBytes: 0)
 
         init(_ metrics: _WorkerMetrics) {
@@ -116,6 +157,7 @@ final class _WorkerMetrics: Sendable {
         }
 
         mutating func publish(_ now: Snapshot) {
+            guard let handles else { return }
             if now.reachedWorker > reported.reachedWorker {
                 handles.deferred.increment(by: now.reachedWorker - reported.reachedWorker)
             }
@@ -136,7 +178,7 @@ final class _WorkerMetrics: Sendable {
 
         /// Records how long the worker took to destroy one batch.
         func recordBatch(nanoseconds: Int64) {
-            handles.batchDuration.recordNanoseconds(nanoseconds)
+            handles?.batchDuration.recordNanoseconds(nanoseconds)
         }
     }
 }
@@ -160,5 +202,8 @@ enum _WorkerMetrics: Sendable {
     }
 
     func countDestroyedInline() {}
+    func _prepareForFork() {}
+    func _parentAfterFork() {}
+    func _childAfterFork() {}
 }
 #endif
