@@ -44,7 +44,10 @@ func handOver(_ mode: String, to worker: DropWorker) -> Int {
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "objects"
-let worker = DropWorker(name: "probe")
+// Strict, so that every value goes through the queue: the probe holds the
+// worker at a gate while values pile up, and the default capacity's producers
+// would free them inline after 20 ms.
+let worker = DropWorker(name: "probe", capacity: .unbounded)
 if arguments.dropFirst().first == "drain" {
     let clock = ContinuousClock()
     var perValue: [Double] = []

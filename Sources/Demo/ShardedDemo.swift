@@ -25,11 +25,14 @@ func producersDemo(producers: Int = 4, valuesPerProducer: Int = 10_000) {
     }
     report("DropWorker.shared (one thread)", single)
     let after = DropWorker.shared.statistics
-    var summary = "    the worker destroyed \(grouped(Int(after.destroyed - before.destroyed)))"
+    let freedInline = after.destroyedInline - before.destroyedInline
+    var summary = "    the worker destroyed \(grouped(Int(after.destroyed - before.destroyed - freedInline)))"
     if let start = before.reclaimedBytes, let end = after.reclaimedBytes {
         summary += " and gave back \(_ByteCount.format(end - start))"
     }
-    print(summary + "; peak \(grouped(Int(after.peakPending))) pending")
+    summary += "; peak \(grouped(Int(after.peakPending))) pending"
+    if freedInline > 0 { summary += "; \(grouped(Int(freedInline))) freed inline while it was behind" }
+    print(summary)
 
     // Like long-lived server threads, each producer is pinned before it starts.
     // (A thread is pinned on its first hand-off otherwise; one that exits
@@ -45,9 +48,12 @@ func producersDemo(producers: Int = 4, valuesPerProducer: Int = 10_000) {
     }
     report("ShardedDropPool (\(pool.shardCount) shards)", sharded)
     let statistics = pool.statistics
-    let destroyed = statistics.map { grouped(Int($0.destroyed)) }.joined(separator: " / ")
+    let destroyed = statistics.map { grouped(Int($0.destroyed - $0.destroyedInline)) }.joined(separator: " / ")
     let pinned = (0..<pool.shardCount).map { shard in String(shards.withLock { $0.count { $0 == shard } }) }
-    print("    per shard: \(destroyed) destroyed; producers \(pinned.joined(separator: " / "))")
+    let inline = statistics.reduce(0) { $0 + $1.destroyedInline }
+    print(
+        "    per shard: \(destroyed) destroyed; producers \(pinned.joined(separator: " / "))"
+            + (inline > 0 ? "; \(grouped(Int(inline))) freed inline while a shard was behind" : ""))
     let reclaimed = statistics.compactMap(\.reclaimedBytes)
     if reclaimed.count == statistics.count {
         print("    per shard: gave back \(reclaimed.map(_ByteCount.format).joined(separator: " / "))")

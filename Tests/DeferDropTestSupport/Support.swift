@@ -73,6 +73,34 @@ public final class DestructionLog: Sendable {
         }
         return nil
     }
+
+    /// The default capacity's promise, which may destroy a value inline while
+    /// its worker is behind: every (producer, sequence) appears exactly once
+    /// and `expected` per producer, and the ones destroyed off their
+    /// creator's thread (deferred) in each producer's increasing order. An
+    /// inline one may overtake its producer's queued ones.
+    public func checkExactlyOnceDeferredInOrder(producers: Int, perProducer expected: Int) -> String? {
+        var seen = [Set<Int>](repeating: [], count: producers)
+        var lastDeferred = [Int](repeating: -1, count: producers)
+        for entry in all {
+            guard seen[entry.producer].insert(entry.sequence).inserted else {
+                return "producer \(entry.producer): sequence \(entry.sequence) destroyed twice"
+            }
+            if !entry.onCreator {
+                guard entry.sequence > lastDeferred[entry.producer] else {
+                    return "producer \(entry.producer): deferred \(entry.sequence) after \(lastDeferred[entry.producer])"
+                }
+                lastDeferred[entry.producer] = entry.sequence
+            }
+        }
+        for producer in 0..<producers where seen[producer].count != expected {
+            return "producer \(producer): \(seen[producer].count) destroyed, expected \(expected)"
+        }
+        return nil
+    }
+
+    /// The distinct threads that destroyed probes off their creator's thread.
+    public var workerThreads: Set<UInt> { entries.withLock { Set($0.filter { !$0.onCreator }.map(\.thread)) } }
 }
 
 /// A class whose deinit records the thread it runs on. Not `Sendable` on
@@ -230,11 +258,21 @@ public final class SlowProbe {
 
 /// The scheduling class of the thread on which `disposer` destroys values, as
 /// one of the shim's `DEFERDROP_SCHED_` numbers.
+///
+/// A time-bounded worker that is behind (the shared one, busy with other
+/// tests' values) frees a value on the caller instead: such a try is not the
+/// worker's, and the value is handed over again, up to 1,000 times; -3 if it
+/// never reached the worker.
 public func schedulingClassOfThread(destroyingOn disposer: some Disposer) -> Int32 {
-    let seen = _Lock<Int32?>(nil)
-    disposer.dispose(OnDestroy { seen.withLock { $0 = _deferdrop_current_thread_scheduling() } })
-    disposer.flush()
-    return seen.withLock { $0 } ?? -2
+    let caller = currentThread()
+    for _ in 0..<1_000 {
+        let seen = _Lock<(thread: UInt, schedulingClass: Int32)?>(nil)
+        disposer.dispose(OnDestroy { seen.withLock { $0 = (currentThread(), _deferdrop_current_thread_scheduling()) } })
+        disposer.flush()
+        guard let (thread, schedulingClass) = seen.withLock({ $0 }) else { return -2 }
+        if thread != caller { return schedulingClass }
+    }
+    return -3
 }
 
 /// Runs a closure when destroyed.
@@ -448,5 +486,24 @@ public final class DropOrderRecorder: Sendable {
             wrap(DropOrderRecorder(id: 1, record: record, value: [leaf(2), leaf(3)])),
             wrap(DropOrderRecorder(id: 4, record: record, value: [leaf(5), leaf(6)])),
         ]))
+    }
+}
+
+/// Keeps the calling thread busy for `duration`: a producer's own work between hand-offs.
+public func busyWork(for duration: Duration) {
+    let clock = ContinuousClock()
+    let end = clock.now + duration
+    while clock.now < end {}
+}
+
+/// 4 threads, each handing over 300 values whose destructor takes 1 ms, with
+/// 1 ms of work of its own before each: 4 values per millisecond on 2 cores,
+/// against 1 per millisecond for the worker.
+public func outrunSlowly(_ disposer: some Disposer, log: DestructionLog) {
+    onThreads(4) { producer in
+        for sequence in 0..<300 {
+            busyWork(for: .milliseconds(1))
+            disposer.dispose(SlowProbe(log, producer: producer, sequence: sequence))
+        }
     }
 }

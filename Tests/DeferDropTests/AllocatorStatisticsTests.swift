@@ -20,7 +20,7 @@ struct AllocatorStatisticsTests {
     #if Jemalloc
     @Test("jemalloc: 64 deferred 1 MiB arrays raise the worker's reclaimedBytes by 63–66 MiB, not the producer's")
     func reclaimedBytesOfAWorker() throws {
-        let worker = DropWorker(name: "reclaim")
+        let worker = DropWorker(name: "reclaim", capacity: .unbounded)
         worker.dispose([0])
         worker.flush()  // the thread has started; what it freed so far is counted
         let workerBefore = try #require(worker.statistics.reclaimedBytes)
@@ -60,7 +60,7 @@ struct AllocatorStatisticsTests {
     #else
     @Test("without the Jemalloc trait: no per-thread bytes, glibc's figures or none, never estimates")
     func fallbackSnapshot() {
-        let worker = DropWorker(name: "no-bytes")
+        let worker = DropWorker(name: "no-bytes", capacity: .unbounded)
         worker.dispose(makeMebibyteArrays())
         worker.flush()
         #expect(worker.statistics.reclaimedBytes == nil)
@@ -88,7 +88,7 @@ struct AllocatorStatisticsTests {
         // In a process of its own: the figure is process-wide, and the other
         // tests allocate and free in parallel.
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
-            let worker = DropWorker(name: "alloc-fall")
+            let worker = DropWorker(name: "alloc-fall", capacity: .unbounded)
             worker.dispose([0])
             await worker.flush()
             var arrays = makeMebibyteArrays()

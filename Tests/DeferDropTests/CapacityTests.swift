@@ -8,9 +8,12 @@ import Glibc
 
 @Suite("Bounded capacity")
 struct CapacityTests {
-    @Test("capacity is unbounded unless given", arguments: [DropCapacity.unbounded, .bounded(3, whenFull: .block)])
+    @Test(
+        "capacity is DropCapacity.default (20 ms) unless given",
+        arguments: [DropCapacity.unbounded, .bounded(3, whenFull: .block), .timeBounded(maximumWait: .seconds(2))])
     func capacityIsKept(capacity: DropCapacity) {
-        #expect(DropWorker(name: "cap").capacity == .unbounded)
+        #expect(DropCapacity.default == .timeBounded(maximumWait: .milliseconds(20)))
+        #expect(DropWorker(name: "cap").capacity == .default)
         #expect(DropWorker(name: "cap", capacity: capacity).capacity == capacity)
     }
 

@@ -6,7 +6,7 @@ import Testing
 struct CompletionTests {
     @Test("whenDestroyed runs once, on the worker, right after the value's destructor")
     func callbackAfterDestructor() {
-        let worker = DropWorker(name: "completion")
+        let worker = DropWorker(name: "completion", capacity: .unbounded)
         let log = DestructionLog()
         let seen = _Lock<[(count: Int, thread: String)]>([])
         let producer = currentThread()
@@ -25,7 +25,7 @@ struct CompletionTests {
 
     @Test("callbacks come in hand-over order, one per value, under load")
     func callbacksInOrder() {
-        let worker = DropWorker(name: "completion-load")
+        let worker = DropWorker(name: "completion-load", capacity: .unbounded)
         let order = _Lock<[[Int]]>(Array(repeating: [], count: 4))
         onThreads(4) { producer in
             for sequence in 0..<10_000 {
@@ -52,7 +52,7 @@ struct CompletionTests {
 
     @Test("after shutdown(), the callback runs inline, before deferDrop returns")
     func callbackInlineAfterShutdown() {
-        let worker = DropWorker(name: "completion-off")
+        let worker = DropWorker(name: "completion-off", capacity: .unbounded)
         worker.shutdown()
         let ran = _Lock(false)
         deferDrop([1, 2, 3], on: worker) { ran.withLock { $0 = true } }
@@ -61,7 +61,7 @@ struct CompletionTests {
 
     @Test("deferDropAndWait returns once the value is destroyed, off the caller's thread")
     func awaitDestruction() async {
-        let worker = DropWorker(name: "completion-await")
+        let worker = DropWorker(name: "completion-await", capacity: .unbounded)
         let log = DestructionLog()
         for sequence in 0..<100 {
             await deferDropAndWait(SlowProbe(log, sequence: sequence, duration: .microseconds(100)), on: worker)

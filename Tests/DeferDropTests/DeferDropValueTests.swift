@@ -9,7 +9,7 @@ import Testing
 struct DeferDropValueTests {
     @Test("100,000 wrappers in an Array, dropped at once: every value on the worker, in order")
     func wrappersInAnArray() {
-        let worker = DropWorker(name: "in-array")
+        let worker = DropWorker(name: "in-array", capacity: .unbounded)
         let log = DestructionLog()
         let wrappers = (0..<100_000).map { DeferDrop(Probe(log, sequence: $0), on: worker) }
         #expect(wrappers.count == 100_000)
@@ -24,7 +24,7 @@ struct DeferDropValueTests {
 
     @Test("wrappers as Dictionary values and Set members: looked up by value, destroyed on the worker")
     func dictionaryAndSet() {
-        let worker = DropWorker(name: "in-collections")
+        let worker = DropWorker(name: "in-collections", capacity: .unbounded)
         let log = DestructionLog()
         var byName: [String: DeferDrop<[Probe]>] = [:]
         for index in 0..<1_000 {
@@ -38,9 +38,10 @@ struct DeferDropValueTests {
             tags.insert(DeferDrop(Tag(id: index % 500, probe: Probe(log, producer: 1)), on: worker))
         }
         #expect(tags.count == 500, "equal values make equal wrappers")
-        #expect(tags.contains(DeferDrop(Tag(id: 42, probe: Probe(log, producer: 1)), on: DropWorker.shared)),
+        let other = DropWorker(name: "lookup", capacity: .unbounded)
+        #expect(tags.contains(DeferDrop(Tag(id: 42, probe: Probe(log, producer: 1)), on: other)),
                 "membership looks at the value, not at the disposer")
-        DropWorker.shared.flush()
+        other.flush()
         worker.flush()
         #expect(log.count == 1 + 500, "the wrapper made for the lookup, and the 500 duplicates the set turned away")
 
@@ -53,7 +54,7 @@ struct DeferDropValueTests {
 
     @Test("copy on write: mutating a copy leaves the original alone; both storages go to the worker")
     func copyOnWrite() {
-        let worker = DropWorker(name: "cow")
+        let worker = DropWorker(name: "cow", capacity: .unbounded)
         let log = DestructionLog()
         var original = DeferDrop((0..<100).map { Probe(log, sequence: $0) }, on: worker)
         var copy = original
@@ -77,7 +78,7 @@ struct DeferDropValueTests {
     @Test("a member set through dynamic lookup on a copy is copied on write too")
     func copyOnWriteThroughMemberLookup() {
         struct Point { var x = 0, y = 0 }
-        let worker = DropWorker(name: "cow-member")
+        let worker = DropWorker(name: "cow-member", capacity: .unbounded)
         let original = DeferDrop(Point(x: 1, y: 2), on: worker)
         var copy = original
         copy.x = 10
@@ -90,7 +91,7 @@ struct DeferDropValueTests {
 
     @Test("take() on a shared wrapper returns a copy and defers nothing for the others")
     func takeFromSharedStorage() {
-        let worker = DropWorker(name: "take-shared")
+        let worker = DropWorker(name: "take-shared", capacity: .unbounded)
         let log = DestructionLog()
         let original = DeferDrop([Probe(log, sequence: 1)], on: worker)
         let other = original
@@ -109,7 +110,7 @@ struct DeferDropValueTests {
 
     @Test("take() from a copyable wrapper in code generic over noncopyable values")
     func takeGenerically() {
-        let worker = DropWorker(name: "take-generic")
+        let worker = DropWorker(name: "take-generic", capacity: .unbounded)
         let original = DeferDrop([1, 2, 3], on: worker)
         let other = original
         #expect(takeAnyValue(consume original) == [1, 2, 3], "shared: a copy")
@@ -120,7 +121,7 @@ struct DeferDropValueTests {
 
     @Test("captured by an escaping closure: destroyed on the worker when the closure goes")
     func escapingClosure() {
-        let worker = DropWorker(name: "closure")
+        let worker = DropWorker(name: "closure", capacity: .unbounded)
         let log = DestructionLog()
         var count: (() -> Int)?
         do {
@@ -136,7 +137,7 @@ struct DeferDropValueTests {
 
     @Test("copies dropped on 4 threads at once: each storage handed over once, none on a producer")
     func copiesAcrossThreads() {
-        let worker = DropWorker(name: "copies-load")
+        let worker = DropWorker(name: "copies-load", capacity: .unbounded)
         let destroyed = _Lock<[UInt: Int]>([:])
         let wrappers = (0..<20_000).map { _ in DeferDrop(Counted(destroyed), on: worker) }
         let producers = _Lock<Set<UInt>>([])
@@ -160,8 +161,8 @@ struct DeferDropValueTests {
 
     @Test("Equatable, Hashable and Comparable look at the value only")
     func comparisons() {
-        let one = DropWorker(name: "compare-1")
-        let two = DropWorker(name: "compare-2")
+        let one = DropWorker(name: "compare-1", capacity: .unbounded)
+        let two = DropWorker(name: "compare-2", capacity: .unbounded)
         #expect(DeferDrop(1, on: one) == DeferDrop(1, on: two))
         #expect(DeferDrop(1, on: one) != DeferDrop(2, on: one))
         #expect(DeferDrop("a", on: one).hashValue == DeferDrop("a", on: two).hashValue)

@@ -5,7 +5,7 @@ import Testing
 /// A disposer of the user's own: counts what it is given, then lets a worker
 /// destroy it. Implements only the generic requirement.
 final class CountingDisposer: Disposer {
-    let worker = DropWorker(name: "counting")
+    let worker = DropWorker(name: "counting", capacity: .unbounded)
     let count = _Lock(0)
 
     func dispose<Value: ~Copyable>(_ value: consuming sending Value) {
@@ -19,7 +19,7 @@ final class CountingDisposer: Disposer {
 
 @Suite("Disposer and deferDrop")
 struct DisposerTests {
-    @Test("deferDrop of 100,000 class instances: none destroyed on the caller, in order")
+    @Test("deferDrop of 100,000 class instances to the shared worker: each once, the deferred ones on its thread, in order")
     func deferDropObjects() {
         let log = DestructionLog()
         for sequence in 0..<100_000 {
@@ -27,13 +27,26 @@ struct DisposerTests {
         }
         DropWorker.shared.flush()
         #expect(log.count == 100_000)
+        #expect(log.checkExactlyOnceDeferredInOrder(producers: 1, perProducer: 100_000) == nil)
+        #expect(log.workerThreads.count <= 1)
+    }
+
+    @Test("deferDrop of 100,000 class instances to a strict worker: none destroyed on the caller, in order")
+    func deferDropObjectsStrict() {
+        let worker = DropWorker(name: "strict-objects", capacity: .unbounded)
+        let log = DestructionLog()
+        for sequence in 0..<100_000 {
+            deferDrop(Probe(log, sequence: sequence), on: worker)
+        }
+        worker.flush()
+        #expect(log.count == 100_000)
         #expect(log.onCreatorCount == 0)
         #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 100_000) == nil)
     }
 
     @Test("deferDrop of values: arrays, dictionaries, noncopyable")
     func deferDropValues() {
-        let worker = DropWorker(name: "values")
+        let worker = DropWorker(name: "values", capacity: .unbounded)
         let log = DestructionLog()
         deferDrop([Probe(log, sequence: 0)], on: worker)
         deferDrop(["k": Probe(log, sequence: 1)], on: worker)

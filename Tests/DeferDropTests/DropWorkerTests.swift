@@ -6,7 +6,7 @@ import Testing
 struct DropWorkerTests {
     @Test("8 producers × 25,000 values: each destroyed once, off its producer, in its producer's order")
     func orderPerProducerUnderLoad() {
-        let worker = DropWorker(name: "fifo")
+        let worker = DropWorker(name: "fifo", capacity: .unbounded)
         let log = DestructionLog()
         handOverSequenced(producers: 8, perProducer: 25_000, to: worker, log: log)
         worker.flush()
@@ -22,7 +22,7 @@ struct DropWorkerTests {
 
     @Test("flush() is a barrier for every thread's earlier values")
     func flushIsABarrier() {
-        let worker = DropWorker(name: "barrier")
+        let worker = DropWorker(name: "barrier", capacity: .unbounded)
         let log = DestructionLog()
         for round in 1...20 {
             handOverSequenced(producers: 4, perProducer: 1_000, to: worker, log: log)
@@ -35,7 +35,7 @@ struct DropWorkerTests {
 
     @Test("flush() async waits without blocking, from many tasks")
     func asyncFlush() async {
-        let worker = DropWorker(name: "async-flush")
+        let worker = DropWorker(name: "async-flush", capacity: .unbounded)
         let log = DestructionLog()
         await withTaskGroup(of: Void.self) { group in
             for producer in 0..<16 {
@@ -58,7 +58,7 @@ struct DropWorkerTests {
 
     @Test("flush() with nothing pending returns at once, before and after the thread starts")
     func flushWhenIdle() {
-        let worker = DropWorker(name: "idle")
+        let worker = DropWorker(name: "idle", capacity: .unbounded)
         worker.flush()
         #expect(worker.statistics.counts == DropStatistics())
         deferDrop([1, 2, 3], on: worker)
@@ -69,7 +69,7 @@ struct DropWorkerTests {
 
     @Test("flush() async with nothing pending returns at once")
     func asyncFlushWhenIdle() async {
-        let worker = DropWorker(name: "idle-async")
+        let worker = DropWorker(name: "idle-async", capacity: .unbounded)
         await worker.flush()
         deferDrop([1, 2, 3], on: worker)
         await worker.flush()
@@ -79,7 +79,7 @@ struct DropWorkerTests {
 
     @Test("statistics are exact after flush()")
     func statisticsExactAfterFlush() {
-        let worker = DropWorker(name: "stats")
+        let worker = DropWorker(name: "stats", capacity: .unbounded)
         for value in 0..<10_000 {
             worker.dispose([value])
         }
@@ -101,19 +101,19 @@ struct DropWorkerTests {
     func threadNames() {
         #expect(nameOfThread(destroyingOn: DropWorker.shared) == "defer-drop")
         #expect(DropWorker.shared.name == "defer-drop")
-        #expect(nameOfThread(destroyingOn: DropWorker(name: "images")) == "images")
+        #expect(nameOfThread(destroyingOn: DropWorker(name: "images", capacity: .unbounded)) == "images")
 
-        let long = DropWorker(name: "a-rather-long-worker-name")
+        let long = DropWorker(name: "a-rather-long-worker-name", capacity: .unbounded)
         #expect(long.name == "a-rather-long-worker-name", "the Swift name is kept whole")
         #expect(nameOfThread(destroyingOn: long) == "a-rather-long-w")
 
-        let accented = DropWorker(name: "ééééééééé")  // 2 bytes each
+        let accented = DropWorker(name: "ééééééééé", capacity: .unbounded)  // 2 bytes each
         #expect(nameOfThread(destroyingOn: accented) == "ééééééé")
     }
 
     @Test("shutdown() destroys what is pending; later values are destroyed inline, never lost")
     func shutdownLosesNothing() {
-        let worker = DropWorker(name: "shutdown")
+        let worker = DropWorker(name: "shutdown", capacity: .unbounded)
         let log = DestructionLog()
         for sequence in 0..<10_000 {
             worker.dispose(Probe(log, sequence: sequence))
@@ -139,7 +139,7 @@ struct DropWorkerTests {
 
     @Test("shutdown() of a worker that never started")
     func shutdownIdle() {
-        let worker = DropWorker(name: "never-started")
+        let worker = DropWorker(name: "never-started", capacity: .unbounded)
         worker.shutdown()
         let log = DestructionLog()
         worker.dispose(Probe(log))
@@ -150,7 +150,7 @@ struct DropWorkerTests {
     @Test("shutdown() racing 4 producers and a second shutdown(): each value destroyed once, in order")
     func shutdownRacingProducers() {
         for _ in 0..<10 {
-            let worker = DropWorker(name: "race")
+            let worker = DropWorker(name: "race", capacity: .unbounded)
             let log = DestructionLog()
             onThreads(6) { thread in
                 switch thread {
@@ -187,8 +187,8 @@ struct DropWorkerTests {
                 }
             }
         }
-        let first = DropWorker(name: "first")
-        let second = DropWorker(name: "second")
+        let first = DropWorker(name: "first", capacity: .unbounded)
+        let second = DropWorker(name: "second", capacity: .unbounded)
         let log = DestructionLog()
         first.dispose(Forwarder(to: first, log: log, depth: 100))
         first.dispose(Forwarder(to: second, log: log, depth: 100))
@@ -201,7 +201,7 @@ struct DropWorkerTests {
             init(_ worker: DropWorker) { self.worker = worker }
             deinit { worker.shutdown() }
         }
-        let stopping = DropWorker(name: "self-stop")
+        let stopping = DropWorker(name: "self-stop", capacity: .unbounded)
         stopping.dispose(Stopper(stopping))
         stopping.dispose(Probe(log, sequence: -1))
         stopping.shutdown()
@@ -218,7 +218,7 @@ struct DropWorkerTests {
             deinit { done.raise() }
         }
         do {
-            let worker = DropWorker(name: "dropped")
+            let worker = DropWorker(name: "dropped", capacity: .unbounded)
             for sequence in 0..<10_000 {
                 worker.dispose(Probe(log, sequence: sequence))
             }
@@ -244,7 +244,7 @@ struct PreconditionTests {
     @Test("a name with a NUL character is refused")
     func nulInName() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-            _ = DropWorker(name: "bad\u{0}name")
+            _ = DropWorker(name: "bad\u{0}name", capacity: .unbounded)
         }
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("NUL"))
@@ -258,7 +258,7 @@ struct PreconditionTests {
                 init(_ worker: DropWorker) { self.worker = worker }
                 deinit { worker.flush() }
             }
-            let worker = DropWorker(name: "self-flush")
+            let worker = DropWorker(name: "self-flush", capacity: .unbounded)
             worker.dispose(Flusher(worker))
             await worker.flush()
         }

@@ -43,14 +43,17 @@ struct ExitAndForkTests {
         let path = temporaryPath("exit-fast")
         defer { unlink(path) }
         await #expect(processExitsWith: .success) { [path = path as String] in
-            DropWorker.shared.drainsAtExit = false
+            // Strict, so that every value is queued: the default capacity's
+            // producers would free inline once the worker is 20 ms behind.
+            let worker = DropWorker(name: "fast-exit", capacity: .unbounded)
+            worker.drainsAtExit = false
             // The worker is held up by a destructor that never returns, so
             // nothing after it can be destroyed unless the exit waited.
             let never = HeldLock()
             never.lock()
-            deferDrop(OnDestroy { never.lock() })
+            deferDrop(OnDestroy { never.lock() }, on: worker)
             for line in 0..<1_000 {
-                deferDrop(LineWriter(path: path, line: line))
+                deferDrop(LineWriter(path: path, line: line), on: worker)
             }
             exit(0)
         }

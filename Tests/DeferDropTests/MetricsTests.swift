@@ -35,7 +35,7 @@ struct MetricsTests {
     @Test("counters and the pending gauge follow a worker's statistics; every metric carries the worker's name")
     func countersFollowStatistics() throws {
         let factory = TestMetrics()
-        let worker = DropWorker(name: "metered", metricsFactory: factory)
+        let worker = DropWorker(name: "metered", capacity: .unbounded, metricsFactory: factory)
         let metrics = WorkerMetrics(factory, worker: "metered")
         let log = DestructionLog()
         let gate = HeldLock()

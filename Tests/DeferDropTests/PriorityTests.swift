@@ -5,13 +5,22 @@ import _DeferDropShims
 
 @Suite("Worker priority")
 struct PriorityTests {
-    @Test("a worker's thread runs in SCHED_BATCH by default, and the shared worker's too")
-    func defaultIsBatch() {
+    @Test("the default capacity runs in SCHED_IDLE, the shared worker too; an unbounded or count-bounded one in SCHED_BATCH")
+    func defaultPriorityFollowsCapacity() {
         let worker = DropWorker(name: "prio-default")
-        #expect(worker.priority == .batch)
-        #expect(schedulingClassOfThread(destroyingOn: worker) == Int32(DEFERDROP_SCHED_BATCH))
-        #expect(DropWorker.shared.priority == .batch)
-        #expect(schedulingClassOfThread(destroyingOn: DropWorker.shared) == Int32(DEFERDROP_SCHED_BATCH))
+        #expect(worker.capacity == .default)
+        #expect(worker.priority == .idle)
+        #expect(schedulingClassOfThread(destroyingOn: worker) == Int32(DEFERDROP_SCHED_IDLE))
+        #expect(DropWorker.shared.capacity == .default)
+        #expect(DropWorker.shared.priority == .idle)
+        #expect(schedulingClassOfThread(destroyingOn: DropWorker.shared) == Int32(DEFERDROP_SCHED_IDLE))
+        let strict = DropWorker(name: "prio-strict", capacity: .unbounded)
+        #expect(strict.priority == .batch)
+        #expect(schedulingClassOfThread(destroyingOn: strict) == Int32(DEFERDROP_SCHED_BATCH))
+        let counted = DropWorker(name: "prio-counted", capacity: .bounded(8, whenFull: .block))
+        #expect(counted.priority == .batch)
+        #expect(DropWorker(name: "prio-timed", capacity: .timeBounded(maximumWait: .seconds(1))).priority == .idle)
+        #expect(DropWorker(name: "prio-given", priority: .normal).priority == .normal)
     }
 
     @Test(
@@ -27,7 +36,7 @@ struct PriorityTests {
 
     @Test("a change reaches a running, sleeping worker before its next value")
     func changeWhileRunning() {
-        let worker = DropWorker(name: "prio-change")
+        let worker = DropWorker(name: "prio-change", capacity: .unbounded)
         #expect(schedulingClassOfThread(destroyingOn: worker) == Int32(DEFERDROP_SCHED_BATCH))
         worker.priority = .normal
         #expect(schedulingClassOfThread(destroyingOn: worker) == Int32(DEFERDROP_SCHED_NORMAL))

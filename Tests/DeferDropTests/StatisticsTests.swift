@@ -54,7 +54,7 @@ struct ReleasedElsewhereTests {
     func stillReferencedIsCounted() {
         // Sendable values: `sending` rightly refuses a non-Sendable value that
         // is used after the hand-off.
-        let worker = DropWorker(name: "elsewhere")
+        let worker = DropWorker(name: "elsewhere", capacity: .unbounded)
         let destroyed = _Lock<[UInt: Int]>([:])
         let object = Counted(destroyed)
         let array = [Counted(destroyed)]
@@ -81,7 +81,7 @@ struct ReleasedElsewhereTests {
 
     @Test("values handed over with consume, or made in the call: none counted")
     func lastReferenceIsNotCounted() {
-        let worker = DropWorker(name: "not-elsewhere")
+        let worker = DropWorker(name: "not-elsewhere", capacity: .unbounded)
         let log = DestructionLog()
         for round in 0..<1_000 {
             let object = Probe(log, sequence: round)
@@ -110,7 +110,7 @@ struct ReleasedElsewhereTests {
     @Test("in a debug build the worker says so once, naming consume; a release build stays silent")
     func debugReport() async {
         let result = await #expect(processExitsWith: .success, observing: [\.standardErrorContent]) {
-            let worker = DropWorker(name: "report")
+            let worker = DropWorker(name: "report", capacity: .unbounded)
             let kept = (0..<10).map { _ in Counted(_Lock([:])) }
             withExtendedLifetime(kept) {
                 for object in kept { worker.dispose(object) }
@@ -133,7 +133,7 @@ struct ReleasedElsewhereTests {
 struct GracefulShutdownTests {
     @Test("shutdownGracefully() from 16 tasks at once: each returns after the drain, nothing lost")
     func fromManyTasks() async {
-        let worker = DropWorker(name: "graceful")
+        let worker = DropWorker(name: "graceful", capacity: .unbounded)
         let log = DestructionLog()
         for sequence in 0..<200 {
             worker.dispose(SlowProbe(log, sequence: sequence, duration: .microseconds(200)))
@@ -157,11 +157,11 @@ struct GracefulShutdownTests {
 
     @Test("shutdownGracefully() on a worker that never started, and while producers hand values over")
     func idleAndBusy() async {
-        let idle = DropWorker(name: "graceful-idle")
+        let idle = DropWorker(name: "graceful-idle", capacity: .unbounded)
         await idle.shutdownGracefully()
         #expect(idle.statistics == DropStatistics(reclaimedBytes: idle.statistics.reclaimedBytes))
 
-        let busy = DropWorker(name: "graceful-busy")
+        let busy = DropWorker(name: "graceful-busy", capacity: .unbounded)
         let log = DestructionLog()
         let producers = Task.detached {
             handOverSequenced(producers: 4, perProducer: 20_000, to: busy, log: log)

@@ -34,8 +34,8 @@ private struct Producer: Service {
 struct ServiceLifecycleTests {
     @Test("a ServiceGroup with a worker and a pool shuts down gracefully: the producer stops first, nothing is lost")
     func serviceGroup() async throws {
-        let worker = DropWorker(name: "service-worker")
-        let pool = ShardedDropPool(shards: 2, name: "service-pool")
+        let worker = DropWorker(name: "service-worker", capacity: .unbounded)
+        let pool = ShardedDropPool(shards: 2, name: "service-pool", capacity: .unbounded)
         let log = DestructionLog()
         let (started, continuation) = AsyncStream<Void>.makeStream()
         let producer = Producer(
@@ -61,7 +61,7 @@ struct ServiceLifecycleTests {
 
     @Test("run() drains on cancellation too, and returns without throwing")
     func cancellation() async throws {
-        let worker = DropWorker(name: "service-cancel")
+        let worker = DropWorker(name: "service-cancel", capacity: .unbounded)
         let log = DestructionLog()
         for sequence in 0..<1_000 {
             worker.dispose(SlowProbe(log, sequence: sequence, duration: .microseconds(20)))

@@ -10,7 +10,7 @@ struct ShardedDropPoolMetricsTests {
     @Test("each shard reports under its own name; the shards' counters add up to the pool's statistics")
     func perShard() throws {
         let factory = TestMetrics()
-        let pool = ShardedDropPool(shards: 2, name: "metered-pool", metricsFactory: factory)
+        let pool = ShardedDropPool(shards: 2, name: "metered-pool", capacity: .unbounded, metricsFactory: factory)
         let log = DestructionLog()
         handOverSequenced(producers: 4, perProducer: 5_000, to: pool, log: log)
         pool.flush()

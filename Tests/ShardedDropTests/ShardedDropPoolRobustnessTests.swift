@@ -12,7 +12,7 @@ import Glibc
 struct ShardedDropPoolRobustnessTests {
     @Test("4 producers × 250,000 values into a pool: once each, none on its producer, in order, exact statistics")
     func poolUnderLoad() {
-        let pool = ShardedDropPool(shards: 2, name: "load")
+        let pool = ShardedDropPool(shards: 2, name: "load", capacity: .unbounded)
         let log = DestructionLog()
         handOverSequenced(producers: 4, perProducer: 250_000, to: pool, log: log)
         pool.flush()
@@ -38,7 +38,7 @@ struct ShardedDropPoolRobustnessTests {
 
     @Test("priority and drainsAtExit reach every shard")
     func settingsReachEveryShard() {
-        let pool = ShardedDropPool(shards: 3, name: "settings", priority: .idle)
+        let pool = ShardedDropPool(shards: 3, name: "settings", capacity: .unbounded, priority: .idle)
         #expect(pool.priority == .idle)
         // One key per shard, to reach each shard's worker.
         var keys: [Int: Int] = [:]
@@ -64,7 +64,7 @@ struct ShardedDropPoolRobustnessTests {
         let path = temporaryPath("exit-pool")
         defer { unlink(path) }
         await #expect(processExitsWith: .success) { [path = path as String] in
-            let pool = ShardedDropPool(shards: 2, name: "exit-pool")
+            let pool = ShardedDropPool(shards: 2, name: "exit-pool", capacity: .unbounded)
             onThreads(2) { producer in
                 for line in 0..<500 {
                     pool.dispose(LineWriter(path: path, line: producer * 1_000 + line))

@@ -7,7 +7,7 @@ import Testing
 struct ShardedDropPoolTests {
     @Test("8 producers × 50,000 values into 3 shards: each destroyed once, off its producer, in its producer's order")
     func orderPerProducerUnderLoad() {
-        let pool = ShardedDropPool(shards: 3, name: "order")
+        let pool = ShardedDropPool(shards: 3, name: "order", capacity: .unbounded)
         let log = DestructionLog()
         handOverSequenced(producers: 8, perProducer: 50_000, to: pool, log: log)
         pool.flush()
@@ -34,7 +34,7 @@ struct ShardedDropPoolTests {
 
     @Test("4 live threads on 4 shards: distinct shards, each stable, and each thread's values on its own shard")
     func pinningIsStableAndDistinct() {
-        let pool = ShardedDropPool(shards: 4, name: "pins")
+        let pool = ShardedDropPool(shards: 4, name: "pins", capacity: .unbounded)
         let log = DestructionLog()
         let shards = _Lock<[Int: Int]>([:])
         let pinned = Signal()
@@ -65,7 +65,7 @@ struct ShardedDropPoolTests {
 
     @Test("pinning follows the thread, not a recycled thread id: threads that exit give their shard back")
     func pinningFollowsTheThread() {
-        let pool = ShardedDropPool(shards: 4, name: "recycle")
+        let pool = ShardedDropPool(shards: 4, name: "recycle", capacity: .unbounded)
         // One thread after another: each has exited before the next starts, so
         // the system may well give the next one the same pthread_t.
         var observed: [(thread: UInt, shard: Int)] = []
@@ -85,14 +85,14 @@ struct ShardedDropPoolTests {
 
     @Test("a thread feeding several pools keeps one pin in each, also after another pool is gone")
     func severalPools() {
-        let a = ShardedDropPool(shards: 3, name: "a")
-        let b = ShardedDropPool(shards: 3, name: "b")
+        let a = ShardedDropPool(shards: 3, name: "a", capacity: .unbounded)
+        let b = ShardedDropPool(shards: 3, name: "b", capacity: .unbounded)
         _ = onNewThread { b.currentThreadShard }  // b's next new thread goes to shard 1
         let log = DestructionLog()
         let (shardInA, shardInB) = onNewThread {
             do {
                 // A pool this thread used and that is gone by the next pin.
-                let gone = ShardedDropPool(shards: 2, name: "gone")
+                let gone = ShardedDropPool(shards: 2, name: "gone", capacity: .unbounded)
                 gone.dispose(Probe(log, producer: 2, sequence: 0))
                 gone.flush()
             }
@@ -118,7 +118,7 @@ struct ShardedDropPoolTests {
 
     @Test("worker(for:) keeps one key's values in order across 4 threads")
     func keyedOrderAcrossThreads() {
-        let pool = ShardedDropPool(shards: 4, name: "keyed")
+        let pool = ShardedDropPool(shards: 4, name: "keyed", capacity: .unbounded)
         let log = DestructionLog()
         let next = _Lock(0)
         onThreads(4) { _ in
@@ -139,7 +139,7 @@ struct ShardedDropPoolTests {
 
     @Test("equal keys get the same worker for the pool's life; keys spread over the shards")
     func keysMapToWorkers() {
-        let pool = ShardedDropPool(shards: 4, name: "keys")
+        let pool = ShardedDropPool(shards: 4, name: "keys", capacity: .unbounded)
         #expect(pool.worker(for: "a") === pool.worker(for: "a"))
         #expect(pool.worker(for: 42) === pool.worker(for: 42))
         #expect(pool.shard(for: "a") == pool.shard(for: String("a")))
@@ -151,7 +151,7 @@ struct ShardedDropPoolTests {
 
     @Test("a task that hops threads keeps its order through worker(for:)")
     func keyedOrderAcrossAwaits() async {
-        let pool = ShardedDropPool(shards: 4, name: "tasks")
+        let pool = ShardedDropPool(shards: 4, name: "tasks", capacity: .unbounded)
         let log = DestructionLog()
         await withTaskGroup(of: Void.self) { group in
             for producer in 0..<8 {
@@ -173,27 +173,27 @@ struct ShardedDropPoolTests {
         func key(for shard: Int, in pool: ShardedDropPool) -> Int {
             (0...).first { pool.shard(for: $0) == shard }!
         }
-        let pool = ShardedDropPool(shards: 4, name: "names")
+        let pool = ShardedDropPool(shards: 4, name: "names", capacity: .unbounded)
         for shard in 0..<4 {
             let worker = pool.worker(for: key(for: shard, in: pool))
             #expect(worker.name == "names-\(shard)")
             #expect(nameOfThread(destroyingOn: worker) == "names-\(shard)")
         }
 
-        let long = ShardedDropPool(shards: 12, name: "a-rather-long-pool-name")
+        let long = ShardedDropPool(shards: 12, name: "a-rather-long-pool-name", capacity: .unbounded)
         let third = long.worker(for: key(for: 3, in: long))
         #expect(third.name == "a-rather-long-pool-name-3")
         #expect(nameOfThread(destroyingOn: third) == "a-rather-long-3")
         #expect(nameOfThread(destroyingOn: long.worker(for: key(for: 11, in: long))) == "a-rather-lon-11")
 
-        #expect(ShardedDropPool(shards: 1).name == "defer-drop")
-        let defaultNamed = ShardedDropPool(shards: 2)
+        #expect(ShardedDropPool(shards: 1, capacity: .unbounded).name == "defer-drop")
+        let defaultNamed = ShardedDropPool(shards: 2, capacity: .unbounded)
         #expect(nameOfThread(destroyingOn: defaultNamed.worker(for: key(for: 1, in: defaultNamed))) == "defer-drop-1")
     }
 
     @Test("flush() waits for every shard")
     func flushIsABarrierAcrossShards() {
-        let pool = ShardedDropPool(shards: 3, name: "barrier")
+        let pool = ShardedDropPool(shards: 3, name: "barrier", capacity: .unbounded)
         let log = DestructionLog()
         for round in 1...10 {
             handOverSequenced(producers: 6, perProducer: 2_000, to: pool, log: log)
@@ -222,7 +222,7 @@ struct ShardedDropPoolTests {
                 }
             }
         }
-        let pool = ShardedDropPool(shards: 4, name: "nested")
+        let pool = ShardedDropPool(shards: 4, name: "nested", capacity: .unbounded)
         let log = DestructionLog()
         pool.dispose(Link(pool: pool, log: log, depth: 0))
         pool.flush()
@@ -235,7 +235,7 @@ struct ShardedDropPoolTests {
 
     @Test("shutdown() while 4 threads hand values over: nothing lost, nothing destroyed twice, order kept")
     func shutdownWithValuesInFlight() {
-        let pool = ShardedDropPool(shards: 3, name: "shutdown")
+        let pool = ShardedDropPool(shards: 3, name: "shutdown", capacity: .unbounded)
         let log = DestructionLog()
         let started = _Lock(0)
         let allStarted = Signal()
@@ -270,7 +270,7 @@ struct ShardedDropPoolTests {
 
     @Test("DeferDrop and deferDrop take a pool")
     func wrapperAndFunction() {
-        let pool = ShardedDropPool(shards: 2, name: "wrap")
+        let pool = ShardedDropPool(shards: 2, name: "wrap", capacity: .unbounded)
         let log = DestructionLog()
         do {
             let wrapped = DeferDrop(Probe(log, sequence: 0), on: pool)
@@ -284,11 +284,27 @@ struct ShardedDropPoolTests {
         #expect(log.threads.count == 1, "one thread's values went to more than one shard")
     }
 
+    @Test("the same producers and a pool made with the defaults: each shard bounded in time")
+    func outrunningTheDefaultPool() {
+        let pool = ShardedDropPool(shards: 2, name: "default-pool")
+        #expect(pool.capacity == .default && pool.priority == .idle)
+        let log = DestructionLog()
+        outrunSlowly(pool, log: log)
+        pool.flush()
+        let total = pool.totalStatistics
+        #expect(log.checkExactlyOnceDeferredInOrder(producers: 4, perProducer: 300) == nil)
+        #expect(total.destroyedInline == UInt64(log.onCreatorCount), "exactly the inline ones ran on a producer")
+        #expect(total.deferred == 1_200 && total.pending == 0)
+        for shard in pool.statistics {
+            #expect(shard.peakPending <= 400, "peak pending \(shard.peakPending) on a shard")
+        }
+    }
+
     @Test("the default shard count is the processors available, from 1 to 1024")
     func defaultShardCount() {
         #expect((1...ShardedDropPool.maximumShardCount).contains(ShardedDropPool.defaultShardCount))
-        #expect(ShardedDropPool().shardCount == ShardedDropPool.defaultShardCount)
-        #expect(ShardedDropPool(shards: 1024, name: "wide").shardCount == 1024)
+        #expect(ShardedDropPool(capacity: .unbounded).shardCount == ShardedDropPool.defaultShardCount)
+        #expect(ShardedDropPool(shards: 1024, name: "wide", capacity: .unbounded).shardCount == 1024)
     }
 }
 

@@ -20,7 +20,7 @@ struct ShardedDropPoolValueTests {
 
     @Test("totalStatistics after a shutdown adds up destroyedInline, and matches combining the shards")
     func totalAfterShutdown() {
-        let pool = ShardedDropPool(shards: 3, name: "total")
+        let pool = ShardedDropPool(shards: 3, name: "total", capacity: .unbounded)
         let log = DestructionLog()
         handOverSequenced(producers: 3, perProducer: 1_000, to: pool, log: log)
         pool.shutdown()
@@ -34,7 +34,7 @@ struct ShardedDropPoolValueTests {
 
     @Test("shutdownGracefully() from 8 tasks at once: every shard drained, each task returns after it")
     func gracefulFromManyTasks() async {
-        let pool = ShardedDropPool(shards: 2, name: "graceful-pool")
+        let pool = ShardedDropPool(shards: 2, name: "graceful-pool", capacity: .unbounded)
         let log = DestructionLog()
         handOverSequenced(producers: 4, perProducer: 100, slow: true, to: pool, log: log)
         await withTaskGroup(of: Int.self) { group in

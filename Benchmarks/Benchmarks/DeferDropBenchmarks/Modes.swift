@@ -8,9 +8,10 @@ import ShardedDrop
 enum Mode: String, CaseIterable, Sendable {
     /// The baseline: the producer destroys the value itself.
     case foreground = "foreground"
-    /// The package's global worker.
+    /// The package's global worker, with its defaults: bounded in time
+    /// (20 ms) at `.idle` priority.
     case sharedWorker = "DropWorker.shared"
-    /// A sharded pool, one shard per processor.
+    /// A sharded pool, one shard per processor, with the defaults.
     case pool = "ShardedDropPool"
     /// `DispatchQueue.global().async { _ = value }`.
     case dispatch = "DispatchQueue.global"
@@ -18,9 +19,9 @@ enum Mode: String, CaseIterable, Sendable {
     case task = "Task.detached"
     /// A new `Thread` per drop, like the article's `thread::spawn`.
     case thread = "Thread per drop"
-    /// A private worker bounded in time (20 ms) at `.idle` priority: it frees
-    /// with spare CPU only, and its producers free inline while it is behind.
-    case timeBounded = "timeBounded 20 ms, idle"
+    /// A private worker in the crate's strict mode: `.unbounded`, every value
+    /// deferred, at `.batch` priority.
+    case strict = "DropWorker, .unbounded"
 
     /// The modes of workloads 1 to 6.
     static let original: [Mode] = [.foreground, .sharedWorker, .pool, .dispatch, .task, .thread]
@@ -30,14 +31,12 @@ enum Mode: String, CaseIterable, Sendable {
     static let streaming: [Mode] = [.foreground, .sharedWorker, .pool, .dispatch, .task]
 
     /// The modes of the saturated workload: dropping inline, the shared worker
-    /// as the crate has it (unbounded, always deferred), a time bound, a pool,
-    /// and Dispatch.
-    static let saturated: [Mode] = [.foreground, .sharedWorker, .timeBounded, .pool, .dispatch]
+    /// (its defaults), the crate's strict mode, a pool, and Dispatch.
+    static let saturated: [Mode] = [.foreground, .sharedWorker, .strict, .pool, .dispatch]
 }
 
-/// The time-bounded worker of `Mode.timeBounded`.
-let timeBoundedWorker = DropWorker(
-    name: "bench-timed", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .idle)
+/// The strict worker of `Mode.strict`.
+let strictWorker = DropWorker(name: "bench-strict", capacity: .unbounded)
 
 /// The pool every pool benchmark uses: one shard per processor.
 let sharedPool = ShardedDropPool()
@@ -77,8 +76,8 @@ extension Mode {
             DropWorker.shared.dispose(value)
         case .pool:
             sharedPool.dispose(value)
-        case .timeBounded:
-            timeBoundedWorker.dispose(value)
+        case .strict:
+            strictWorker.dispose(value)
         case .dispatch:
             let parcel = Parcel(value)
             alternativesInFlight.enter()
@@ -100,7 +99,7 @@ extension Mode {
         case .foreground: break
         case .sharedWorker: DropWorker.shared.flush()
         case .pool: sharedPool.flush()
-        case .timeBounded: timeBoundedWorker.flush()
+        case .strict: strictWorker.flush()
         case .dispatch, .task, .thread: alternativesInFlight.wait()
         }
     }
@@ -114,7 +113,7 @@ extension Mode {
         case .foreground: AllocatorStatistics.bytesFreedByCurrentThread
         case .sharedWorker: DropWorker.shared.statistics.reclaimedBytes
         case .pool: sharedPool.totalStatistics.reclaimedBytes
-        case .timeBounded: timeBoundedWorker.statistics.reclaimedBytes
+        case .strict: strictWorker.statistics.reclaimedBytes
         case .dispatch, .task, .thread: nil
         }
     }
@@ -126,7 +125,7 @@ extension Mode {
         case .foreground: 0
         case .sharedWorker: DropWorker.shared.statistics.destroyedInline
         case .pool: sharedPool.totalStatistics.destroyedInline
-        case .timeBounded: timeBoundedWorker.statistics.destroyedInline
+        case .strict: strictWorker.statistics.destroyedInline
         case .dispatch, .task, .thread: nil
         }
     }

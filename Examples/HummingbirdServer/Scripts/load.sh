@@ -4,7 +4,7 @@
 # requests/s, p50/p90/p99/max latency, peak resident memory and CPU time per
 # request for each mode.
 #
-#     Scripts/load.sh                                  # defaults below, about 6 minutes
+#     Scripts/load.sh                                  # defaults below, about 7 minutes
 #     Scripts/load.sh --duration 15 --repeats 3 --workloads map --size 10000
 #     Scripts/load.sh --traits Jemalloc                # jemalloc allocates (libjemalloc-dev)
 #     Scripts/load.sh --modes "inline timed" --server-args "--maximum-wait-ms 50"
@@ -23,7 +23,7 @@ duration=10
 repeats=2
 size=50000
 workloads="map objects"
-modes="inline shared pool dispatch"
+modes="inline shared pool strict dispatch"
 light=1
 saturated=8
 traits=""

@@ -15,9 +15,9 @@ import statistics
 import sys
 from collections import defaultdict
 
-MODES = ["inline", "shared", "pool", "dispatch", "strict", "timed", "stopped"]
-LABELS = {"inline": "dropped inline", "shared": "`DropWorker.shared`",
-          "pool": "`ShardedDropPool`", "dispatch": "`DispatchQueue.global()`",
+MODES = ["inline", "shared", "pool", "strict", "dispatch", "timed", "stopped"]
+LABELS = {"inline": "dropped inline", "shared": "`DropWorker.shared` (defaults)",
+          "pool": "`ShardedDropPool()` (defaults)", "dispatch": "`DispatchQueue.global()`",
           "strict": "strict (`.unbounded`, `.batch`)", "timed": "`.timeBounded`",
           "stopped": "a stopped worker (always inline)"}
 COLUMNS = [("requests_per_s", "req/s", "{:.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),

@@ -1,12 +1,26 @@
-/// How far a worker may fall behind, in values or in time, before a hand-off
-/// must wait or destroy the value itself.
+/// How far a worker may fall behind, in time or in values, before a hand-off
+/// destroys its value itself or waits.
+///
+/// The default, ``default``, bounds the backlog in *time*: while the worker
+/// keeps up every value is deferred, and while it is more than 20 ms behind,
+/// hand-offs destroy their values inline, as without deferring. Deferring then
+/// uses spare CPU and never takes it from your threads: on a saturated server,
+/// the throughput and the memory stay those of dropping inline. Such a worker
+/// runs at ``DropPriority/idle`` unless told otherwise (see ``defaultPriority``).
 ///
 /// The Rust crate's queue is unbounded: "if you produce more garbage than the
-/// thread can handle, this will cause unbounded memory consumption". A bound
-/// caps that. *Pending* values are the ones handed over and not yet destroyed,
-/// counting the one being destroyed right now, so with `.bounded(n, …)` at most
-/// `n` values' worth of memory waits on the worker at any moment and
-/// ``DropStatistics/peakPending`` never exceeds `n`.
+/// thread can handle, this will cause unbounded memory consumption". That
+/// strict behaviour, every value deferred, stays available as ``unbounded``.
+/// Measured on a saturated 2-core server (Docs/Server.md), it served 0.4–0.6×
+/// the requests of dropping inline, with 2–7× the p99 and gigabytes of queued
+/// garbage after 15 seconds. Choose it when every value must leave the
+/// dropping thread and the worker is known to keep up.
+///
+/// A count bound caps the backlog in values. *Pending* values are the ones
+/// handed over and not yet destroyed, counting the one being destroyed right
+/// now, so with `.bounded(n, …)` at most `n` values' worth of memory waits on
+/// the worker at any moment and ``DropStatistics/peakPending`` never exceeds
+/// `n`.
 ///
 /// ```swift
 /// // At most 64 responses waiting to be freed; past that, producers wait.
@@ -26,11 +40,14 @@
 /// With ``OverflowPolicy/block``, a full worker blocks the producer's
 /// *thread*, a cooperative-pool thread when the hand-off happens in an
 /// `async` function: see ``OverflowPolicy/block``.
-///
-/// ``timeBounded(maximumWait:)`` bounds the backlog in time instead of count,
-/// and never makes a producer wait.
 public enum DropCapacity: Sendable, Hashable {
-    /// No bound: every hand-off is queued. The Rust crate's behaviour, and the default.
+    /// No bound: every hand-off is queued, the Rust crate's strict behaviour.
+    ///
+    /// Every value leaves the dropping thread, however far behind the worker
+    /// is. A worker that cannot keep up (a saturated machine) holds ever more
+    /// memory, and takes CPU from your threads to free it: see the figures
+    /// above. A worker with this capacity runs at ``DropPriority/batch``
+    /// unless told otherwise.
     case unbounded
 
     /// At most `count` values pending; a hand-off that finds the worker full
@@ -63,7 +80,40 @@ public enum DropCapacity: Sendable, Hashable {
     /// The wait is read from the kernel's coarse monotonic clock, whose tick
     /// is 1 to 4 ms: a `maximumWait` of a few ticks (10 ms and more) is
     /// precise enough. It must be positive.
+    ///
+    /// A worker with this capacity runs at ``DropPriority/idle`` unless told
+    /// otherwise, so that it takes only CPU your threads leave: see
+    /// ``defaultPriority``.
     case timeBounded(maximumWait: Duration)
+}
+
+extension DropCapacity {
+    /// The capacity of ``DropWorker/shared``, and of every worker and pool
+    /// made without one: `.timeBounded(maximumWait: .milliseconds(20))`.
+    ///
+    /// 20 ms is five or more ticks of the coarse clock the bound reads: short
+    /// enough that a worker that falls behind holds a few tens of milliseconds
+    /// of production at most, and long enough that a worker busy with a batch
+    /// of ordinary size does not count as behind.
+    public static let `default` = DropCapacity.timeBounded(maximumWait: .milliseconds(20))
+
+    /// The scheduling class of a worker made with this capacity and no
+    /// priority: ``DropPriority/idle`` for ``timeBounded(maximumWait:)``,
+    /// ``DropPriority/batch`` otherwise.
+    ///
+    /// Why they differ: a time-bounded worker that the machine leaves no CPU
+    /// falls behind, and its producers then free their values themselves, as
+    /// without deferring, so at `idle` it can only use spare CPU, never slow
+    /// your threads down. A worker with no bound, or with a count bound whose
+    /// producers wait (``OverflowPolicy/block``), must get CPU whatever the
+    /// load, or its memory grows or its producers stall: `batch` gives it a
+    /// fair share.
+    public var defaultPriority: DropPriority {
+        switch self {
+        case .timeBounded: .idle
+        case .unbounded, .bounded: .batch
+        }
+    }
 }
 
 extension DropCapacity {

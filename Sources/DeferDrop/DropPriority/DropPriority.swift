@@ -2,14 +2,19 @@ import _DeferDropShims
 
 /// The scheduling class a worker's thread runs in, relative to your threads.
 ///
-/// Freeing garbage is never urgent, but it must never stall. The default,
-/// ``batch``, gives the worker the same share of the CPU as any thread, and
-/// takes away the one thing that hurts producers: preemption on wake-up. A
-/// normal thread woken by a hand-off is often placed on the producer's own
-/// core and runs at once, preempting the producer until the next scheduler
-/// tick — the Rust crate's millisecond tail on a busy machine. `SCHED_BATCH`
-/// and `SCHED_IDLE` threads never preempt a normal thread when they wake; they
-/// wait for a free core or the end of the running thread's slice.
+/// Freeing garbage is never urgent. What hurts producers is a worker that
+/// preempts them on wake-up, or that takes CPU they need. A normal thread woken
+/// by a hand-off is often placed on the producer's own core and runs at once,
+/// preempting the producer until the next scheduler tick — the Rust crate's
+/// millisecond tail on a busy machine. `SCHED_BATCH` and `SCHED_IDLE` threads
+/// never preempt a normal thread when they wake; they wait for a free core or
+/// the end of the running thread's slice.
+///
+/// A worker made without a priority runs at its capacity's
+/// ``DropCapacity/defaultPriority``: ``idle`` for the default, time-bounded
+/// capacity, whose producers free inline while it is behind, so that it takes
+/// only spare CPU; ``batch`` for ``DropCapacity/unbounded`` and count bounds,
+/// which must get CPU whatever the load.
 ///
 /// All three are fair classes (no real-time policy), so the worker always
 /// makes progress and a producer blocked on a full worker (``OverflowPolicy/block``)
@@ -30,10 +35,13 @@ public enum DropPriority: Sendable, Hashable {
     /// `SCHED_OTHER` at nice 0, like any thread: the Rust crate's behaviour.
     case normal
     /// `SCHED_BATCH` at nice 0: a fair share of the CPU, and no preemption of
-    /// the producer that wakes it. The default.
+    /// the producer that wakes it. The default for ``DropCapacity/unbounded``
+    /// and count bounds.
     case batch
     /// `SCHED_IDLE`: runs on what other threads leave, with a tiny guaranteed
-    /// share. For garbage that may wait as long as the machine is busy.
+    /// share. For garbage that may wait as long as the machine is busy. The
+    /// default for ``DropCapacity/timeBounded(maximumWait:)``, and so for
+    /// ``DropWorker/shared``.
     case idle
 }
 

@@ -32,15 +32,22 @@ extension DropWorker {
     /// - Parameters:
     ///   - name: Names the worker, its thread and the `worker` dimension. Must
     ///     not be empty and must not contain a NUL character.
-    ///   - capacity: How many values may wait to be destroyed.
+    ///   - capacity: How far the worker may fall behind: see ``DropCapacity``.
     ///   - priority: The worker thread's scheduling class: see ``DropPriority``.
     ///   - metricsFactory: Makes the worker's metrics, on its first value.
     public convenience init(
-        name: String, capacity: DropCapacity = .unbounded, priority: DropPriority = .batch,
+        name: String, capacity: DropCapacity = .default, priority: DropPriority,
         metricsFactory: any MetricsFactory
     ) {
         Self._checkName(name, of: "DropWorker")
         self.init(_checkedName: name, capacity: capacity, priority: priority, metrics: .factory(metricsFactory))
+    }
+
+    /// Creates a private worker that reports its metrics to `metricsFactory`,
+    /// running at its capacity's ``DropCapacity/defaultPriority``: see
+    /// ``init(name:capacity:priority:metricsFactory:)``.
+    public convenience init(name: String, capacity: DropCapacity = .default, metricsFactory: any MetricsFactory) {
+        self.init(name: name, capacity: capacity, priority: capacity.defaultPriority, metricsFactory: metricsFactory)
     }
 }
 #endif

@@ -8,10 +8,16 @@
 /// ``shutdown()`` it when the subsystem stops.
 ///
 /// ## Guarantees
-/// - **Off the caller's thread.** A value handed over is destroyed on the
-///   worker's thread, never on the thread that handed it over (unless the
-///   worker has been shut down: see below). Ownership is *moved* into the queue,
-///   so the caller cannot end up doing the final release.
+/// - **Off the caller's thread, while the worker keeps up.** A value handed
+///   over is destroyed on the worker's thread, not on the thread that handed
+///   it over. Ownership is *moved* into the queue, so the caller cannot end up
+///   doing the final release. Two exceptions, each counted in
+///   ``DropStatistics/destroyedInline``: a worker that has been shut down (see
+///   below), and, with the default capacity, a worker more than 20 ms behind,
+///   whose producers then free their values themselves, as without deferring,
+///   rather than pile up memory and take CPU from your threads (see
+///   ``DropCapacity/default``). ``DropCapacity/unbounded`` is the crate's
+///   strict behaviour, where every value leaves the dropping thread.
 /// - **In order.** Values are destroyed in the order they were handed over:
 ///   everything one thread hands over is destroyed in that thread's order.
 ///   Between threads, the order is the order in which their hand-offs reached
@@ -35,12 +41,14 @@
 /// A worker starts its thread on the first value it is given, so an unused
 /// worker costs no thread. The thread is named after the worker: see ``name``.
 ///
-/// - **Bounded, if you ask.** With ``init(name:capacity:)`` and
-///   `.bounded(n, whenFull:)`, at most `n` values wait; a full worker makes the
-///   producer wait or destroy the value itself: see ``DropCapacity``.
-/// - **Never preempts its producers.** The thread runs in `SCHED_BATCH` by
-///   default, which never preempts a running thread on wake-up, yet gets a
-///   fair share of the CPU: see ``priority`` and ``DropPriority``.
+/// - **Bounded in time by default.** A worker at most 20 ms behind, or, with
+///   `.bounded(n, whenFull:)`, at most `n` values waiting: see
+///   ``DropCapacity``.
+/// - **Only spare CPU by default, and never preempts its producers.** A
+///   worker with the default capacity runs in `SCHED_IDLE`, on what your
+///   threads leave; one with ``DropCapacity/unbounded`` or a count bound in
+///   `SCHED_BATCH`, a fair share that never preempts a running thread on
+///   wake-up: see ``priority`` and ``DropPriority``.
 /// - **Drained at exit.** A normal process exit waits until every worker has
 ///   destroyed what it holds, unless ``drainsAtExit`` is `false`.
 /// - **fork()-safe.** In a child process the worker starts a new thread on
@@ -48,10 +56,15 @@
 ///
 /// ## Caveats
 /// - Memory stays allocated until the worker has destroyed the value. If values
-///   are produced faster than one thread can destroy them, an unbounded queue
-///   (the default, as in the crate) grows without bound. Give a bound, or use
-///   the `ShardedDrop` module's `ShardedDropPool` to spread the work over
-///   several workers.
+///   are produced faster than one thread can destroy them, an
+///   ``DropCapacity/unbounded`` queue (the crate's) grows without bound; the
+///   default's producers free inline instead. The `ShardedDrop` module's
+///   `ShardedDropPool` spreads the work over several workers.
+/// - A worker at ``DropPriority/idle`` (the default's) gets almost no CPU
+///   while every core is busy: a `flush()` there waits until the machine has
+///   some to spare. The time bound keeps what it waits for to about 20 ms of
+///   production, but on a saturated machine that may take seconds to free.
+///   Give a worker you flush under full load ``DropPriority/batch``.
 /// - A destructor that waits for a lock held by a thread blocked in `flush()`
 ///   deadlocks both, as with any barrier; ``flush(timeout:)`` can give up.
 /// - Calling `flush()` from a destructor that runs on the same worker is a
@@ -81,18 +94,20 @@ public final class DropWorker: Disposer {
     /// see ``DropCapacity``. Fixed at creation.
     public let capacity: DropCapacity
 
-    /// Creates a private worker with its own thread, at the default priority,
-    /// ``DropPriority/batch``.
+    /// Creates a private worker with its own thread, running at the priority
+    /// that suits its capacity, ``DropCapacity/defaultPriority``.
     ///
     /// The thread starts when the first value is handed over.
     ///
     /// - Parameters:
     ///   - name: Names the worker and its thread. Must not be empty and must
     ///     not contain a NUL character.
-    ///   - capacity: How many values may wait to be destroyed; unbounded by
-    ///     default, as in the Rust crate. A bound must be at least 1.
-    public convenience init(name: String, capacity: DropCapacity = .unbounded) {
-        self.init(name: name, capacity: capacity, priority: .batch)
+    ///   - capacity: How far the worker may fall behind. The default,
+    ///     ``DropCapacity/default``, is 20 ms, after which hand-offs destroy
+    ///     their values inline; ``DropCapacity/unbounded`` is the Rust crate's
+    ///     strict behaviour. A bound must be at least 1, a wait positive.
+    public convenience init(name: String, capacity: DropCapacity = .default) {
+        self.init(name: name, capacity: capacity, priority: capacity.defaultPriority)
     }
 
     /// Creates a private worker with its own thread, running in the scheduling
@@ -101,9 +116,9 @@ public final class DropWorker: Disposer {
     /// - Parameters:
     ///   - name: Names the worker and its thread. Must not be empty and must
     ///     not contain a NUL character.
-    ///   - capacity: How many values may wait to be destroyed.
+    ///   - capacity: How far the worker may fall behind: see ``DropCapacity``.
     ///   - priority: The worker thread's scheduling class: see ``DropPriority``.
-    public convenience init(name: String, capacity: DropCapacity = .unbounded, priority: DropPriority) {
+    public convenience init(name: String, capacity: DropCapacity = .default, priority: DropPriority) {
         Self._checkName(name, of: "DropWorker")
         self.init(_checkedName: name, capacity: capacity, priority: priority, metrics: .defaultFactory)
     }
@@ -142,8 +157,10 @@ public final class DropWorker: Disposer {
             metrics: _WorkerMetrics(metrics, workerName: name))
     }
 
-    /// The scheduling class of the worker's thread: ``DropPriority/batch``
-    /// unless set otherwise.
+    /// The scheduling class of the worker's thread: its capacity's
+    /// ``DropCapacity/defaultPriority`` unless set otherwise, so
+    /// ``DropPriority/idle`` for ``shared`` and for any worker made with the
+    /// default capacity.
     ///
     /// Settable at any time, ``shared``'s too; the worker applies a change
     /// before it destroys its next value (a sleeping worker wakes to apply

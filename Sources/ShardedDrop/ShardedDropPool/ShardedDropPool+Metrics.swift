@@ -23,10 +23,22 @@ extension ShardedDropPool {
     ///   - metricsFactory: Makes every shard's metrics, on its first value.
     public convenience init(
         shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
-        capacity: DropCapacity = .unbounded, priority: DropPriority = .batch,
+        capacity: DropCapacity = .default, priority: DropPriority,
         metricsFactory: any MetricsFactory
     ) {
         self.init(shards: shards, name: name, capacity: capacity, priority: priority, metrics: .factory(metricsFactory))
+    }
+
+    /// Creates a pool whose every shard reports to `metricsFactory`, running
+    /// at its capacity's `DropCapacity.defaultPriority`: see
+    /// ``init(shards:name:capacity:priority:metricsFactory:)``.
+    public convenience init(
+        shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
+        capacity: DropCapacity = .default, metricsFactory: any MetricsFactory
+    ) {
+        self.init(
+            shards: shards, name: name, capacity: capacity, priority: capacity.defaultPriority,
+            metricsFactory: metricsFactory)
     }
 }
 #endif

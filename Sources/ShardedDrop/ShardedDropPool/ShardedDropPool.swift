@@ -34,9 +34,13 @@ import _DeferDropShims
 ///   ``shardCount`` threads get distinct shards, and a thread that exits frees
 ///   its place. Pinning follows the thread itself (thread-local state), never a
 ///   thread id that the system may give to a later thread.
-/// - **Everything a `DropWorker` guarantees, per shard.** Values are moved,
-///   never destroyed on the producer; `flush()` is a barrier over every shard;
-///   ``shutdown()`` loses nothing.
+/// - **Everything a `DropWorker` guarantees, per shard.** Values are moved;
+///   `flush()` is a barrier over every shard; ``shutdown()`` loses nothing.
+///   With the default capacity, `DropCapacity.default`, each shard is bounded
+///   in time and runs only on spare CPU: while a shard is more than 20 ms
+///   behind, the values handed to it are destroyed on their producer, as
+///   without deferring, and counted in `destroyedInline`. With
+///   `capacity: .unbounded` no value is ever destroyed on its producer.
 ///
 /// ## Threads
 /// Shard `i`'s thread is named `<name>-<i>` (`defer-drop-0`, `defer-drop-1`, …)
@@ -78,8 +82,8 @@ public final class ShardedDropPool: Disposer {
     /// see `DropCapacity`. The bound is per shard. Fixed at creation.
     public let capacity: DropCapacity
 
-    /// Creates a pool of `shards` workers, each with its own thread, at the
-    /// default priority, `DropPriority.batch`.
+    /// Creates a pool of `shards` workers, each with its own thread, running at
+    /// the priority that suits their capacity, `DropCapacity.defaultPriority`.
     ///
     /// No thread starts until a value is handed to its shard.
     ///
@@ -88,20 +92,23 @@ public final class ShardedDropPool: Disposer {
     ///     default, ``defaultShardCount``, is one per processor available.
     ///   - name: Names the pool and, with an index, its threads. Must not be
     ///     empty and must not contain a NUL character.
-    ///   - capacity: How many values may wait on *each* shard; unbounded by
-    ///     default. A bound must be at least 1.
+    ///   - capacity: How far *each* shard may fall behind. The default,
+    ///     `DropCapacity.default`, is 20 ms, after which hand-offs to that
+    ///     shard destroy their values inline; `.unbounded` defers every value,
+    ///     the Rust crate's strict behaviour. A bound must be at least 1, a
+    ///     wait positive.
     public convenience init(
         shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
-        capacity: DropCapacity = .unbounded
+        capacity: DropCapacity = .default
     ) {
-        self.init(shards: shards, name: name, capacity: capacity, priority: .batch)
+        self.init(shards: shards, name: name, capacity: capacity, priority: capacity.defaultPriority)
     }
 
     /// Creates a pool whose shards' threads run in the scheduling class
     /// `priority` (see `DropPriority`).
     public convenience init(
         shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
-        capacity: DropCapacity = .unbounded, priority: DropPriority
+        capacity: DropCapacity = .default, priority: DropPriority
     ) {
         self.init(shards: shards, name: name, capacity: capacity, priority: priority, metrics: .defaultFactory)
     }

@@ -7,14 +7,16 @@ enum Mode: String, CaseIterable, Sendable {
     /// Released at the end of the handler, on the request's thread: what
     /// plain Swift does.
     case inline
-    /// `deferDrop(_:)`: handed to `DropWorker.shared`, the crate's one global thread.
+    /// `deferDrop(_:)`: handed to `DropWorker.shared`, the one global thread,
+    /// with its defaults (bounded in time, 20 ms, at idle priority).
     case shared
-    /// `deferDrop(_:on:)` with the server's `ShardedDropPool`.
+    /// `deferDrop(_:on:)` with the server's `ShardedDropPool`, made with the
+    /// defaults (each shard bounded in time, 20 ms, at idle priority).
     case pool
     /// `DispatchQueue.global().async`, as a user might write it without DeferDrop.
     case dispatch
-    /// A private worker in the Rust crate's strict mode: unbounded, always
-    /// deferred, `.batch` priority.
+    /// A private worker in the Rust crate's strict mode, `.unbounded`: every
+    /// value deferred, at `.batch` priority (the default for that capacity).
     case strict
     /// A private worker bounded in time: `--maximum-wait-ms` (20) and
     /// `--timed-priority` (idle) choose its settings.
