@@ -50,10 +50,11 @@ func producersDemo(producers: Int = 4, valuesPerProducer: Int = 10_000) {
     let statistics = pool.statistics
     let destroyed = statistics.map { grouped(Int($0.destroyed - $0.destroyedInline)) }.joined(separator: " / ")
     let pinned = (0..<pool.shardCount).map { shard in String(shards.withLock { $0.count { $0 == shard } }) }
-    let inline = statistics.reduce(0) { $0 + $1.destroyedInline }
+    let shardsFreedInline = statistics.reduce(0) { $0 + $1.destroyedInline }
     print(
         "    per shard: \(destroyed) destroyed; producers \(pinned.joined(separator: " / "))"
-            + (inline > 0 ? "; \(grouped(Int(inline))) freed inline while a shard was behind" : ""))
+            + (shardsFreedInline > 0
+                ? "; \(grouped(Int(shardsFreedInline))) freed inline while a shard was behind" : ""))
     let reclaimed = statistics.compactMap(\.reclaimedBytes)
     if reclaimed.count == statistics.count {
         print("    per shard: gave back \(reclaimed.map(_ByteCount.format).joined(separator: " / "))")
