@@ -208,19 +208,30 @@ public func onNewThread<Result: Sendable>(_ body: @escaping @Sendable () -> Resu
     return result.withLock { $0! }
 }
 
-/// The OS name of the thread on which `disposer` destroys values.
-public func nameOfThread(destroyingOn disposer: some Disposer) -> String {
-    let seen = _Lock<String?>(nil)
-    disposer.dispose(Reporter { name in seen.withLock { $0 = name } })
-    disposer.flush()
-    return seen.withLock { $0 } ?? "<none>"
+/// What `observe` returns on the thread where `disposer` destroys values: it
+/// runs in the destructor of a value handed over.
+///
+/// A time-bounded worker that is behind (the shared one, busy with other
+/// tests' values) frees a value on the caller instead: such a try is not the
+/// worker's, and another value is handed over, up to 1,000 times. `nil` if
+/// none reached the worker.
+public func observeOnWorker<Observed: Sendable>(
+    of disposer: some Disposer, _ observe: @escaping @Sendable () -> Observed
+) -> Observed? {
+    let caller = currentThread()
+    for _ in 0..<1_000 {
+        let seen = _Lock<(thread: UInt, observed: Observed)?>(nil)
+        disposer.dispose(OnDestroy { seen.withLock { $0 = (currentThread(), observe()) } })
+        disposer.flush()
+        guard let (thread, observed) = seen.withLock({ $0 }) else { return nil }
+        if thread != caller { return observed }
+    }
+    return nil
 }
 
-/// Reports the OS name of the thread that destroys it.
-private final class Reporter {
-    let report: @Sendable (String) -> Void
-    init(_ report: @escaping @Sendable (String) -> Void) { self.report = report }
-    deinit { report(currentThreadName()) }
+/// The OS name of the thread on which `disposer` destroys values.
+public func nameOfThread(destroyingOn disposer: some Disposer) -> String {
+    observeOnWorker(of: disposer) { currentThreadName() } ?? "<none>"
 }
 
 extension DropStatistics {
@@ -257,22 +268,9 @@ public final class SlowProbe {
 }
 
 /// The scheduling class of the thread on which `disposer` destroys values, as
-/// one of the shim's `DEFERDROP_SCHED_` numbers.
-///
-/// A time-bounded worker that is behind (the shared one, busy with other
-/// tests' values) frees a value on the caller instead: such a try is not the
-/// worker's, and the value is handed over again, up to 1,000 times; -3 if it
-/// never reached the worker.
+/// one of the shim's `DEFERDROP_SCHED_` numbers; -2 if no value reached it.
 public func schedulingClassOfThread(destroyingOn disposer: some Disposer) -> Int32 {
-    let caller = currentThread()
-    for _ in 0..<1_000 {
-        let seen = _Lock<(thread: UInt, schedulingClass: Int32)?>(nil)
-        disposer.dispose(OnDestroy { seen.withLock { $0 = (currentThread(), _deferdrop_current_thread_scheduling()) } })
-        disposer.flush()
-        guard let (thread, schedulingClass) = seen.withLock({ $0 }) else { return -2 }
-        if thread != caller { return schedulingClass }
-    }
-    return -3
+    observeOnWorker(of: disposer) { _deferdrop_current_thread_scheduling() } ?? -2
 }
 
 /// Runs a closure when destroyed.

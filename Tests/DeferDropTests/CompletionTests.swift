@@ -46,8 +46,10 @@ struct CompletionTests {
             done.raise()
         }
         #expect(done.wait(seconds: 30), "whenDestroyed did not run")
-        #expect(destroyedBefore.withLock { $0 } == 1)
-        #expect(log.onCreatorCount == 0)
+        #expect(destroyedBefore.withLock { $0 } == 1, "the callback runs after the destructor")
+        // On the worker, or here if the shared worker was 20 ms behind (other
+        // tests keep it busy): the default capacity allows either.
+        #expect(log.count == 1)
     }
 
     @Test("after shutdown(), the callback runs inline, before deferDrop returns")
