@@ -330,6 +330,20 @@ public enum Thread {
     }
 }
 
+/// The lines of the file at `path`; none if it does not exist.
+public func lines(ofFileAt path: String) -> [String] {
+    guard let file = fopen(path, "r") else { return [] }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count == 0 { break }
+        bytes += buffer[..<count]
+    }
+    return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+}
+
 /// Lines in the file at `path`, or 0 if it does not exist.
 public func lineCount(ofFileAt path: String) -> Int {
     guard let file = fopen(path, "r") else { return 0 }
@@ -388,15 +402,18 @@ public func waitForChild(_ pid: Int32, seconds: Double) -> Int32? {
 }
 
 /// Forks this process. The child turns the leak check off, runs `body`, and
-/// calls `exit` (so the exit drain runs) with status 0 if `body` returned
-/// `true`, 1 otherwise. The parent waits up to `seconds` for it and returns
-/// whether it succeeded, after writing why not, named by `label`, to
-/// standard error.
-public func succeedsInForkChild(_ label: String, seconds: Double = 60, _ body: () -> Bool) -> Bool {
+/// ends with status 0 if `body` returned `true`, 1 otherwise: through `exit`,
+/// so that the exit drain runs, or with `drainingAtExit: false` through
+/// `_exit`. The parent waits up to `seconds` for it and returns whether it
+/// succeeded, after writing why not, named by `label`, to standard error.
+public func succeedsInForkChild(
+    _ label: String, seconds: Double = 60, drainingAtExit: Bool = true, _ body: () -> Bool
+) -> Bool {
     let child = _deferdrop_fork()
     if child == 0 {
         turnOffLeakCheckAtExit()
-        exit(body() ? 0 : 1)
+        let status: Int32 = body() ? 0 : 1
+        if drainingAtExit { exit(status) } else { _exit(status) }
     }
     guard child > 0 else {
         printError("\(label): fork failed: \(errno)")

@@ -644,6 +644,8 @@ extension _DropQueue {
         _ = state.takeRoomWaiters(bound: 1)
         // And what `_childAfterFork()` itself uses, which runs first in the child.
         _ = _Abandoned(state.waiters)
+        // And, with the `Metrics` trait, what a worker reports through.
+        _WorkerMetrics._warmUpCodePaths()
     }
 }
 

@@ -133,6 +133,20 @@ final class _WorkerMetrics: Sendable {
         handles._reinitializeAfterForkInChild { $0 = .silencedInForkChild }
     }
 
+    /// Runs every metrics code path of a worker once, against swift-metrics'
+    /// no-op handler: called by the fork prepare handler with
+    /// `_DropQueue._warmUpCodePaths()`, so that a child never inherits the
+    /// runtime's metadata for these types half built by a worker that was
+    /// making its first handles at the moment of the fork (a worker made in
+    /// the child would wait for it for ever).
+    static func _warmUpCodePaths() {
+        let metrics = _WorkerMetrics(.factory(NOOPMetricsHandler.instance), workerName: "warm-up")
+        var publisher = Publisher(metrics)
+        publisher.publish(Snapshot(reachedWorker: 1, destroyed: 1, releasedElsewhere: 1, reclaimedBytes: 1))
+        publisher.recordBatch(nanoseconds: 1)
+        metrics.countDestroyedInline()
+    }
+
     /// What the worker reports, read under the queue's lock.
     struct Snapshot {
         /// Values that reached the worker: queued, or destroyed in place by it.
@@ -205,5 +219,6 @@ enum _WorkerMetrics: Sendable {
     func _prepareForFork() {}
     func _parentAfterFork() {}
     func _childAfterFork() {}
+    static func _warmUpCodePaths() {}
 }
 #endif
