@@ -330,8 +330,8 @@ public enum Thread {
     }
 }
 
-/// The lines of the file at `path`; none if it does not exist.
-public func lines(ofFileAt path: String) -> [String] {
+/// The bytes of the file at `path`; none if it does not exist.
+public func contents(ofFileAt path: String) -> [UInt8] {
     guard let file = fopen(path, "r") else { return [] }
     defer { fclose(file) }
     var bytes: [UInt8] = []
@@ -341,20 +341,17 @@ public func lines(ofFileAt path: String) -> [String] {
         if count == 0 { break }
         bytes += buffer[..<count]
     }
-    return String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
+    return bytes
+}
+
+/// The lines of the file at `path`; none if it does not exist.
+public func lines(ofFileAt path: String) -> [String] {
+    String(decoding: contents(ofFileAt: path), as: UTF8.self).split(separator: "\n").map(String.init)
 }
 
 /// Lines in the file at `path`, or 0 if it does not exist.
 public func lineCount(ofFileAt path: String) -> Int {
-    guard let file = fopen(path, "r") else { return 0 }
-    defer { fclose(file) }
-    var count = 0
-    while true {
-        let character = getc(file)
-        if character == EOF { break }
-        if character == 10 { count += 1 }
-    }
-    return count
+    contents(ofFileAt: path).count { $0 == UInt8(ascii: "\n") }
 }
 
 /// Appends `line` and a newline to the file at `path`, in one write.
@@ -520,5 +517,32 @@ public func outrunSlowly(_ disposer: some Disposer, log: DestructionLog) {
             busyWork(for: .milliseconds(1))
             disposer.dispose(SlowProbe(log, producer: producer, sequence: sequence))
         }
+    }
+}
+
+extension DestructionLog {
+    /// What a time-bounded worker or pool promises after `outrunSlowly`,
+    /// however much it fell behind: every value destroyed once, the deferred
+    /// ones in each producer's order, exactly the inline ones on a producer,
+    /// nothing pending. `nil` if kept; otherwise what broke.
+    public func timeBoundProblem(after statistics: DropStatistics) -> String? {
+        if let problem = checkExactlyOnceDeferredInOrder(producers: 4, perProducer: 300) { return problem }
+        if statistics.destroyedInline != UInt64(onCreatorCount) {
+            return "\(statistics.destroyedInline) counted inline, \(onCreatorCount) destroyed on a producer"
+        }
+        if statistics.deferred != 1_200 || statistics.pending != 0 { return "statistics: \(statistics)" }
+        return nil
+    }
+
+    /// The same for one worker, which `outrunSlowly` outruns: it also fell
+    /// behind, so producers destroyed some values themselves, and its backlog
+    /// stayed far below the 1,200 an unbounded queue reaches (the worker
+    /// destroys a quarter of what comes in; 20 ms of production is about 80
+    /// values).
+    public func outrunWorkerProblem(after statistics: DropStatistics) -> String? {
+        if let problem = timeBoundProblem(after: statistics) { return problem }
+        if statistics.destroyedInline == 0 { return "the worker never fell behind: nothing destroyed inline" }
+        if statistics.peakPending > 400 { return "peak pending \(statistics.peakPending)" }
+        return nil
     }
 }

@@ -7,6 +7,16 @@ import _DeferDropShims
 import Glibc
 #endif
 
+extension Trait where Self == ConditionTrait {
+    /// Disables a test that forks under ThreadSanitizer. About half of such runs
+    /// hang in a fork child, in the Swift runtime's lazy metadata initialisation
+    /// or TSan's own locks; without it (debug, release, AddressSanitizer) they
+    /// pass every time. See Docs/Architecture.md, "fork()".
+    static var forkChildrenHangUnderThreadSanitizer: Self {
+        .disabled(if: runningUnderThreadSanitizer, "fork() children hang under ThreadSanitizer's runtime")
+    }
+}
+
 @Suite("Exit drain and fork()")
 struct ExitAndForkTests {
     @Test("exit() drains the shared worker: 1,000 destructors write 1,000 lines")
@@ -62,7 +72,7 @@ struct ExitAndForkTests {
 
     @Test(
         "workers let go of while the process forks: neither parent nor child hangs",
-        .disabled(if: runningUnderThreadSanitizer, "fork() children hang under ThreadSanitizer's runtime"))
+        .forkChildrenHangUnderThreadSanitizer)
     func workersReleasedDuringFork() async {
         await #expect(processExitsWith: .success) {
             for round in 0..<100 {
@@ -86,11 +96,7 @@ struct ExitAndForkTests {
 
     @Test(
         "after fork(), the child hands values over and flushes: its worker restarts, nothing hangs",
-        // Under ThreadSanitizer about half of these runs hang in a fork child,
-        // in the Swift runtime's lazy metadata initialisation or TSan's own
-        // locks; without it (debug, release, AddressSanitizer) the test passes
-        // every time. See Docs/Architecture.md, "fork()".
-        .disabled(if: runningUnderThreadSanitizer, "fork() children hang under ThreadSanitizer's runtime"))
+        .forkChildrenHangUnderThreadSanitizer)
     func forkChildRestartsWorkers() async {
         let path = temporaryPath("fork")
         defer { unlink(path) }

@@ -120,7 +120,7 @@ struct MetricsTests {
 
     @Test(
         "fork() while a worker is making its metrics: the child's inherited worker reports nothing and never hangs; a worker made in the child reports",
-        .disabled(if: runningUnderThreadSanitizer, "fork() children hang under ThreadSanitizer's runtime"))
+        .forkChildrenHangUnderThreadSanitizer)
     func forkWhileMakingHandles() async {
         // Each child writes how far it got, so that a hang says where.
         let path = temporaryPath("fork-metrics")
