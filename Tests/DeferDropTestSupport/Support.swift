@@ -34,6 +34,8 @@ public final class DestructionLog: Sendable {
     }
 
     private let entries = _Lock<[Entry]>([])
+    /// The threads that made the probes destroyed so far: the producers.
+    private let creators = _Lock<Set<UInt>>([])
 
     public init() {}
 
@@ -45,6 +47,7 @@ public final class DestructionLog: Sendable {
     /// something made on `creator`.
     public func recordDestruction(producer: Int = 0, sequence: Int, creator: UInt) {
         let thread = currentThread()
+        creators.withLock { _ = $0.insert(creator) }
         record(Entry(producer: producer, sequence: sequence, thread: thread, onCreator: thread == creator))
     }
 
@@ -53,6 +56,14 @@ public final class DestructionLog: Sendable {
 
     /// Destructions that ran on the thread that created the probe.
     public var onCreatorCount: Int { entries.withLock { $0.count { $0.onCreator } } }
+
+    /// Destructions that ran on a thread that created probes, its own or
+    /// another's: a producer's thread, where a time-bounded worker that is
+    /// behind lets values be destroyed (`DropStatistics.destroyedInline`).
+    public var onProducerCount: Int {
+        let creators = creators.withLock { $0 }
+        return entries.withLock { $0.count { creators.contains($0.thread) } }
+    }
 
     /// The distinct threads that destroyed probes.
     public var threads: Set<UInt> { entries.withLock { Set($0.map(\.thread)) } }
@@ -99,8 +110,12 @@ public final class DestructionLog: Sendable {
         return nil
     }
 
-    /// The distinct threads that destroyed probes off their creator's thread.
-    public var workerThreads: Set<UInt> { entries.withLock { Set($0.filter { !$0.onCreator }.map(\.thread)) } }
+    /// Destructions that ran on a producer's thread other than the probe's
+    /// creator: values a producer took from a worker that was behind.
+    public var onOtherProducerCount: Int {
+        let creators = creators.withLock { $0 }
+        return entries.withLock { $0.count { !$0.onCreator && creators.contains($0.thread) } }
+    }
 }
 
 /// A class whose deinit records the thread it runs on. Not `Sendable` on
@@ -527,8 +542,8 @@ extension DestructionLog {
     /// nothing pending. `nil` if kept; otherwise what broke.
     public func timeBoundProblem(after statistics: DropStatistics) -> String? {
         if let problem = checkExactlyOnceDeferredInOrder(producers: 4, perProducer: 300) { return problem }
-        if statistics.destroyedInline != UInt64(onCreatorCount) {
-            return "\(statistics.destroyedInline) counted inline, \(onCreatorCount) destroyed on a producer"
+        if statistics.destroyedInline != UInt64(onProducerCount) {
+            return "\(statistics.destroyedInline) counted inline, \(onProducerCount) destroyed on a producer"
         }
         if statistics.deferred != 1_200 || statistics.pending != 0 { return "statistics: \(statistics)" }
         return nil

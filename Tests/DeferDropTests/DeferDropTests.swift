@@ -19,7 +19,7 @@ struct DeferDropTests {
         #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 100_000) == nil)
     }
 
-    @Test("100,000 wrappers on the global worker: each destroyed once, the deferred ones on its one thread, in order")
+    @Test("100,000 wrappers on the global worker: each destroyed once, the deferred ones in order")
     func globalWorkerDefersInOrder() {
         let log = DestructionLog()
         for sequence in 0..<100_000 {
@@ -28,8 +28,9 @@ struct DeferDropTests {
         }
         DropWorker.shared.flush()
         #expect(log.count == 100_000)
+        // The deferred ones may have been destroyed by the worker or, while
+        // it was behind, by another test's thread handing values to it.
         #expect(log.checkExactlyOnceDeferredInOrder(producers: 1, perProducer: 100_000) == nil)
-        #expect(log.workerThreads.count <= 1)
     }
 
     @Test("wrappers around arrays and dictionaries: every element destroyed on the worker")

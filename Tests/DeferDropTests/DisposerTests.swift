@@ -19,7 +19,7 @@ final class CountingDisposer: Disposer {
 
 @Suite("Disposer and deferDrop")
 struct DisposerTests {
-    @Test("deferDrop of 100,000 class instances to the shared worker: each once, the deferred ones on its thread, in order")
+    @Test("deferDrop of 100,000 class instances to the shared worker: each once, the deferred ones in order")
     func deferDropObjects() {
         let log = DestructionLog()
         for sequence in 0..<100_000 {
@@ -27,8 +27,9 @@ struct DisposerTests {
         }
         DropWorker.shared.flush()
         #expect(log.count == 100_000)
+        // The deferred ones may have been destroyed by the worker or, while
+        // it was behind, by another test's thread handing values to it.
         #expect(log.checkExactlyOnceDeferredInOrder(producers: 1, perProducer: 100_000) == nil)
-        #expect(log.workerThreads.count <= 1)
     }
 
     @Test("deferDrop of 100,000 class instances to a strict worker: none destroyed on the caller, in order")

@@ -21,8 +21,8 @@ struct RobustnessTests {
                 failures.append(problem)
             }
             let statistics = DropWorker.shared.statistics
-            if statistics.destroyedInline != UInt64(log.onCreatorCount) {
-                failures.append("statistics: \(statistics.destroyedInline) inline, \(log.onCreatorCount) on their producer")
+            if statistics.destroyedInline != UInt64(log.onProducerCount) {
+                failures.append("statistics: \(statistics.destroyedInline) inline, \(log.onProducerCount) on a producer")
             }
             if statistics.deferred != 1_000_000 || statistics.destroyed != 1_000_000 || statistics.pending != 0
                 || statistics.peakPending > 1_000_000

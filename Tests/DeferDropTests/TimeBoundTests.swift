@@ -62,9 +62,97 @@ struct TimeBoundTests {
         worker.flush()
         let statistics = worker.statistics
         #expect(log.checkExactlyOnceDeferredInOrder(producers: 4, perProducer: 5_000) == nil)
-        #expect(statistics.destroyedInline == UInt64(log.onCreatorCount))
+        #expect(statistics.destroyedInline == UInt64(log.onProducerCount))
         #expect(statistics.destroyedInline < 10_000, "most deferred: \(statistics.destroyedInline) freed inline")
         #expect(worker.capacity == .timeBounded(maximumWait: .seconds(10)))
+    }
+
+    @Test("a worker that outlasts its bound gives back the rest of its batch, and a producer destroys it, in order")
+    func batchGivenBackToProducers() {
+        // Producer 0 queues 100 values of 2 ms at once: 200 ms of work for a
+        // worker that may only be busy 20 ms at a time. Producer 1 then hands
+        // over a value every 5 ms, until it has destroyed some of producer
+        // 0's itself (bounded: 2 s).
+        let worker = DropWorker(name: "give-back", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)
+        let log = DestructionLog()
+        let queued = Signal()
+        let handedOver = _Lock(0)
+        onThreads(2) { producer in
+            if producer == 0 {
+                for value in 0..<100 {
+                    worker.dispose(SlowProbe(log, producer: 0, sequence: value, duration: .milliseconds(2)))
+                }
+                queued.raise()
+                return
+            }
+            guard queued.wait(seconds: 10) else { return }
+            let deadline = ContinuousClock.now + .seconds(2)
+            while log.onOtherProducerCount == 0, ContinuousClock.now < deadline {
+                let value = handedOver.withLock { count in
+                    defer { count += 1 }
+                    return count
+                }
+                worker.dispose(Probe(log, producer: 1, sequence: value))
+                usleep(5_000)
+            }
+        }
+        worker.flush()
+        let statistics = worker.statistics
+        let firstProducer = log.all.filter { $0.producer == 0 }
+        #expect(log.onOtherProducerCount > 0, "no value of producer 0 was destroyed by producer 1")
+        #expect(firstProducer.map(\.sequence) == Array(0..<100), "producer 0's values: once each, in order")
+        #expect(firstProducer.allSatisfy { !$0.onCreator }, "none on producer 0, which never found the worker behind")
+        #expect(statistics.destroyedInline == UInt64(log.onProducerCount))
+        #expect(statistics.deferred == UInt64(100 + handedOver.withLock { $0 }) && statistics.pending == 0, "\(statistics)")
+    }
+
+    @Test("an idle worker on a saturated machine gives back what it cannot finish: producers destroy it, in order")
+    func idleWorkerStarvedOfCPU() {
+        // Two threads spin on the two cores at normal priority, so a worker
+        // at `.idle` gets little. Producer 0 queues 50 values of 1 ms, which
+        // the worker takes; producer 1 then hands over a value every 5 ms.
+        // Once the worker has been 20 ms on them it gives the rest back and
+        // stands aside, and producer 1 destroys them. Scheduling decides
+        // much here: up to 10 rounds, each with a new worker, until producer
+        // 1 has destroyed some of producer 0's values.
+        var drainedByProducer1 = 0
+        for round in 0..<10 where drainedByProducer1 == 0 {
+            let worker = DropWorker(name: "starved-\(round)", capacity: .timeBounded(maximumWait: .milliseconds(20)))
+            // The worker's thread, started and asleep at `.idle` (a new
+            // thread takes its first batch before it lowers its priority).
+            worker.dispose([round])
+            worker.flush()
+            let log = DestructionLog()
+            let queued = Signal()
+            let spinning = _Lock(true)
+            onThreads(4) { thread in
+                switch thread {
+                case 0:
+                    for value in 0..<50 { worker.dispose(SlowProbe(log, producer: 0, sequence: value)) }
+                    queued.raise()
+                case 1:
+                    defer { spinning.withLock { $0 = false } }
+                    guard queued.wait(seconds: 10) else { return }
+                    for value in 0..<20 {
+                        usleep(5_000)
+                        worker.dispose(Probe(log, producer: 1, sequence: value))
+                    }
+                default:
+                    while spinning.withLock({ $0 }) { busyWork(for: .microseconds(100)) }
+                }
+            }
+            worker.flush()
+            drainedByProducer1 = log.onOtherProducerCount
+            let statistics = worker.statistics
+            let first = log.all.filter { $0.producer == 0 }
+            let deferred = first.filter { !$0.onCreator }.map(\.sequence)
+            #expect(first.map(\.sequence).sorted() == Array(0..<50), "producer 0's values, each once")
+            #expect(deferred == deferred.sorted(), "producer 0's deferred values in order")
+            #expect(log.count == 70)
+            #expect(statistics.destroyedInline == UInt64(log.onProducerCount))
+            #expect(statistics.deferred == 71 && statistics.pending == 0, "\(statistics)")
+        }
+        #expect(drainedByProducer1 > 0, "in 10 rounds, producer 1 never destroyed a value the starved worker had queued")
     }
 
     @Test("a wait that is not positive stops the program with a message naming it")

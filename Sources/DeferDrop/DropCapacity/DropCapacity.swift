@@ -7,15 +7,15 @@
 /// runs at ``DropPriority/idle`` unless told otherwise (see
 /// ``defaultPriority``), so deferring uses CPU your threads leave. On a
 /// saturated 2-core server (Docs/Server.md) the producers then freed 98–100%
-/// of the values themselves; the server kept a p99 within 1.16× and a
-/// throughput of 0.94–0.96× (jemalloc) or 0.86–0.94× (glibc) of dropping
-/// inline's.
+/// of the values themselves; the server kept a p99 within 0.99–1.32×, a
+/// peak memory within 1.5–2.0× and a throughput of 0.94–1.03× (jemalloc) or
+/// 0.84–0.89× (glibc) of dropping inline's.
 ///
 /// The Rust crate's queue is unbounded: "if you produce more garbage than the
 /// thread can handle, this will cause unbounded memory consumption". That
 /// strict behaviour, every value deferred, stays available as ``unbounded``.
-/// Measured on the same saturated server, it served 0.35–0.69× the requests
-/// of dropping inline, with 2.0–4.6× the p99 and up to 6 GiB of queued
+/// Measured on the same saturated server, it served 0.35–0.71× the requests
+/// of dropping inline, with 1.8–4.6× the p99 and up to 6 GiB of queued
 /// garbage after 15 seconds. Choose it when every value must leave the
 /// dropping thread and the worker is known to keep up.
 ///
@@ -60,8 +60,27 @@ public enum DropCapacity: Sendable, Hashable {
     /// Bounded in time rather than in count: while the worker keeps up,
     /// every value is deferred; once it has been busy with one batch, or has
     /// not started on values woken for, for longer than `maximumWait`, it is
-    /// *behind*, and hand-offs destroy their value inline, on the producer's
-    /// thread, until the worker takes its next batch.
+    /// *behind*, and stays so until it has caught up with everything queued.
+    ///
+    /// While the worker is behind:
+    /// - a hand-off destroys its value inline, on the producer's thread, as
+    ///   without deferring;
+    /// - first, if the worker holds none of the queued values right then,
+    ///   that producer takes every queued value and destroys them, oldest
+    ///   first, for up to `maximumWait` (the rest goes back to the queue);
+    /// - the worker, at its next value past `maximumWait` into a batch,
+    ///   gives the rest of the batch back to the queue, and then stands
+    ///   aside for up to `maximumWait` at a time, leaving the queue to the
+    ///   producers. It takes the queue back when no producer made progress
+    ///   with it in that time.
+    ///
+    /// Why: values a worker has not reached stay allocated for as long as it
+    /// is behind, which on a saturated machine, at ``DropPriority/idle``, can
+    /// be seconds; memory freed late is memory the allocator cannot reuse,
+    /// and glibc's malloc then grows and trims its heaps over and over. So
+    /// the values queued while the worker was keeping up are freed by the
+    /// threads that have CPU, in order, and the worker holds at most the
+    /// value it is destroying and what it took in the last `maximumWait`.
     ///
     /// A count says nothing about memory or time (one value may be 10 bytes
     /// or 100 MB); a wait does. A worker that cannot keep up (one thread
@@ -71,9 +90,13 @@ public enum DropCapacity: Sendable, Hashable {
     /// free what they drop themselves, as without deferring. Those values
     /// are the exception to "never on the dropping thread": each counts in
     /// ``DropStatistics/destroyedInline``, and it happens only while the
-    /// worker is behind. The values that are deferred keep each producer's
-    /// order; an inline one is freed ahead of its producer's values still
-    /// queued.
+    /// worker is behind. A value taken from the queue by a producer may be
+    /// destroyed on another producer's thread than the one that handed it
+    /// over. Every value handed over is destroyed exactly once, and the ones
+    /// that leave their producer's thread keep that producer's order: the
+    /// worker and the producers take turns with the queue, one at a time,
+    /// always from its head. An inline one is freed ahead of its producer's
+    /// values still queued.
     ///
     /// A producer never waits for such a worker either: one that finds the
     /// worker inside its (short) critical section for longer than a few

@@ -13,22 +13,26 @@
 ///
 /// To add up the counters of several workers, use ``combined(with:)``.
 public struct DropStatistics: Sendable, Hashable {
-    /// Values handed to this worker, including those destroyed inline by the
-    /// thread that handed them over (see ``destroyedInline``).
+    /// Values handed to this worker, including those destroyed inline by a
+    /// producer's thread (see ``destroyedInline``).
     public var deferred: UInt64
 
     /// Values whose destruction has finished: on the worker's thread, or
-    /// inline (``destroyedInline``).
+    /// inline, on a producer's (``destroyedInline``).
     public var destroyed: UInt64
 
     /// Values handed over and not yet destroyed: `deferred - destroyed`, or
     /// zero if a hand-built value has `destroyed` above `deferred`.
     public var pending: UInt64 { deferred >= destroyed ? deferred - destroyed : 0 }
 
-    /// Of ``destroyed``, the values the thread that handed them over destroyed
-    /// itself: after the worker was shut down, when a bounded worker was full
-    /// under ``OverflowPolicy/destroyInline``, or when a destructor running on
-    /// another worker found this one full (see ``OverflowPolicy/block``).
+    /// Of ``destroyed``, the values destroyed on a thread that hands values
+    /// over rather than on the worker's: after the worker was shut down, when
+    /// a bounded worker was full under ``OverflowPolicy/destroyInline``, when
+    /// a destructor running on another worker found this one full (see
+    /// ``OverflowPolicy/block``), or, with
+    /// ``DropCapacity/timeBounded(maximumWait:)``, while the worker was
+    /// behind: a producer's own value, and the queued values a producer took
+    /// from the worker then, which may be another producer's.
     public var destroyedInline: UInt64
 
     /// The largest ``pending`` has ever been, as seen at each hand-off.

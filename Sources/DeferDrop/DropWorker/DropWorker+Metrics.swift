@@ -17,8 +17,8 @@ extension DropWorker {
     /// | Label | Kind | Meaning |
     /// |---|---|---|
     /// | `deferdrop_values_deferred_total` | counter | Values handed to the worker, ``DropStatistics/deferred``. |
-    /// | `deferdrop_values_destroyed_total` | counter | Values the worker's thread destroyed. |
-    /// | `deferdrop_values_destroyed_inline_total` | counter | Values their producer destroyed, ``DropStatistics/destroyedInline``. |
+    /// | `deferdrop_values_destroyed_total` | counter | Values destroyed from the worker's queue: by its thread, or, while a time-bounded worker was behind, by a producer. |
+    /// | `deferdrop_values_destroyed_inline_total` | counter | Values destroyed on a producer's thread rather than the worker's, ``DropStatistics/destroyedInline``. |
     /// | `deferdrop_values_released_elsewhere_total` | counter | ``DropStatistics/releasedElsewhere``. |
     /// | `deferdrop_values_pending` | gauge | Values waiting when the worker took its last batch. |
     /// | `deferdrop_reclaimed_bytes_total` | counter | Bytes the worker's thread freed (trait `Jemalloc` only). |

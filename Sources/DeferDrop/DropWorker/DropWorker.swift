@@ -15,9 +15,11 @@
 ///   ``DropStatistics/destroyedInline``: a worker that has been shut down (see
 ///   below), and, with the default capacity, a worker more than 20 ms behind,
 ///   whose producers then free their values themselves, as without deferring,
-///   rather than pile up memory and take CPU from your threads (see
-///   ``DropCapacity/default``). ``DropCapacity/unbounded`` is the crate's
-///   strict behaviour, where every value leaves the dropping thread.
+///   and the values still queued for it, oldest first, rather than pile up
+///   memory and take CPU from your threads (see ``DropCapacity/default`` and
+///   ``DropCapacity/timeBounded(maximumWait:)``). ``DropCapacity/unbounded``
+///   is the crate's strict behaviour, where every value leaves the dropping
+///   thread.
 /// - **In order.** Values are destroyed in the order they were handed over:
 ///   everything one thread hands over is destroyed in that thread's order.
 ///   Between threads, the order is the order in which their hand-offs reached

@@ -41,17 +41,39 @@ struct _ChunkedQueue: Sendable {
     ///
     /// - Precondition: every chunk in `batch` is empty.
     mutating func exchange(_ batch: inout [Chunk]) {
-        while var chunk = batch.popLast() {
-            assert(chunk.isEmpty, "a chunk still holds values")
-            guard spares.count < Self.maximumSpareChunks else { continue }
-            chunk.removeAll(keepingCapacity: true)
-            spares.append(chunk)
-        }
+        recycle(&batch)
         swap(&batch, &full)
         if !tail.isEmpty {
             var last = takeSpareChunk()
             swap(&last, &tail)
             batch.append(last)
+        }
+    }
+
+    /// Puts the items left in `batch`, which a drainer took from this queue
+    /// and did not finish, back ahead of every item queued since, in their
+    /// order, and keeps the emptied chunks for reuse.
+    ///
+    /// - Precondition: `batch` holds items taken from the head of this queue,
+    ///   oldest first, and nothing was taken from it since.
+    mutating func prepend(_ batch: inout [Chunk]) {
+        var rest: [Chunk] = []
+        for index in batch.indices where !batch[index].isEmpty {
+            rest.append([])
+            swap(&rest[rest.count - 1], &batch[index])
+        }
+        recycle(&batch)
+        if !rest.isEmpty { full.insert(contentsOf: rest, at: 0) }
+    }
+
+    /// Keeps up to `maximumSpareChunks` of the emptied chunks of `batch`,
+    /// capacity kept, and leaves `batch` empty.
+    private mutating func recycle(_ batch: inout [Chunk]) {
+        while var chunk = batch.popLast() {
+            assert(chunk.isEmpty, "a chunk still holds values")
+            guard spares.count < Self.maximumSpareChunks else { continue }
+            chunk.removeAll(keepingCapacity: true)
+            spares.append(chunk)
         }
     }
 

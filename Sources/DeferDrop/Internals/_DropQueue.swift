@@ -135,6 +135,20 @@ final class _DropQueue: Sendable {
         /// owed progress: the moment a producer woke it, or it took its
         /// current batch; 0 while it is asleep with nothing to do.
         var workingSince: UInt64 = 0
+        /// With a time bound: the worker fell behind (a batch outlasted the
+        /// bound, or a producer found it behind) and has not caught up since.
+        /// It then takes one value at a time, so that what is queued stays
+        /// where a producer can take it (see `takeQueueToDrain`).
+        var isCatchingUp = false
+        /// With a time bound: whether the worker holds values it took from
+        /// the queue and has not yet published as destroyed or handed back.
+        var workerHoldsBatch = false
+        /// With a time bound: the producer's thread that is destroying values
+        /// it took from the head of the queue, if one is.
+        var drainingProducer: pthread_t?
+        /// Values queued, then destroyed by a producer that found the worker
+        /// behind: in `enqueued` and `completed`, and reported as destroyed inline.
+        var drainedByProducers: UInt64 = 0
         /// Bytes the worker's thread has freed, published with `completed`;
         /// `nil` where the allocator cannot tell.
         var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
@@ -204,6 +218,41 @@ final class _DropQueue: Sendable {
             return _deferdrop_coarse_monotonic_ns() &- workingSince > maximumWait
         }
 
+        /// With a time bound, for a producer that found the worker behind:
+        /// takes every queued value for the caller to destroy, oldest first,
+        /// if no one else is destroying values from the queue right now (the
+        /// worker holds no batch and no other producer drains); false if
+        /// someone is, or nothing is queued.
+        ///
+        /// Why: values the worker has not reached stay allocated for as long
+        /// as it stays behind, which at saturation, in `.idle`, can be
+        /// seconds; memory that is freed late is memory the allocator cannot
+        /// reuse, and glibc then grows and trims its arenas over and over.
+        /// One drainer at a time, always from the head, keeps every
+        /// producer's values destroyed in order and `completed` a count of
+        /// the oldest values, as barriers need.
+        mutating func takeQueueToDrain(into batch: inout [_ChunkedQueue.Chunk]) -> Bool {
+            isCatchingUp = true
+            guard !workerHoldsBatch, drainingProducer == nil, !items.isEmpty else { return false }
+            items.exchange(&batch)
+            drainingProducer = pthread_self()
+            return true
+        }
+
+        /// Whether the calling thread is a producer draining this queue, which
+        /// only a destructor of a value it drains can ask.
+        var isDrainingOnCallingThread: Bool {
+            guard let drainingProducer else { return false }
+            return pthread_equal(drainingProducer, pthread_self()) != 0
+        }
+
+        /// Called by whoever drained values from the head, worker or producer,
+        /// once they are published: the worker has caught up once nothing is
+        /// queued and no one holds values taken from the queue.
+        mutating func endCatchingUpIfCaughtUp() {
+            if items.isEmpty, !workerHoldsBatch, drainingProducer == nil { isCatchingUp = false }
+        }
+
         /// Wakes the worker if it sleeps; returns whether the caller must post.
         mutating func claimWakeUp() -> Bool {
             guard workerIsAsleep else { return false }
@@ -220,6 +269,14 @@ final class _DropQueue: Sendable {
         case destroyInline
         case destroyInlineAfterDrain(_Semaphore)
         case waitForRoom(_Semaphore)
+        /// The worker is behind: destroy the queued values taken into
+        /// `drained` (oldest first, until the deadline), then `item`.
+        ///
+        /// The values travel in a variable of the caller's, not in this case:
+        /// a copy of the batch left in the enum would keep a second reference
+        /// to every value, and each would then be destroyed only when the
+        /// enum is, after the drain was published.
+        case drainThenDestroyInline(deadline: UInt64)
     }
 
     /// Moves `item` into the queue, or destroys it in the calling thread if the
@@ -249,12 +306,13 @@ final class _DropQueue: Sendable {
             // inline, as one finding the worker behind does. Other producers
             // holding the lock are waited for, as always.
             var handoff: Handoff?
+            var drained: [_ChunkedQueue.Chunk] = []
             if maximumWait == nil || isOnWorkerThread {
-                handoff = state.withLock { handOff(&item, state: &$0) }
+                handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
             } else {
-                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, state: &$0) }
+                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, drained: &drained, state: &$0) }
                 if handoff == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    handoff = state.withLock { handOff(&item, state: &$0) }
+                    handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
                 }
             }
             guard let handoff else {
@@ -277,6 +335,10 @@ final class _DropQueue: Sendable {
             case .waitForRoom(let room):
                 // Woken when the worker has made room, or is stopping: try again.
                 room.wait()
+            case .drainThenDestroyInline(let deadline):
+                drain(&drained, until: deadline)
+                destroyInline(item.take()!)
+                return
             }
         }
     }
@@ -284,7 +346,9 @@ final class _DropQueue: Sendable {
     /// The producer's critical section: decides, under the lock, what becomes
     /// of `item`, and queues it if it is to be queued.
     @inline(__always)
-    private func handOff(_ item: inout _DisposalItem?, state: inout State) -> Handoff {
+    private func handOff(
+        _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
+    ) -> Handoff {
         switch state.lifecycle {
         case .idle:
             startWorkerThread()
@@ -309,8 +373,13 @@ final class _DropQueue: Sendable {
             state.roomWaiters.append(room)
             return .waitForRoom(room)
         }
-        if let maximumWait, state.isBehind(maximumWait: maximumWait), !isOnWorkerThread {
-            return .destroyInline
+        if let maximumWait, !isOnWorkerThread {
+            // A destructor of a value this thread is draining: part of that drain.
+            if state.isDrainingOnCallingThread { return .destroyInline }
+            if state.isCatchingUp || state.isBehind(maximumWait: maximumWait) {
+                guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
+                return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
+            }
         }
         state.items.append(item.take()!)
         state.enqueued += 1
@@ -321,6 +390,27 @@ final class _DropQueue: Sendable {
         guard state.claimWakeUp() else { return .queued }
         if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
         return .queuedWakeWorker
+    }
+
+    /// A producer's drain: destroys the values it took from the head of the
+    /// queue, oldest first, until `deadline` (at least one), gives back what
+    /// is left, and publishes them as the worker publishes a batch.
+    private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
+        let count = Self.destroy(&batch, on: nil, until: deadline) {}
+        let (ready, mustWake) = state.withLock { state in
+            state.completed += count
+            state.drainedByProducers += count
+            state.items.prepend(&batch)
+            state.drainingProducer = nil
+            state.endCatchingUpIfCaughtUp()
+            // The worker stands aside while a producer drains, for up to the
+            // bound; a shutdown to finish is worth waking it for.
+            let isStopping = if case .running = state.lifecycle { false } else { true }
+            return (state.takeReadyWaiters(), isStopping && state.claimWakeUp())
+        }
+        metrics?.countDrainedByProducer(count)
+        for waiter in ready { waiter.resume() }
+        if mustWake { wakeUp.signal() }
     }
 
     private func destroyInline(_ item: consuming _DisposalItem) {
@@ -481,7 +571,7 @@ final class _DropQueue: Sendable {
                 destroyed: state.completed + destroyedInline + state.destroyedInPlace,
                 peakPending: state.peakPending,
                 reclaimedBytes: state.reclaimedBytes,
-                destroyedInline: destroyedInline,
+                destroyedInline: destroyedInline + state.drainedByProducers,
                 releasedElsewhere: state.releasedElsewhere)
         }
     }
@@ -491,6 +581,9 @@ final class _DropQueue: Sendable {
     private enum WorkerStep {
         case destroy
         case sleep
+        /// With a time bound, while the worker is behind: leave the queue to
+        /// the producers for up to the bound (see `takeNextBatchWithTimeBound`).
+        case standAside
         case stop
     }
 
@@ -506,7 +599,16 @@ final class _DropQueue: Sendable {
     private func runWorker(_ thread: _WorkerThreadState) {
         var batch: [_ChunkedQueue.Chunk] = []
         var destroyedInBatch: UInt64 = 0
-        var appliedPriority: DropPriority?
+        /// Whether values of the batch are left, with a time bound, to give back.
+        var batchIsUnfinished = false
+        /// With a time bound: `drainedByProducers` when the worker last stood
+        /// aside, or `nil` if it did not.
+        var drainedWhenStoodAside: UInt64?
+        // The priority applies from the first batch on: a worker at `.idle`
+        // that took its first batch at the default priority would then be
+        // preempted in the middle of it, on a busy machine, for seconds.
+        var appliedPriority: DropPriority? = state.withLock { $0.priority }
+        _ = _deferdrop_set_current_thread_scheduling(appliedPriority!._schedulingClass)
         let freed = _ThreadFreedBytes()
         var publisher = metrics.map(_WorkerMetrics.Publisher.init)
         while true {
@@ -521,10 +623,20 @@ final class _DropQueue: Sendable {
                     state.destroyedInPlace += inPlace
                     state.releasedElsewhere += releasedElsewhere
                     if let reclaimed { state.reclaimedBytes = reclaimed }
-                    state.items.exchange(&batch)
-                    if maximumWait != nil { state.workingSince = batch.isEmpty ? 0 : now }
+                    let standsAside: Bool
+                    if maximumWait != nil {
+                        standsAside = takeNextBatchWithTimeBound(
+                            &batch, giveBack: batchIsUnfinished, drainedWhenStoodAside: &drainedWhenStoodAside,
+                            now: now, state: &state)
+                    } else {
+                        standsAside = false
+                        state.items.exchange(&batch)
+                    }
                     let step: WorkerStep
-                    if !batch.isEmpty {
+                    if standsAside {
+                        state.workerIsAsleep = true
+                        step = .standAside
+                    } else if !batch.isEmpty {
                         step = .destroy
                     } else if case .stopping = state.lifecycle {
                         state.lifecycle = .stopped
@@ -554,6 +666,9 @@ final class _DropQueue: Sendable {
                 if let bound {
                     Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count) }
                     destroyedInBatch = 0
+                } else if let maximumWait {
+                    destroyedInBatch = Self.destroy(&batch, on: thread, until: now &+ maximumWait) {}
+                    batchIsUnfinished = batch.contains { !$0.isEmpty }
                 } else {
                     destroyedInBatch = Self.destroy(&batch, on: thread) {}
                 }
@@ -564,19 +679,72 @@ final class _DropQueue: Sendable {
                 }
             case .sleep:
                 destroyedInBatch = 0
+                batchIsUnfinished = false
                 wakeUp.wait()
+            case .standAside:
+                destroyedInBatch = 0
+                batchIsUnfinished = false
+                _ = wakeUp.wait(nanoseconds: maximumWait!)
             case .stop:
                 return
             }
         }
     }
 
-    /// Destroys every item of `batch` in the order it was queued, leaving the
-    /// chunks empty with their capacity, and calls `afterEach` after each
+    /// With a time bound, the worker's step under the lock between two
+    /// batches: gives back what is left of the last one (it outlasted the
+    /// bound), and takes every queued value, unless it should stand aside:
+    /// returns whether it should.
+    ///
+    /// Why stand aside: a worker that is behind, at `.idle` on a saturated
+    /// machine, is preempted for long stretches, and whatever it has taken
+    /// off the queue stays allocated until it runs again. So while it is
+    /// catching up, it leaves the queue to the producers, which destroy it
+    /// in order on their next hand-offs (`takeQueueToDrain`), and sleeps
+    /// for up to the bound. It takes the queue back only if no producer
+    /// made progress with it in that time: then no one else will, and it
+    /// is the worker's again. A worker that stands aside holds nothing, so
+    /// a producer can always take the queue.
+    private func takeNextBatchWithTimeBound(
+        _ batch: inout [_ChunkedQueue.Chunk], giveBack: Bool, drainedWhenStoodAside: inout UInt64?, now: UInt64,
+        state: inout State
+    ) -> Bool {
+        // Stood aside until the time ran out, or was woken: awake either way.
+        state.workerIsAsleep = false
+        if giveBack { state.isCatchingUp = true }
+        state.items.prepend(&batch)
+        state.workerHoldsBatch = false
+        let isRunning = if case .running = state.lifecycle { true } else { false }
+        state.endCatchingUpIfCaughtUp()
+        let producersMadeProgress = drainedWhenStoodAside != state.drainedByProducers
+        if state.drainingProducer != nil || (state.isCatchingUp && isRunning && producersMadeProgress) {
+            drainedWhenStoodAside = state.drainedByProducers
+            return true
+        }
+        drainedWhenStoodAside = nil
+        state.items.exchange(&batch)
+        state.workerHoldsBatch = !batch.isEmpty
+        // While catching up, the worker still owes what it owed: producers
+        // go on finding it behind until it has caught up.
+        if batch.isEmpty {
+            state.workingSince = 0
+        } else if !state.isCatchingUp {
+            state.workingSince = now
+        }
+        return false
+    }
+
+    /// Destroys the items of `batch` in the order they were queued, leaving
+    /// the chunks empty with their capacity, and calls `afterEach` after each
     /// value. Returns how many were destroyed.
+    ///
+    /// With a `deadline` (coarse monotonic ns), stops once it has passed,
+    /// after at least one value, and leaves the rest in `batch`, in order.
+    /// On a producer's thread, `thread` is `nil`.
     @discardableResult
     fileprivate static func destroy(
-        _ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState, afterEach: () -> Void
+        _ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState?, until deadline: UInt64? = nil,
+        afterEach: () -> Void
     ) -> UInt64 {
         var count: UInt64 = 0
         for index in batch.indices {
@@ -587,9 +755,18 @@ final class _DropQueue: Sendable {
             // Reversing moves references without retaining them; the items
             // are then released from the end, oldest first.
             chunk.reverse()
-            count += UInt64(chunk.count)
             while !chunk.isEmpty {
-                thread.releaseLast(of: &chunk)
+                if let deadline, count > 0, _deferdrop_coarse_monotonic_ns() > deadline {
+                    chunk.reverse()
+                    swap(&chunk, &batch[index])
+                    return count
+                }
+                if let thread {
+                    thread.releaseLast(of: &chunk)
+                } else {
+                    chunk.removeLast()
+                }
+                count += 1
                 afterEach()
             }
             swap(&chunk, &batch[index])
@@ -637,8 +814,23 @@ extension _DropQueue {
         state.roomWaiters.append(_Semaphore())
         _ = state.items.count
         var batch: [_ChunkedQueue.Chunk] = []
+        // With a time bound: a batch given back unfinished (a deadline
+        // already passed), a producer's drain.
         state.items.exchange(&batch)
-        state.completed = destroy(&batch, on: _WorkerThreadState.detached()) {}
+        state.completed = destroy(&batch, on: _WorkerThreadState.detached(), until: 0) {}
+        state.items.prepend(&batch)
+        state.items.exchange(&batch)
+        state.completed += destroy(&batch, on: nil, until: 0) {}
+        state.items.prepend(&batch)
+        _ = state.isDrainingOnCallingThread
+        if state.takeQueueToDrain(into: &batch) {
+            state.items.prepend(&batch)
+        }
+        state.drainingProducer = nil
+        state.workerHoldsBatch = false
+        state.endCatchingUpIfCaughtUp()
+        state.items.exchange(&batch)
+        state.completed += destroy(&batch, on: _WorkerThreadState.detached()) {}
         state.items.exchange(&batch)
         _ = state.takeReadyWaiters()
         _ = state.takeRoomWaiters(bound: 1)
@@ -687,6 +879,9 @@ extension _DropQueue: _ProcessLifecycleParticipant {
             state.completed = state.enqueued - UInt64(state.items.count)
             state.workerIsAsleep = false
             state.workingSince = 0
+            state.isCatchingUp = false
+            state.workerHoldsBatch = false
+            state.drainingProducer = nil
             // The waiters' threads and tasks exist only in the parent. Resuming
             // a task's continuation here would schedule it on an executor the
             // child does not have, and dropping it unresumed would report a

@@ -45,10 +45,16 @@ final class _Semaphore: @unchecked Sendable {
             return sem_trywait(handle) == 0
         }
         let nanoseconds = UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        let total = nanoseconds.overflow
-            ? UInt64.max / 2
-            : nanoseconds.partialValue &+ UInt64(max(attoseconds, 0) / 1_000_000_000)
-        let result = _deferdrop_semaphore_wait_for(handle, total)
+        return wait(
+            nanoseconds: nanoseconds.overflow
+                ? UInt64.max / 2
+                : nanoseconds.partialValue &+ UInt64(max(attoseconds, 0) / 1_000_000_000))
+    }
+
+    /// Waits until the semaphore is posted or `nanoseconds` have passed;
+    /// returns whether it was posted.
+    func wait(nanoseconds: UInt64) -> Bool {
+        let result = _deferdrop_semaphore_wait_for(handle, nanoseconds)
         _precondition(result == 0 || result == ETIMEDOUT, "sem_clockwait failed with errno \(result)")
         return result == 0
     }

@@ -107,6 +107,14 @@ final class _WorkerMetrics: Sendable {
         }
     }
 
+    /// Called by a producer that destroyed `count` queued values, having found
+    /// the worker behind: they were counted as deferred when queued, and as
+    /// destroyed with the worker's next report.
+    func countDrainedByProducer(_ count: UInt64) {
+        guard count > 0, let handles = makeHandles() else { return }
+        handles.destroyedInline.increment(by: Int64(count))
+    }
+
     /// Called by a producer that destroyed a value itself: one value handed
     /// over and destroyed inline.
     func countDestroyedInline() {
@@ -145,6 +153,7 @@ final class _WorkerMetrics: Sendable {
         publisher.publish(Snapshot(reachedWorker: 1, destroyed: 1, releasedElsewhere: 1, reclaimedBytes: 1))
         publisher.recordBatch(nanoseconds: 1)
         metrics.countDestroyedInline()
+        metrics.countDrainedByProducer(1)
     }
 
     /// What the worker reports, read under the queue's lock.
@@ -216,6 +225,7 @@ enum _WorkerMetrics: Sendable {
     }
 
     func countDestroyedInline() {}
+    func countDrainedByProducer(_ count: UInt64) {}
     func _prepareForFork() {}
     func _parentAfterFork() {}
     func _childAfterFork() {}

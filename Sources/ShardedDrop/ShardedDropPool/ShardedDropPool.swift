@@ -39,7 +39,8 @@ import _DeferDropShims
 ///   With the default capacity, `DropCapacity.default`, each shard is bounded
 ///   in time and runs only on spare CPU: while a shard is more than 20 ms
 ///   behind, the values handed to it are destroyed on their producer, as
-///   without deferring, and counted in `destroyedInline`. With
+///   without deferring, with the values still queued on that shard, and
+///   counted in `destroyedInline`. With
 ///   `capacity: .unbounded` no value is ever destroyed on its producer.
 ///
 /// ## Threads
