@@ -52,18 +52,22 @@ struct _ChunkedQueue: Sendable {
 
     /// Puts the items left in `batch`, which a drainer took from this queue
     /// and did not finish, back ahead of every item queued since, in their
-    /// order, and keeps the emptied chunks for reuse.
+    /// order, and keeps the emptied chunks for reuse. Returns whether any
+    /// item was put back.
     ///
     /// - Precondition: `batch` holds items taken from the head of this queue,
     ///   oldest first, and nothing was taken from it since.
-    mutating func prepend(_ batch: inout [Chunk]) {
+    @discardableResult
+    mutating func prepend(_ batch: inout [Chunk]) -> Bool {
         var rest: [Chunk] = []
         for index in batch.indices where !batch[index].isEmpty {
             rest.append([])
             swap(&rest[rest.count - 1], &batch[index])
         }
         recycle(&batch)
-        if !rest.isEmpty { full.insert(contentsOf: rest, at: 0) }
+        guard !rest.isEmpty else { return false }
+        full.insert(contentsOf: rest, at: 0)
+        return true
     }
 
     /// Keeps up to `maximumSpareChunks` of the emptied chunks of `batch`,

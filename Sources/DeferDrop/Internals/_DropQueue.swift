@@ -137,8 +137,9 @@ final class _DropQueue: Sendable {
         var workingSince: UInt64 = 0
         /// With a time bound: the worker fell behind (a batch outlasted the
         /// bound, or a producer found it behind) and has not caught up since.
-        /// It then takes one value at a time, so that what is queued stays
-        /// where a producer can take it (see `takeQueueToDrain`).
+        /// Every hand-off is then destroyed inline, and the worker stands
+        /// aside, so that what is queued stays where a producer can take it
+        /// (see `takeQueueToDrain` and `takeNextBatchWithTimeBound`).
         var isCatchingUp = false
         /// With a time bound: whether the worker holds values it took from
         /// the queue and has not yet published as destroyed or handed back.
@@ -599,8 +600,6 @@ final class _DropQueue: Sendable {
     private func runWorker(_ thread: _WorkerThreadState) {
         var batch: [_ChunkedQueue.Chunk] = []
         var destroyedInBatch: UInt64 = 0
-        /// Whether values of the batch are left, with a time bound, to give back.
-        var batchIsUnfinished = false
         /// With a time bound: `drainedByProducers` when the worker last stood
         /// aside, or `nil` if it did not.
         var drainedWhenStoodAside: UInt64?
@@ -626,8 +625,7 @@ final class _DropQueue: Sendable {
                     let standsAside: Bool
                     if maximumWait != nil {
                         standsAside = takeNextBatchWithTimeBound(
-                            &batch, giveBack: batchIsUnfinished, drainedWhenStoodAside: &drainedWhenStoodAside,
-                            now: now, state: &state)
+                            &batch, drainedWhenStoodAside: &drainedWhenStoodAside, now: now, state: &state)
                     } else {
                         standsAside = false
                         state.items.exchange(&batch)
@@ -668,7 +666,6 @@ final class _DropQueue: Sendable {
                     destroyedInBatch = 0
                 } else if let maximumWait {
                     destroyedInBatch = Self.destroy(&batch, on: thread, until: now &+ maximumWait) {}
-                    batchIsUnfinished = batch.contains { !$0.isEmpty }
                 } else {
                     destroyedInBatch = Self.destroy(&batch, on: thread) {}
                 }
@@ -679,11 +676,9 @@ final class _DropQueue: Sendable {
                 }
             case .sleep:
                 destroyedInBatch = 0
-                batchIsUnfinished = false
                 wakeUp.wait()
             case .standAside:
                 destroyedInBatch = 0
-                batchIsUnfinished = false
                 _ = wakeUp.wait(nanoseconds: maximumWait!)
             case .stop:
                 return
@@ -692,9 +687,9 @@ final class _DropQueue: Sendable {
     }
 
     /// With a time bound, the worker's step under the lock between two
-    /// batches: gives back what is left of the last one (it outlasted the
-    /// bound), and takes every queued value, unless it should stand aside:
-    /// returns whether it should.
+    /// batches: gives back what is left in `batch` (the last one outlasted
+    /// the bound), and takes every queued value, unless it should stand
+    /// aside: returns whether it should.
     ///
     /// Why stand aside: a worker that is behind, at `.idle` on a saturated
     /// machine, is preempted for long stretches, and whatever it has taken
@@ -706,13 +701,12 @@ final class _DropQueue: Sendable {
     /// is the worker's again. A worker that stands aside holds nothing, so
     /// a producer can always take the queue.
     private func takeNextBatchWithTimeBound(
-        _ batch: inout [_ChunkedQueue.Chunk], giveBack: Bool, drainedWhenStoodAside: inout UInt64?, now: UInt64,
+        _ batch: inout [_ChunkedQueue.Chunk], drainedWhenStoodAside: inout UInt64?, now: UInt64,
         state: inout State
     ) -> Bool {
         // Stood aside until the time ran out, or was woken: awake either way.
         state.workerIsAsleep = false
-        if giveBack { state.isCatchingUp = true }
-        state.items.prepend(&batch)
+        if state.items.prepend(&batch) { state.isCatchingUp = true }
         state.workerHoldsBatch = false
         let isRunning = if case .running = state.lifecycle { true } else { false }
         state.endCatchingUpIfCaughtUp()
