@@ -100,8 +100,12 @@ struct TimeBoundTests {
         let statistics = worker.statistics
         let firstProducer = log.all.filter { $0.producer == 0 }
         #expect(log.onOtherProducerCount > 0, "no value of producer 0 was destroyed by producer 1")
-        #expect(firstProducer.map(\.sequence) == Array(0..<100), "producer 0's values: once each, in order")
-        #expect(firstProducer.allSatisfy { !$0.onCreator }, "none on producer 0, which never found the worker behind")
+        // Producer 0 may itself find the worker behind (or inside its lock)
+        // on a loaded machine, and free a value inline, ahead of its queued
+        // ones: the contract is each value once, and the deferred ones in order.
+        let deferred = firstProducer.filter { !$0.onCreator }.map(\.sequence)
+        #expect(firstProducer.map(\.sequence).sorted() == Array(0..<100), "producer 0's values: once each")
+        #expect(deferred == deferred.sorted(), "producer 0's deferred values in order")
         #expect(statistics.destroyedInline == UInt64(log.onProducerCount))
         #expect(statistics.deferred == UInt64(100 + handedOver.withLock { $0 }) && statistics.pending == 0, "\(statistics)")
     }
