@@ -227,19 +227,22 @@ public func onNewThread<Result: Sendable>(_ body: @escaping @Sendable () -> Resu
 /// runs in the destructor of a value handed over.
 ///
 /// A time-bounded worker that is behind (the shared one, busy with other
-/// tests' values) frees a value on the caller instead: such a try is not the
-/// worker's, and another value is handed over, up to 1,000 times. `nil` if
+/// tests' values) frees a value on a producer's thread instead, the caller's
+/// or, draining the queue, another's: such a try is not the worker's, and
+/// another value is handed over, up to 1,000 times. `nil` if
 /// none reached the worker.
 public func observeOnWorker<Observed: Sendable>(
     of disposer: some Disposer, _ observe: @escaping @Sendable () -> Observed
 ) -> Observed? {
-    let caller = currentThread()
     for _ in 0..<1_000 {
-        let seen = _Lock<(thread: UInt, observed: Observed)?>(nil)
-        disposer.dispose(OnDestroy { seen.withLock { $0 = (currentThread(), observe()) } })
+        // Whether the probe ran on a worker's thread: a time-bounded worker
+        // that is behind lets its producers free values, this test's or,
+        // draining the queue, another test's thread.
+        let seen = _Lock<(onWorker: Bool, observed: Observed)?>(nil)
+        disposer.dispose(OnDestroy { seen.withLock { $0 = (_deferdrop_worker_thread_state() != nil, observe()) } })
         disposer.flush()
-        guard let (thread, observed) = seen.withLock({ $0 }) else { return nil }
-        if thread != caller { return observed }
+        guard let (onWorker, observed) = seen.withLock({ $0 }) else { return nil }
+        if onWorker { return observed }
     }
     return nil
 }
