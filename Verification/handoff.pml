@@ -1,0 +1,455 @@
+/*
+ * DeferDrop, hand-off core v2: a model of the protocol between producers,
+ * their lanes and one worker, checked exhaustively with spin.
+ *
+ * What is modelled
+ * - Each producer thread owns a lane: a single-producer queue that only it
+ *   appends to. A hand-off writes the value and then the lane's tail, with no
+ *   lock; the worker (or whoever holds the lock) moves values from the head
+ *   of every lane into the central queue ("collects") and destroys them.
+ * - x86-TSO memory: a producer's stores go through a FIFO store buffer
+ *   (`sb[p]`), which a separate process commits to memory at any time; a
+ *   producer reads its own buffered stores, every other thread reads memory.
+ *   A locked instruction (the lock, a compare-and-swap) empties the buffer
+ *   first. The worker's stores are modelled as immediately visible: each is
+ *   followed by a full barrier (its lock, or membarrier()) before it matters.
+ * - Sleep and wake-up, as an eventcount: the worker announces `sleeping`,
+ *   issues membarrier() (every thread of the process executes a full
+ *   barrier: here, every store buffer is emptied), then looks at every lane
+ *   and the central queue once more, and only then sleeps on `sem`. A
+ *   producer appends, then (after only a compiler barrier) reads `sleeping`;
+ *   if set, it claims the wake-up with a compare-and-swap and posts `sem`.
+ * - Barriers (`flush()`): under the lock, collect every lane, then wait
+ *   until the values counted so far are destroyed.
+ * - Shutdown: `stopping` is published in the same word as `sleeping`
+ *   (`notRunning`); the worker drains and stops after the same last look. A
+ *   producer that sees `notRunning` after its append waits for the worker to
+ *   stop and destroys what is left in its own lane itself, in order.
+ * - With TIME_BOUND: a producer that finds the worker behind takes every
+ *   queued value and destroys it (oldest first) before its own value, which
+ *   it destroys inline, if no one else holds values taken from the queue.
+ * - With LANE_CAPACITY: a full lane sends the hand-off the slow way, under
+ *   the lock, into the central queue (after collecting its own lane first).
+ *
+ * What is checked (safety, exhaustively)
+ * - no value is destroyed twice (assertion at every destruction);
+ * - each producer's values are destroyed in its order (with TIME_BOUND:
+ *   those not destroyed inline);
+ * - a `flush()` returns only when every value handed over before it is
+ *   destroyed: producer 1 flushes after its own hand-offs and asserts that
+ *   its values, and those producer 0 had finished handing over, are gone;
+ * - no lost wake-up and no flush that waits for ever: every run ends in a
+ *   valid end state (spin reports any other as an invalid end state);
+ * - no value is lost: at the end, after a final flush (or the shutdown),
+ *   every value was destroyed exactly once.
+ *
+ * Variants (see check.sh): -DSHUTDOWN adds a concurrent shutdown();
+ * -DTIME_BOUND adds the producers' drain; -DLANE_CAPACITY=1 a full lane.
+ * Known-bad variants, which spin must reject, show the model has teeth:
+ * -DBROKEN_NO_BARRIER (the worker sleeps without membarrier()) and
+ * -DBROKEN_RESCAN_LANES_ONLY (its last look ignores the central queue),
+ * -DBROKEN_FLUSH_SKIPS_LANES (a barrier counts only the central queue, not
+ * the values still in the producers' lanes).
+ */
+
+#ifndef PRODUCERS
+#define PRODUCERS 2
+#endif
+#ifndef VALUES
+#define VALUES 2
+#endif
+#define TOTAL (PRODUCERS * VALUES)
+
+#ifdef LANE_CAPACITY
+#define LANE_HAS_ROOM(p) (myTail - head[p] < LANE_CAPACITY)
+#else
+#define LANE_HAS_ROOM(p) 1
+#endif
+
+#define RUNNING 0
+#define STOPPING 1
+#define STOPPED 2
+
+/* Memory: lanes. */
+byte tail[PRODUCERS];        /* values appended to each lane, as memory sees it */
+byte head[PRODUCERS];        /* values collected from each lane (under the lock) */
+byte slot[TOTAL];            /* the lanes' values: lane p's n-th at p * VALUES + n */
+byte handed[PRODUCERS];      /* hand-offs that have returned, as memory sees it */
+chan sb[PRODUCERS] = [4] of { bit, byte };  /* store buffers: (0 tail | 1 handed, value) */
+
+/* Memory: the status word and the wake-up semaphore. */
+bit sleeping;
+bit notRunning;
+byte sem;
+
+/* Under the lock. */
+bit lockBit;
+byte lifecycle = RUNNING;
+chan central = [TOTAL] of { byte };
+byte enqueued;               /* values ever put in `central` */
+byte completed;              /* of those, destroyed and published */
+bit workerHolds;             /* the worker holds values taken from `central` */
+bit draining;                /* a producer holds values taken from `central` */
+bit waiting[2];              /* barrier slots: 0 for producer 1, 1 for the final flush */
+byte target[2];
+byte released[2];
+
+/* Observers. */
+byte destroyed[TOTAL];       /* destructions of each value */
+byte lastInOrder[PRODUCERS]; /* 1 + index of the last value of the lane destroyed in order */
+byte finished;
+
+inline lockBy(p) {
+    /* A locked instruction: the caller's store buffer is emptied first. */
+    atomic { empty(sb[p]) && lockBit == 0 -> lockBit = 1 }
+}
+inline lockByWorker() { atomic { lockBit == 0 -> lockBit = 1 } }
+inline unlock() { lockBit = 0 }
+
+inline destroyInOrder(v) {
+    d_step {
+        destroyed[v]++;
+        assert(destroyed[v] == 1);
+        assert(v % VALUES + 1 > lastInOrder[v / VALUES]);
+        lastInOrder[v / VALUES] = v % VALUES + 1
+    }
+}
+
+inline destroyInline(v) {
+    d_step {
+        destroyed[v]++;
+        assert(destroyed[v] == 1);
+#ifndef TIME_BOUND
+        assert(v % VALUES + 1 > lastInOrder[v / VALUES]);
+        lastInOrder[v / VALUES] = v % VALUES + 1
+#endif
+    }
+}
+
+/* Under the lock: moves every visible value of every lane to `central`. */
+inline collect() {
+    d_step {
+        i = 0;
+        do
+        :: i < PRODUCERS ->
+            do
+            :: head[i] < tail[i] -> central!slot[i * VALUES + head[i]]; head[i]++; enqueued++
+            :: else -> break
+            od;
+            i++
+        :: else -> break
+        od;
+        i = 0
+    }
+}
+
+/* Under the lock: lets every barrier whose values are destroyed go on. */
+inline releaseBarriers() {
+    d_step {
+        if
+        :: waiting[0] && completed >= target[0] -> waiting[0] = 0; released[0]++
+        :: else -> skip
+        fi;
+        if
+        :: waiting[1] && completed >= target[1] -> waiting[1] = 0; released[1]++
+        :: else -> skip
+        fi
+    }
+}
+
+/* The worker's last look before it sleeps or stops, without the lock. */
+inline anyPending(result) {
+    d_step {
+        result = 0;
+        i = 0;
+        do
+        :: i < PRODUCERS -> if :: tail[i] > head[i] -> result = 1 :: else -> skip fi; i++
+        :: else -> break
+        od;
+        i = 0;
+#ifndef BROKEN_RESCAN_LANES_ONLY
+        if :: len(central) > 0 -> result = 1 :: else -> skip fi
+#endif
+    }
+}
+
+/* membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every thread of the process
+   executes a full barrier, so every store buffer is emptied. */
+inline membarrier() {
+#ifndef BROKEN_NO_BARRIER
+    atomic {
+        do
+        :: nempty(sb[0]) -> sb[0]?kind, value; if :: kind == 0 -> tail[0] = value :: else -> handed[0] = value fi
+        :: nempty(sb[1]) -> sb[1]?kind, value; if :: kind == 0 -> tail[1] = value :: else -> handed[1] = value fi
+        :: empty(sb[0]) && empty(sb[1]) -> break
+        od
+    }
+#else
+    skip
+#endif
+}
+
+/* Commits one producer's buffered stores to memory, in order, at any time. */
+proctype StoreBuffer(byte p) {
+    bit kind; byte value;
+end:
+    do
+    :: atomic { sb[p]?kind, value -> if :: kind == 0 -> tail[p] = value :: else -> handed[p] = value fi }
+    od
+}
+
+proctype Worker() {
+    byte i; byte v; byte count; bit pending; bit kind; byte value; bit claimed;
+    chan batch = [TOTAL] of { byte };
+end:
+    do
+    :: lockByWorker();
+        completed = completed + count;
+        count = 0;
+        workerHolds = 0;
+        releaseBarriers();
+        if
+        :: draining ->
+            /* A producer is draining: stand aside (a timed wait). */
+            unlock()
+        :: else ->
+            collect();
+            if
+            :: len(central) > 0 ->
+                d_step { do :: central?v -> batch!v :: empty(central) -> break od };
+                workerHolds = 1;
+                unlock();
+                do
+                :: batch?v -> destroyInOrder(v); count++
+                :: empty(batch) -> break
+                od
+            :: else ->
+                if
+                :: lifecycle == STOPPING ->
+                    unlock();
+                    membarrier();
+                    anyPending(pending);
+                    if
+                    :: pending -> skip
+                    :: else ->
+                        lockByWorker();
+                        anyPending(pending);
+                        if
+                        :: pending -> unlock()
+                        :: else ->
+                            lifecycle = STOPPED;
+                            releaseBarriers();
+                            unlock();
+                            break
+                        fi
+                    fi
+                :: else ->
+                    unlock();
+                    sleeping = 1;
+                    membarrier();
+                    anyPending(pending);
+                    if
+                    :: pending || notRunning ->
+                        /* Take the announcement back, unless a producer has
+                           claimed the wake-up: then its post is coming. */
+                        atomic {
+                            if
+                            :: sleeping -> sleeping = 0; claimed = 0
+                            :: else -> claimed = 1
+                            fi
+                        };
+                        if
+                        :: claimed -> atomic { sem > 0 -> sem-- }
+                        :: else -> skip
+                        fi
+                    :: else ->
+end_asleep:             atomic { sem > 0 -> sem-- }
+                    fi
+                fi
+            fi
+        fi
+    od
+}
+
+/* What a producer does once the worker has stopped: what is left in its own
+   lane first (it is the only one left to take it), in order. */
+inline destroyLeftInOwnLane(p) {
+    (lifecycle == STOPPED);
+    lockBy(p);
+    do
+    :: head[p] < myTail -> destroyInOrder(slot[p * VALUES + head[p]]); head[p]++
+    :: else -> break
+    od;
+    unlock()
+}
+
+inline flush(slotIndex, p) {
+    lockBy(p);
+#ifndef BROKEN_FLUSH_SKIPS_LANES
+    if
+    :: lifecycle != STOPPED -> collect()
+    :: else -> skip
+    fi;
+#endif
+    if
+    :: completed < enqueued ->
+        target[slotIndex] = enqueued;
+        waiting[slotIndex] = 1;
+        unlock();
+        (released[slotIndex] > 0);
+        released[slotIndex]--
+    :: else -> unlock()
+    fi
+}
+
+proctype Producer(byte p) {
+    byte i; byte v; byte k; byte myTail; byte seenHanded; byte j; byte n;
+    chan drained = [TOTAL] of { byte };
+    do
+    :: k < VALUES ->
+        v = p * VALUES + k;
+        if
+        :: notRunning ->
+            /* The slow way: the worker is stopping or has stopped. */
+            destroyLeftInOwnLane(p);
+            destroyInline(v)
+#ifdef TIME_BOUND
+        :: !notRunning ->
+            /* The worker is behind: drain what is queued, then destroy inline. */
+            lockBy(p);
+            if
+            :: !workerHolds && !draining && lifecycle == RUNNING ->
+                collect();
+                d_step { do :: central?j -> drained!j :: empty(central) -> break od };
+                draining = 1;
+                unlock();
+                n = 0;
+                do
+                :: drained?j -> destroyInOrder(j); n++
+                :: empty(drained) -> break
+                od;
+                lockBy(p);
+                completed = completed + n;
+                draining = 0;
+                releaseBarriers();
+                unlock()
+            :: else -> unlock()
+            fi;
+            destroyInline(v)
+#endif
+#ifdef LANE_CAPACITY
+        :: !notRunning && myTail - head[p] >= LANE_CAPACITY ->
+            /* A full lane: the slow way, under the lock, behind the lane's values. */
+            lockBy(p);
+            if
+            :: lifecycle == RUNNING ->
+                collect();
+                central!v;
+                enqueued++;
+                unlock();
+                atomic { if :: sleeping -> sleeping = 0; sem++ :: else -> skip fi }
+            :: else ->
+                unlock();
+                destroyLeftInOwnLane(p);
+                destroyInline(v)
+            fi
+#endif
+        :: !notRunning && LANE_HAS_ROOM(p) ->
+            /* The fast way: append, then (compiler barrier) read the status word. */
+            slot[p * VALUES + myTail] = v;
+            myTail++;
+            sb[p]!0, myTail;
+            if
+            :: sleeping ->
+                /* Claim the wake-up: a compare-and-swap, a locked instruction. */
+                atomic { empty(sb[p]) -> if :: sleeping -> sleeping = 0; sem++ :: else -> skip fi }
+            :: else -> skip
+            fi;
+            if
+            :: notRunning ->
+                /* Stopping began: the worker may or may not have seen the value. */
+                destroyLeftInOwnLane(p)
+            :: else -> skip
+            fi
+        fi;
+        k++;
+        sb[p]!1, k;
+        if
+        :: p == 1 && k == VALUES ->
+            /* Producer 1 flushes after its last hand-off. */
+            seenHanded = handed[0];
+            flush(0, p);
+            d_step {
+                j = 0;
+                do
+                :: j < VALUES -> assert(destroyed[VALUES + j] == 1); j++
+                :: else -> break
+                od;
+                j = 0;
+                do
+                :: j < seenHanded -> assert(destroyed[j] == 1); j++
+                :: else -> break
+                od;
+                j = 0
+            }
+        :: else -> skip
+        fi
+    :: else -> break
+    od;
+    /* The thread ends: joining it makes its stores visible. */
+    atomic { empty(sb[p]) -> finished++ }
+}
+
+#ifdef SHUTDOWN
+proctype Shutdown() {
+    lockByWorker();
+    if
+    :: lifecycle == RUNNING -> lifecycle = STOPPING; notRunning = 1
+    :: else -> skip
+    fi;
+    unlock();
+    atomic { if :: sleeping -> sleeping = 0; sem++ :: else -> skip fi };
+    (lifecycle == STOPPED);
+    finished++
+}
+#endif
+
+/* Once every producer (and the shutdown) has finished: a last flush (or the
+   shutdown's drain) leaves no value behind, and none was destroyed twice. */
+proctype Final() {
+    byte i; byte j;
+#ifdef SHUTDOWN
+    (finished == PRODUCERS + 1);
+#else
+    (finished == PRODUCERS);
+    lockByWorker();
+    collect();
+    if
+    :: completed < enqueued ->
+        target[1] = enqueued; waiting[1] = 1; unlock();
+        (released[1] > 0)
+    :: else -> unlock()
+    fi;
+#endif
+    d_step {
+        j = 0;
+        do
+        :: j < TOTAL -> assert(destroyed[j] == 1); j++
+        :: else -> break
+        od
+    }
+}
+
+init {
+    atomic {
+        run StoreBuffer(0);
+        run StoreBuffer(1);
+        run Worker();
+        run Producer(0);
+        run Producer(1);
+#ifdef SHUTDOWN
+        run Shutdown();
+#endif
+        run Final()
+    }
+}
