@@ -25,6 +25,8 @@ let package = Package(
         .library(name: "DeferDrop", targets: ["DeferDrop"]),
         .library(name: "ShardedDrop", targets: ["ShardedDrop"]),
         .executable(name: "demo", targets: ["Demo"]),
+        // A time-bounded randomized check of every guarantee: `swift run -c release soak --seconds 60`.
+        .executable(name: "soak", targets: ["Soak"]),
     ],
     traits: [
         .trait(
@@ -93,6 +95,11 @@ let package = Package(
         .target(name: "_DeferDropShims"),
         .executableTarget(
             name: "Demo",
+            dependencies: ["DeferDrop", "ShardedDrop"],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "Soak",
             dependencies: ["DeferDrop", "ShardedDrop"],
             swiftSettings: strictSettings
         ),

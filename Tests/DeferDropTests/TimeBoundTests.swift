@@ -1,6 +1,7 @@
 import DeferDrop
 import DeferDropTestSupport
 import Testing
+import _DeferDropShims
 
 #if canImport(Glibc)
 import Glibc
@@ -108,6 +109,73 @@ struct TimeBoundTests {
         #expect(deferred == deferred.sorted(), "producer 0's deferred values in order")
         #expect(statistics.destroyedInline == UInt64(log.onProducerCount))
         #expect(statistics.deferred == UInt64(100 + handedOver.withLock { $0 }) && statistics.pending == 0, "\(statistics)")
+    }
+
+    @Test("a destructor that a producer runs for a behind worker may shut it down and hand it values: no deadlock, nothing lost")
+    func shutdownFromADestructorInAProducersDrain() {
+        // As in the give-back test, producer 1 ends up destroying producer 0's
+        // values for the worker. The first of them it destroys calls
+        // `shutdown()` and then hands over a value. Found by the soak: the
+        // hand-off waited for the shutdown's drain, and the worker stood
+        // aside for the producer's drain, each for the other, for ever.
+        let worker = DropWorker(name: "drain-stop", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)
+        // A deadlock must fail this test, not hang the process at exit.
+        worker.drainsAtExit = false
+        let log = DestructionLog()
+        let nestedLog = DestructionLog()
+        let stoppedByDrainer = _Lock(false)
+        let queued = Signal()
+        let finished = Signal()
+        Thread.detach {
+            onThreads(2) { producer in
+                if producer == 0 {
+                    let creator = currentThread()
+                    for value in 0..<100 {
+                        worker.dispose(
+                            OnDestroy {
+                                usleep(2_000)
+                                log.recordDestruction(producer: 0, sequence: value, creator: creator)
+                                let inProducersDrain = currentThread() != creator && _deferdrop_worker_thread_state() == nil
+                                guard inProducersDrain else { return }
+                                let isFirst = stoppedByDrainer.withLock { stopped in
+                                    defer { stopped = true }
+                                    return !stopped
+                                }
+                                guard isFirst else { return }
+                                worker.shutdown()
+                                worker.dispose(Probe(nestedLog, producer: 2, sequence: value))
+                            })
+                    }
+                    queued.raise()
+                    return
+                }
+                guard queued.wait(seconds: 10) else { return }
+                let deadline = ContinuousClock.now + .seconds(2)
+                var sequence = 0
+                while !stoppedByDrainer.withLock({ $0 }), ContinuousClock.now < deadline {
+                    worker.dispose(Probe(log, producer: 1, sequence: sequence))
+                    sequence += 1
+                    usleep(5_000)
+                }
+            }
+            finished.raise()
+        }
+        guard finished.wait(seconds: 60) else {
+            Issue.record("the producers did not finish within 60 s: a shutdown from a producer's drain deadlocked")
+            return
+        }
+        // Scheduling decides whether producer 1 drained at all; when it did,
+        // the shutdown it began completes, and nothing is lost or doubled.
+        if stoppedByDrainer.withLock({ $0 }) {
+            worker.shutdown()
+            let first = log.all.filter { $0.producer == 0 }.map(\.sequence)
+            #expect(first.sorted() == Array(0..<100), "producer 0's values: once each")
+            #expect(nestedLog.count == 1, "the value handed over from the drained destructor")
+            #expect(worker.statistics.pending == 0, "\(worker.statistics)")
+        } else {
+            worker.shutdown()
+            #expect(log.all.filter { $0.producer == 0 }.count == 100)
+        }
     }
 
     @Test("an idle worker on a saturated machine gives back what it cannot finish: producers destroy it, in order")

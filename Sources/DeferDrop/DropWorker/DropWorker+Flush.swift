@@ -13,8 +13,9 @@ extension DropWorker {
     /// for `await worker.flush()` and then reports it as unavailable; flush
     /// from an `async` function instead.)
     ///
-    /// - Precondition: not called from a destructor running on this worker's own
-    ///   thread, which would wait for itself.
+    /// - Precondition: not called from a destructor running for this worker,
+    ///   on its own thread or on a producer's that destroys queued values for
+    ///   it while it is behind: either would wait for itself.
     @available(*, noasync, message: "blocks a thread of the cooperative pool; use `await flush()`, from an async function (in top-level code Swift picks this blocking overload even after `await`)")
     public func flush() {
         _queue.flush()

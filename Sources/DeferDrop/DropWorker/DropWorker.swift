@@ -69,8 +69,10 @@
 ///   Give a worker you flush under full load ``DropPriority/batch``.
 /// - A destructor that waits for a lock held by a thread blocked in `flush()`
 ///   deadlocks both, as with any barrier; ``flush(timeout:)`` can give up.
-/// - Calling `flush()` from a destructor that runs on the same worker is a
-///   precondition failure: the worker would wait for itself.
+/// - Calling `flush()` from a destructor that runs for the same worker is a
+///   precondition failure: the worker would wait for itself. That includes a
+///   destructor a producer runs while it destroys queued values for a
+///   time-bounded worker that is behind.
 /// - In `async` code, `flush()` and ``shutdown()`` would block a thread of the
 ///   cooperative pool, so they are unavailable there: `await flush()` and
 ///   ``shutdownGracefully()`` suspend instead.
@@ -236,8 +238,10 @@ public final class DropWorker: Disposer {
     /// queued before them; so no value is lost and each thread's order holds.
     /// Destructors the worker runs while draining may still hand it values: it
     /// destroys those too before it stops. Calling `shutdown()` again, from any
-    /// thread, waits for the same stop. Called from a destructor running on the
-    /// worker itself, it begins the shutdown and returns at once.
+    /// thread, waits for the same stop. Called from a destructor running for
+    /// the worker (on its thread, or on a producer's that destroys queued
+    /// values for a time-bounded worker that is behind), it begins the
+    /// shutdown and returns at once: waiting there would wait for itself.
     ///
     /// Shutting down ``shared`` makes every later ``deferDrop(_:)-(Value)`` destroy
     /// inline, for the rest of the process.

@@ -350,6 +350,10 @@ final class _DropQueue: Sendable {
     private func handOff(
         _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
     ) -> Handoff {
+        // A destructor of a value this thread is draining: part of that
+        // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
+        // would wait for ever: the worker stands aside while a producer drains.)
+        if maximumWait != nil, state.isDrainingOnCallingThread { return .destroyInline }
         switch state.lifecycle {
         case .idle:
             startWorkerThread()
@@ -375,8 +379,6 @@ final class _DropQueue: Sendable {
             return .waitForRoom(room)
         }
         if let maximumWait, !isOnWorkerThread {
-            // A destructor of a value this thread is draining: part of that drain.
-            if state.isDrainingOnCallingThread { return .destroyInline }
             if state.isCatchingUp || state.isBehind(maximumWait: maximumWait) {
                 guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
                 return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
@@ -467,6 +469,13 @@ final class _DropQueue: Sendable {
             that worker is running: it would wait for itself forever. Flush from another thread.
             """)
         return state.withLock { state in
+            _precondition(
+                !state.isDrainingOnCallingThread,
+                """
+                flush() was called from a destructor that this thread runs while it destroys \
+                values of DropWorker "\(name)" for a worker that is behind: it would wait for \
+                itself forever. Flush from another thread.
+                """)
             guard state.completed < state.enqueued else { return nil }
             let semaphore = _Semaphore()
             state.waiters.append((.destroyed(count: state.enqueued), .thread(semaphore)))
@@ -524,7 +533,11 @@ final class _DropQueue: Sendable {
             // Producers waiting for room go on: they now wait for the drain instead.
             let blockedProducers = state.roomWaiters
             state.roomWaiters = []
-            guard wait, !isOnWorkerThread else { return (mustWake, nil, blockedProducers) }
+            // From a destructor that this thread runs for the worker, on its
+            // thread or in a producer's drain, waiting would wait for itself.
+            guard wait, !isOnWorkerThread, !state.isDrainingOnCallingThread else {
+                return (mustWake, nil, blockedProducers)
+            }
             let drained = _Semaphore()
             state.waiters.append((.stopped, .thread(drained)))
             return (mustWake, drained, blockedProducers)
