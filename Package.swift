@@ -103,10 +103,17 @@ let package = Package(
             dependencies: ["DeferDrop", "ShardedDrop"],
             swiftSettings: strictSettings
         ),
+        // C helpers only the tests use (fork, thread names, scheduling getters),
+        // kept out of the shipped library.
+        .target(
+            name: "_DeferDropTestShims",
+            dependencies: ["_DeferDropShims"],
+            path: "Tests/_DeferDropTestShims"
+        ),
         // Probes and threads shared by the test targets.
         .target(
             name: "DeferDropTestSupport",
-            dependencies: ["DeferDrop", "_DeferDropShims"],
+            dependencies: ["DeferDrop", "_DeferDropShims", "_DeferDropTestShims"],
             path: "Tests/DeferDropTestSupport",
             swiftSettings: strictSettings
         ),

@@ -16,10 +16,6 @@ int _deferdrop_set_current_thread_name(const char *name) {
     return pthread_setname_np(pthread_self(), name);
 }
 
-int _deferdrop_get_current_thread_name(char *buffer, unsigned long size) {
-    return pthread_getname_np(pthread_self(), buffer, size);
-}
-
 long _deferdrop_active_processor_count(void) {
     cpu_set_t set;
     CPU_ZERO(&set);
@@ -59,15 +55,6 @@ int _deferdrop_set_current_thread_scheduling(int kind) {
                : SCHED_OTHER;
     // pid 0 is the calling thread: on Linux, scheduling policy is per thread.
     return sched_setscheduler(0, policy, &param) == 0 ? 0 : errno;
-}
-
-int _deferdrop_current_thread_scheduling(void) {
-    switch (sched_getscheduler(0)) {
-    case SCHED_OTHER: return DEFERDROP_SCHED_NORMAL;
-    case SCHED_BATCH: return DEFERDROP_SCHED_BATCH;
-    case SCHED_IDLE: return DEFERDROP_SCHED_IDLE;
-    default: return -1;
-    }
 }
 
 int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns) {
@@ -114,8 +101,4 @@ int _deferdrop_object_is_immortal(const void *object) {
     (void)object;
     return 0;
 #endif
-}
-
-int _deferdrop_fork(void) {
-    return (int)fork();
 }

@@ -1,6 +1,7 @@
 public import DeferDrop
 import Dispatch
 import _DeferDropShims
+import _DeferDropTestShims
 
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@ import DeferDrop
 import DeferDropTestSupport
 import Testing
 import _DeferDropShims
+import _DeferDropTestShims
 
 @Suite("Worker priority")
 struct PriorityTests {

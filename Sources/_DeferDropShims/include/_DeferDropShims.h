@@ -7,9 +7,6 @@
 /// Names the calling thread. Linux keeps at most 15 bytes; returns 0 or an errno value.
 int _deferdrop_set_current_thread_name(const char *name);
 
-/// Copies the calling thread's name into `buffer` (at least 16 bytes); returns 0 or an errno value.
-int _deferdrop_get_current_thread_name(char *buffer, unsigned long size);
-
 /// The number of processors the calling thread may run on (its CPU affinity
 /// mask, which `taskset` and container cpusets narrow), or the number online
 /// if the mask cannot be read. At least 1.
@@ -51,10 +48,6 @@ enum {
 /// above, at nice 0 where the class has a nice value. Returns 0 or an errno value.
 int _deferdrop_set_current_thread_scheduling(int kind);
 
-/// The calling thread's class, one of the DEFERDROP_SCHED_ values, or -1 for
-/// any other policy (a real-time one).
-int _deferdrop_current_thread_scheduling(void);
-
 /// Waits on `semaphore` for at most `timeout_ns` nanoseconds of the monotonic
 /// clock, retrying on EINTR. Returns 0 once it took the semaphore, or ETIMEDOUT.
 int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns);
@@ -94,8 +87,5 @@ int _deferdrop_object_is_uniquely_referenced(const void *object);
 /// share), which no release ever destroys. Reads the object's reference
 /// counts, without a lock.
 int _deferdrop_object_is_immortal(const void *object);
-
-/// fork(), for tests: Swift's Glibc module does not offer it on every platform.
-int _deferdrop_fork(void);
 
 #endif

@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+// Barriers: `flush()` in its three forms, each an exact count of the oldest
+// values, which the worker (or a producer draining) releases as it publishes.
+
+extension _DropQueue {
+    /// Returns once every value queued before the call has been destroyed,
+    /// and every value their destructors handed to this worker in turn.
+    func flush() {
+        addFlushBarrier()?.wait()
+    }
+
+    /// `flush()` that gives up after `timeout`; returns whether the barrier was reached.
+    func flush(timeout: Duration) -> Bool {
+        guard let semaphore = addFlushBarrier() else { return true }
+        if semaphore.wait(timeout: timeout) { return true }
+        let withdrawn = state.withLock { state in
+            guard let index = state.waiters.firstIndex(where: { $0.waiter.isThread(waitingOn: semaphore) })
+            else { return false }
+            state.waiters.remove(at: index)
+            return true
+        }
+        if withdrawn { return false }
+        // The worker took the barrier just now and is about to signal it.
+        semaphore.wait()
+        return true
+    }
+
+    /// Registers a barrier at the current end of the queue; `nil` if nothing is pending.
+    private func addFlushBarrier() -> _Semaphore? {
+        _precondition(
+            !isOnWorkerThread,
+            """
+            flush() was called on the thread of DropWorker "\(name)", from a destructor \
+            that worker is running: it would wait for itself forever. Flush from another thread.
+            """)
+        return state.withLock { state in
+            _precondition(
+                !state.isDrainingOnCallingThread,
+                """
+                flush() was called from a destructor that this thread runs while it destroys \
+                values of DropWorker "\(name)" for a worker that is behind: it would wait for \
+                itself forever. Flush from another thread.
+                """)
+            guard state.completed < state.enqueued else { return nil }
+            let semaphore = _Semaphore()
+            state.waiters.append((.destroyed(count: state.enqueued), .thread(semaphore)))
+            return semaphore
+        }
+    }
+
+    /// Returns once every value queued before the call has been destroyed,
+    /// suspending the task rather than blocking its thread.
+    func flush() async {
+        await suspendUntil { state in
+            state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
+        }
+    }
+
+    /// Suspends the calling task until the worker reaches the point that
+    /// `point` names under the lock, or not at all where it returns `nil`
+    /// (the point is already behind).
+    func suspendUntil(_ point: @escaping (inout State) -> WaitPoint?) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let mustWait = state.withLock { state in
+                guard let point = point(&state) else { return false }
+                state.waiters.append((point, .task(continuation)))
+                return true
+            }
+            if !mustWait { continuation.resume() }
+        }
+    }
+}

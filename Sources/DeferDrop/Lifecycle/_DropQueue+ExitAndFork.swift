@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+// The queue's part in the process lifecycle: the drain at exit, and what
+// survives a `fork()` in the child.
+
+extension _DropQueue {
+    /// Runs the queue's and the worker's generic code paths once, on a
+    /// throwaway queue, so that the runtime metadata they need is complete
+    /// (waiting for it if another thread is building it right now). Called
+    /// before every `fork()`: metadata that a parent's thread is half way
+    /// through building when the process forks stays half built in the
+    /// child, and the child's first use of it waits for ever.
+    static func _warmUpCodePaths() {
+        let object = _WarmUp()
+        var state = State(priority: .batch)
+        // More than a chunk, so that both of `append`'s paths and the spare
+        // chunks' path of `exchange` run.
+        for _ in 0..._ChunkedQueue.chunkCapacity {
+            state.items.append(_DisposalItem(object: object))
+            state.enqueued += 1
+        }
+        // And boxes, so that the release check's look inside one runs too,
+        // for a boxed object and a boxed collection.
+        state.items.append(_DisposalItem(boxing: _WarmUp()))
+        state.items.append(_DisposalItem(boxing: [_WarmUp()]))
+        state.enqueued += 2
+        state.waiters.append((.destroyed(count: 1), .thread(_Semaphore())))
+        state.extendBarriersOverNestedValue()
+        state.roomWaiters.append(_Semaphore())
+        _ = state.items.count
+        var batch: [_ChunkedQueue.Chunk] = []
+        // With a time bound: a batch given back unfinished (a deadline
+        // already passed), a producer's drain.
+        state.items.exchange(&batch)
+        state.completed = destroy(&batch, on: _WorkerThreadState.detached(), until: 0) {}
+        state.items.prepend(&batch)
+        state.items.exchange(&batch)
+        state.completed += destroy(&batch, on: nil, until: 0) {}
+        state.items.prepend(&batch)
+        _ = state.isDrainingOnCallingThread
+        if state.takeQueueToDrain(into: &batch) {
+            state.items.prepend(&batch)
+        }
+        state.drainingProducer = nil
+        state.workerHoldsBatch = false
+        state.endCatchingUpIfCaughtUp()
+        state.items.exchange(&batch)
+        state.completed += destroy(&batch, on: _WorkerThreadState.detached()) {}
+        state.items.exchange(&batch)
+        _ = state.takeReadyWaiters()
+        _ = state.takeRoomWaiters(bound: 1)
+        // And what `_childAfterFork()` itself uses, which runs first in the child.
+        _ = _Abandoned(state.waiters)
+        // And, with the `Metrics` trait, what a worker reports through.
+        _WorkerMetrics._warmUpCodePaths()
+    }
+}
+
+private final class _WarmUp {}
+
+extension _DropQueue: _ProcessLifecycleParticipant {
+    func _beginExitDrain() {
+        if drainsAtExit { shutdown(wait: false) }
+    }
+
+    func _finishExitDrain() {
+        if drainsAtExit { shutdown(wait: true) }
+    }
+
+    func _prepareForFork() {
+        state._lockForFork()
+        metrics?._prepareForFork()
+    }
+
+    func _parentAfterFork() {
+        metrics?._parentAfterFork()
+        state._unlockAfterForkInParent()
+    }
+
+    /// The child has no worker thread and none of the threads that waited:
+    /// back to "no thread yet", keeping the queued values, which the thread
+    /// started by the next hand-off (or the drain at exit) destroys.
+    ///
+    /// The batch the parent's worker had taken off the queue is in that
+    /// thread's memory, which the child cannot reach: those values are the
+    /// parent's to finish, and the child counts them as done, so that its
+    /// barriers and its bound do not wait for them for ever.
+    func _childAfterFork() {
+        state._reinitializeAfterForkInChild { state in
+            switch state.lifecycle {
+            case .running, .stopping: state.lifecycle = .idle
+            case .idle, .stopped: break
+            }
+            state.completed = state.enqueued - UInt64(state.items.count)
+            state.workerIsAsleep = false
+            state.workingSince = 0
+            state.isCatchingUp = false
+            state.workerHoldsBatch = false
+            state.drainingProducer = nil
+            // The waiters' threads and tasks exist only in the parent. Resuming
+            // a task's continuation here would schedule it on an executor the
+            // child does not have, and dropping it unresumed would report a
+            // leak: keep them, never resumed.
+            if !state.waiters.isEmpty {
+                _ = Unmanaged.passRetained(_Abandoned(state.waiters))
+                state.waiters = []
+            }
+            state.roomWaiters = []
+        }
+        metrics?._childAfterFork()
+    }
+}
+
+/// Waiters of the parent process, kept alive and never resumed in a fork child.
+private final class _Abandoned: Sendable {
+    let waiters: [(point: _DropQueue.WaitPoint, waiter: _Waiter)]
+    init(_ waiters: [(point: _DropQueue.WaitPoint, waiter: _Waiter)]) { self.waiters = waiters }
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+// Shutdown: stop taking values, drain, stop the thread; later values are
+// destroyed inline, after the drain, so that no value is lost and order holds.
+
+extension _DropQueue {
+    /// Stops taking values, lets the worker destroy everything queued and stop,
+    /// and waits for that unless `wait` is false or the caller is the worker.
+    func shutdown(wait: Bool) {
+        let isOnWorkerThread = isOnWorkerThread
+        let (mustWake, drained, blockedProducers): (Bool, _Semaphore?, [_Semaphore]) = state.withLock { state in
+            var mustWake = false
+            switch state.lifecycle {
+            case .idle where state.items.isEmpty:
+                state.lifecycle = .stopped
+                return (false, nil, [])
+            case .idle:
+                // Values and no thread: only after fork(), in the child. Start
+                // one to drain them.
+                startWorkerThread()
+                state.lifecycle = .stopping
+            case .stopped:
+                return (false, nil, [])
+            case .running:
+                state.lifecycle = .stopping
+                mustWake = state.claimWakeUp()
+            case .stopping:
+                break
+            }
+            // Producers waiting for room go on: they now wait for the drain instead.
+            let blockedProducers = state.roomWaiters
+            state.roomWaiters = []
+            // From a destructor that this thread runs for the worker, on its
+            // thread or in a producer's drain, waiting would wait for itself.
+            guard wait, !isOnWorkerThread, !state.isDrainingOnCallingThread else {
+                return (mustWake, nil, blockedProducers)
+            }
+            let drained = _Semaphore()
+            state.waiters.append((.stopped, .thread(drained)))
+            return (mustWake, drained, blockedProducers)
+        }
+        for producer in blockedProducers { producer.signal() }
+        if mustWake { wakeUp.signal() }
+        drained?.wait()
+    }
+
+    /// Begins the shutdown and suspends until the worker has drained its
+    /// queue and stopped.
+    func shutdownGracefully() async {
+        shutdown(wait: false)
+        await suspendUntil { state in
+            if case .stopped = state.lifecycle { nil } else { .stopped }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+// The state a worker and its producers share, under the queue's one lock,
+// and the decisions taken under it (see `_DropQueue`).
+
+extension _DropQueue {
+    enum Lifecycle: Sendable {
+        /// No thread yet: the first value handed over starts one.
+        case idle
+        /// The worker thread exists and takes values.
+        case running
+        /// `shutdown()` was called: the worker destroys everything queued, then
+        /// stops. It goes on taking values handed over by its own destructors.
+        case stopping
+        /// The worker has stopped: every value is destroyed by whoever hands it over.
+        case stopped
+    }
+
+    /// How far the worker must get before a waiter may go on.
+    enum WaitPoint: Sendable {
+        /// Until the first `count` values ever queued have been destroyed.
+        case destroyed(count: UInt64)
+        /// Until the worker has drained its queue and stopped.
+        case stopped
+    }
+
+    struct State: Sendable {
+        var lifecycle = Lifecycle.idle
+        /// The scheduling class the worker's thread should run in; it checks
+        /// before each batch.
+        var priority: DropPriority
+        /// Whether the handler at process exit drains this queue.
+        var drainsAtExit = true
+        /// Producers waiting for room in a bounded queue, each on its own semaphore.
+        var roomWaiters: [_Semaphore] = []
+        var items = _ChunkedQueue()
+        /// Set by the worker, under the lock, just before it sleeps; cleared by
+        /// whoever takes on the duty to post `wakeUp`.
+        var workerIsAsleep = false
+        /// Values ever appended to `items`.
+        var enqueued: UInt64 = 0
+        /// Of those, the ones destroyed. Published by the worker once per batch.
+        var completed: UInt64 = 0
+        /// Values the worker destroyed in place, handed over by destructors it
+        /// was running; never in `items`, so not in `enqueued` or `completed`.
+        /// Published by the worker once per batch.
+        var destroyedInPlace: UInt64 = 0
+        /// Values the worker released while a reference to them was still held
+        /// elsewhere. Published by the worker once per batch.
+        var releasedElsewhere: UInt64 = 0
+        var peakPending: UInt64 = 0
+        /// With a time bound: since when (coarse clock, ns) the worker has
+        /// owed progress: the moment a producer woke it, or it took its
+        /// current batch; 0 while it is asleep with nothing to do.
+        var workingSince: UInt64 = 0
+        /// With a time bound: the worker fell behind (a batch outlasted the
+        /// bound, or a producer found it behind) and has not caught up since.
+        /// Every hand-off is then destroyed inline, and the worker stands
+        /// aside, so that what is queued stays where a producer can take it
+        /// (see `takeQueueToDrain` and `takeNextBatchWithTimeBound`).
+        var isCatchingUp = false
+        /// With a time bound: whether the worker holds values it took from
+        /// the queue and has not yet published as destroyed or handed back.
+        var workerHoldsBatch = false
+        /// With a time bound: the producer's thread that is destroying values
+        /// it took from the head of the queue, if one is.
+        var drainingProducer: pthread_t?
+        /// Values queued, then destroyed by a producer that found the worker
+        /// behind: in `enqueued` and `completed`, and reported as destroyed inline.
+        var drainedByProducers: UInt64 = 0
+        /// Bytes the worker's thread has freed, published with `completed`;
+        /// `nil` where the allocator cannot tell.
+        var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
+        var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
+
+        /// Removes and returns the waiters whose point has been reached.
+        mutating func takeReadyWaiters() -> [_Waiter] {
+            guard !waiters.isEmpty else { return [] }
+            var ready: [_Waiter] = []
+            let completed = self.completed
+            let isStopped = if case .stopped = lifecycle { true } else { false }
+            waiters.removeAll { entry in
+                let reached = switch entry.point {
+                case .destroyed(let count): completed >= count
+                case .stopped: isStopped
+                }
+                if reached { ready.append(entry.waiter) }
+                return reached
+            }
+            return ready
+        }
+
+        /// Called when the worker's own thread queues a value, which only a
+        /// destructor in its current batch can do. Every waiting barrier covers
+        /// part of that batch (a barrier already passed is no longer stored),
+        /// so each now covers the new value too: `flush()` also waits for the
+        /// values that the destructors of the values it covers hand over.
+        /// (Tracked per batch, not per value: a barrier may wait for a little
+        /// more than it must, never for less.)
+        mutating func extendBarriersOverNestedValue() {
+            for index in waiters.indices {
+                if case .destroyed(let count) = waiters[index].point {
+                    waiters[index].point = .destroyed(count: max(count, enqueued))
+                }
+            }
+        }
+
+        /// Values handed over and not yet destroyed, the one in hand included.
+        var pending: UInt64 { enqueued - completed }
+
+        /// What the worker reports to its metrics, when it has them.
+        var metricsSnapshot: _WorkerMetrics.Snapshot {
+            _WorkerMetrics.Snapshot(
+                reachedWorker: enqueued + destroyedInPlace, destroyed: completed + destroyedInPlace,
+                releasedElsewhere: releasedElsewhere, reclaimedBytes: reclaimedBytes)
+        }
+
+        /// Removes and returns the producers waiting for room, if there is room now.
+        mutating func takeRoomWaiters(bound: UInt64) -> [_Semaphore] {
+            guard !roomWaiters.isEmpty, pending < bound else { return [] }
+            defer { roomWaiters = [] }
+            return roomWaiters
+        }
+
+        /// With a time bound of `maximumWait` ns: whether the worker has owed
+        /// progress for longer, so that a hand-off should destroy inline.
+        ///
+        /// Values are pending, and the worker has been busy with its current
+        /// batch (or has not started since it was woken) for longer than
+        /// `maximumWait`. The clock is read only when values are pending, and
+        /// with many pending only on every 16th hand-off: a burst of small
+        /// values pays a few nanoseconds, and a bound of milliseconds does not
+        /// need every one of them checked.
+        func isBehind(maximumWait: UInt64) -> Bool {
+            let pending = pending
+            guard pending > 0, workingSince != 0, pending < 16 || enqueued & 15 == 0 else { return false }
+            return _deferdrop_coarse_monotonic_ns() &- workingSince > maximumWait
+        }
+
+        /// With a time bound, for a producer that found the worker behind:
+        /// takes every queued value for the caller to destroy, oldest first,
+        /// if no one else is destroying values from the queue right now (the
+        /// worker holds no batch and no other producer drains); false if
+        /// someone is, or nothing is queued.
+        ///
+        /// Why: values the worker has not reached stay allocated for as long
+        /// as it stays behind, which at saturation, in `.idle`, can be
+        /// seconds; memory that is freed late is memory the allocator cannot
+        /// reuse, and glibc then grows and trims its arenas over and over.
+        /// One drainer at a time, always from the head, keeps every
+        /// producer's values destroyed in order and `completed` a count of
+        /// the oldest values, as barriers need.
+        mutating func takeQueueToDrain(into batch: inout [_ChunkedQueue.Chunk]) -> Bool {
+            isCatchingUp = true
+            guard !workerHoldsBatch, drainingProducer == nil, !items.isEmpty else { return false }
+            items.exchange(&batch)
+            drainingProducer = pthread_self()
+            return true
+        }
+
+        /// Whether the calling thread is a producer draining this queue, which
+        /// only a destructor of a value it drains can ask.
+        var isDrainingOnCallingThread: Bool {
+            guard let drainingProducer else { return false }
+            return pthread_equal(drainingProducer, pthread_self()) != 0
+        }
+
+        /// Called by whoever drained values from the head, worker or producer,
+        /// once they are published: the worker has caught up once nothing is
+        /// queued and no one holds values taken from the queue.
+        mutating func endCatchingUpIfCaughtUp() {
+            if items.isEmpty, !workerHoldsBatch, drainingProducer == nil { isCatchingUp = false }
+        }
+
+        /// Wakes the worker if it sleeps; returns whether the caller must post.
+        mutating func claimWakeUp() -> Bool {
+            guard workerIsAsleep else { return false }
+            workerIsAsleep = false
+            return true
+        }
+    }
+}

@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+// The worker thread's loop: publish what was destroyed, take the next batch,
+// destroy it with the lock released, sleep (or stand aside) when there is none.
+
+extension _DropQueue {
+    private enum WorkerStep {
+        case destroy
+        case sleep
+        /// With a time bound, while the worker is behind: leave the queue to
+        /// the producers for up to the bound (see `takeNextBatchWithTimeBound`).
+        case standAside
+        case stop
+    }
+
+    /// Starts the worker thread. Called once, under the lock, by the first producer.
+    func startWorkerThread() {
+        _WorkerThread.start(named: threadName) { [self] in
+            _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)
+        }
+    }
+
+    /// The worker thread's whole life: publish what was destroyed, take the next
+    /// batch, destroy it with the lock released, and sleep when there is none.
+    private func runWorker(_ thread: _WorkerThreadState) {
+        var batch: [_ChunkedQueue.Chunk] = []
+        var destroyedInBatch: UInt64 = 0
+        /// With a time bound: `drainedByProducers` when the worker last stood
+        /// aside, or `nil` if it did not.
+        var drainedWhenStoodAside: UInt64?
+        // The priority applies from the first batch on: a worker at `.idle`
+        // that took its first batch at the default priority would then be
+        // preempted in the middle of it, on a busy machine, for seconds.
+        var appliedPriority: DropPriority? = state.withLock { $0.priority }
+        _ = _deferdrop_set_current_thread_scheduling(appliedPriority!._schedulingClass)
+        let freed = _ThreadFreedBytes()
+        var publisher = metrics.map(_WorkerMetrics.Publisher.init)
+        while true {
+            let reclaimed = freed.bytes
+            let (inPlace, releasedElsewhere) = thread.takeCounts()
+            let now = maximumWait == nil ? 0 : _deferdrop_coarse_monotonic_ns()
+            let (step, ready, priority, snapshot):
+                (WorkerStep, [_Waiter], DropPriority, _WorkerMetrics.Snapshot?) = state.withLock { state in
+                    workerHoldsLock.store(true, ordering: .relaxed)
+                    defer { workerHoldsLock.store(false, ordering: .relaxed) }
+                    state.completed += destroyedInBatch
+                    state.destroyedInPlace += inPlace
+                    state.releasedElsewhere += releasedElsewhere
+                    if let reclaimed { state.reclaimedBytes = reclaimed }
+                    let standsAside: Bool
+                    if maximumWait != nil {
+                        standsAside = takeNextBatchWithTimeBound(
+                            &batch, drainedWhenStoodAside: &drainedWhenStoodAside, now: now, state: &state)
+                    } else {
+                        standsAside = false
+                        state.items.exchange(&batch)
+                    }
+                    let step: WorkerStep
+                    if standsAside {
+                        state.workerIsAsleep = true
+                        step = .standAside
+                    } else if !batch.isEmpty {
+                        step = .destroy
+                    } else if case .stopping = state.lifecycle {
+                        state.lifecycle = .stopped
+                        step = .stop
+                    } else {
+                        state.workerIsAsleep = true
+                        step = .sleep
+                    }
+                    return (step, state.takeReadyWaiters(), state.priority, publisher == nil ? nil : state.metricsSnapshot)
+                }
+            if let snapshot { publisher?.publish(snapshot) }
+            if !ready.isEmpty {
+                // Whoever waited may read the allocator's statistics next: give
+                // this thread's cached free blocks back first, so they show.
+                _ThreadFreedBytes.flushCurrentThreadCache()
+                for waiter in ready { waiter.resume() }
+            }
+            if priority != appliedPriority {
+                // Best effort: raising a thread out of SCHED_IDLE needs a
+                // privilege, and without it the thread stays where it was.
+                _ = _deferdrop_set_current_thread_scheduling(priority._schedulingClass)
+                appliedPriority = priority
+            }
+            switch step {
+            case .destroy:
+                let start = publisher == nil ? nil : ContinuousClock.now
+                if let bound {
+                    Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count) }
+                    destroyedInBatch = 0
+                } else if let maximumWait {
+                    destroyedInBatch = Self.destroy(&batch, on: thread, until: now &+ maximumWait) {}
+                } else {
+                    destroyedInBatch = Self.destroy(&batch, on: thread) {}
+                }
+                if let start {
+                    let elapsed = (ContinuousClock.now - start).components
+                    publisher?.recordBatch(
+                        nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+                }
+            case .sleep:
+                destroyedInBatch = 0
+                wakeUp.wait()
+            case .standAside:
+                destroyedInBatch = 0
+                _ = wakeUp.wait(nanoseconds: maximumWait!)
+            case .stop:
+                return
+            }
+        }
+    }
+
+    /// With a time bound, the worker's step under the lock between two
+    /// batches: gives back what is left in `batch` (the last one outlasted
+    /// the bound), and takes every queued value, unless it should stand
+    /// aside: returns whether it should.
+    ///
+    /// Why stand aside: a worker that is behind, at `.idle` on a saturated
+    /// machine, is preempted for long stretches, and whatever it has taken
+    /// off the queue stays allocated until it runs again. So while it is
+    /// catching up, it leaves the queue to the producers, which destroy it
+    /// in order on their next hand-offs (`takeQueueToDrain`), and sleeps
+    /// for up to the bound. It takes the queue back only if no producer
+    /// made progress with it in that time: then no one else will, and it
+    /// is the worker's again. A worker that stands aside holds nothing, so
+    /// a producer can always take the queue.
+    private func takeNextBatchWithTimeBound(
+        _ batch: inout [_ChunkedQueue.Chunk], drainedWhenStoodAside: inout UInt64?, now: UInt64,
+        state: inout State
+    ) -> Bool {
+        // Stood aside until the time ran out, or was woken: awake either way.
+        state.workerIsAsleep = false
+        if state.items.prepend(&batch) { state.isCatchingUp = true }
+        state.workerHoldsBatch = false
+        let isRunning = if case .running = state.lifecycle { true } else { false }
+        state.endCatchingUpIfCaughtUp()
+        let producersMadeProgress = drainedWhenStoodAside != state.drainedByProducers
+        if state.drainingProducer != nil || (state.isCatchingUp && isRunning && producersMadeProgress) {
+            drainedWhenStoodAside = state.drainedByProducers
+            return true
+        }
+        drainedWhenStoodAside = nil
+        state.items.exchange(&batch)
+        state.workerHoldsBatch = !batch.isEmpty
+        // While catching up, the worker still owes what it owed: producers
+        // go on finding it behind until it has caught up.
+        if batch.isEmpty {
+            state.workingSince = 0
+        } else if !state.isCatchingUp {
+            state.workingSince = now
+        }
+        return false
+    }
+
+    /// Destroys the items of `batch` in the order they were queued, leaving
+    /// the chunks empty with their capacity, and calls `afterEach` after each
+    /// value. Returns how many were destroyed.
+    ///
+    /// With a `deadline` (coarse monotonic ns), stops once it has passed,
+    /// after at least one value, and leaves the rest in `batch`, in order.
+    /// On a producer's thread, `thread` is `nil`.
+    @discardableResult
+    static func destroy(
+        _ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState?, until deadline: UInt64? = nil,
+        afterEach: () -> Void
+    ) -> UInt64 {
+        var count: UInt64 = 0
+        for index in batch.indices {
+            // The chunk is moved out, so that each release touches a local
+            // array only, and moved back empty, with its capacity.
+            var chunk = _ChunkedQueue.Chunk()
+            swap(&chunk, &batch[index])
+            // Reversing moves references without retaining them; the items
+            // are then released from the end, oldest first.
+            chunk.reverse()
+            while !chunk.isEmpty {
+                if let deadline, count > 0, _deferdrop_coarse_monotonic_ns() > deadline {
+                    chunk.reverse()
+                    swap(&chunk, &batch[index])
+                    return count
+                }
+                if let thread {
+                    thread.releaseLast(of: &chunk)
+                } else {
+                    chunk.removeLast()
+                }
+                count += 1
+                afterEach()
+            }
+            swap(&chunk, &batch[index])
+        }
+        return count
+    }
+
+    /// For a bounded queue: counts one more value destroyed as soon as it is,
+    /// and lets producers waiting for room go on, so that they go on after one
+    /// value rather than a whole batch.
+    private func publishOneDestroyed(bound: UInt64) {
+        let room = state.withLock { state in
+            state.completed += 1
+            return state.takeRoomWaiters(bound: bound)
+        }
+        for producer in room { producer.signal() }
+    }
+}

@@ -1,0 +1,295 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+/// The hand-off between any number of producers and one worker thread, and the
+/// worker thread's loop.
+///
+/// Everything lives in one `State` under one lock: the lifecycle, the queue,
+/// whether the worker sleeps, the counters and the threads waiting in `flush()`
+/// or `shutdown()`. One lock keeps the transitions easy to reason about, and the
+/// critical sections are a few stores: the lock is never held while a value is
+/// destroyed, a thread is woken or a waiter resumed.
+///
+/// Why producers stay cheap:
+/// - a hand-off is one append under the lock; the worker takes every queued
+///   value in one step and destroys them with the lock released;
+/// - a producer pays for a wake-up (one `sem_post` system call) only when the
+///   worker has said, under the lock, that it is going to sleep. While the
+///   worker is busy, hand-offs make no system call at all;
+/// - the worker never polls: when the queue is empty it sleeps on a semaphore
+///   until a producer, `shutdown()` or `deinit` posts it.
+///
+/// A value handed over by a destructor that this queue's own worker is running
+/// is destroyed right there, depth first, as the Rust crate does, up to
+/// `maximumNestingDepth` levels; deeper ones are queued, so that a chain of any
+/// length cannot overflow the worker's stack.
+///
+/// With a bound (`DropCapacity.bounded`), a producer that finds the worker full
+/// registers a semaphore of its own under the lock and sleeps on it; the
+/// worker then publishes its progress after every value, not once per batch,
+/// and wakes the waiting producers as soon as there is room. An unbounded
+/// queue never takes that path.
+@usableFromInline
+final class _DropQueue: Sendable {
+    /// The name the worker's thread carries, already cut to the OS limit.
+    let threadName: String
+    /// The public name, for messages.
+    let name: String
+    /// The most values pending at once, and what a full queue does; `nil`
+    /// when unbounded.
+    let bound: (count: UInt64, policy: OverflowPolicy)?
+    /// With `DropCapacity.timeBounded`, how long in nanoseconds the worker may
+    /// be busy with one batch (or asleep with values waiting) before
+    /// hand-offs destroy inline; `nil` otherwise.
+    let maximumWait: UInt64?
+    /// Where the worker reports its metrics; `nil` without the `Metrics` trait.
+    let metrics: _WorkerMetrics?
+
+    let state: _Lock<State>
+    /// Values destroyed by their producer: the worker had stopped, was full,
+    /// was behind, or (with a time bound) its lock was busy. Counted without
+    /// the lock, so that a producer that gives up on the worker never waits
+    /// for it. Each counts as handed over and destroyed at once.
+    let destroyedInline = Atomic<UInt64>(0)
+    /// Whether the worker's thread is inside its critical section right now:
+    /// with a time bound, a producer that finds the lock busy and this set
+    /// does not wait (see `enqueue`). A hint, read and written relaxed.
+    let workerHoldsLock = Atomic<Bool>(false)
+    /// Posted exactly once for each time the worker went to sleep and was needed.
+    let wakeUp = _Semaphore()
+
+    /// How many values, one inside another's destructor, the worker destroys
+    /// in place before it queues the next instead (`DropWorker.maximumNestingDepth`).
+    static let maximumNestingDepth = 64
+
+    init(
+        name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, maximumWait: UInt64?,
+        priority: DropPriority, metrics: _WorkerMetrics?
+    ) {
+        self.name = name
+        self.threadName = threadName
+        self.bound = bound
+        self.maximumWait = maximumWait
+        self.metrics = metrics
+        state = _Lock(State(priority: priority))
+        _ProcessLifecycle.shared.register(self)
+    }
+
+    deinit {
+        _ProcessLifecycle.shared.unregister(ObjectIdentifier(self))
+    }
+
+    // MARK: Producers
+
+    private enum Handoff {
+        case queued
+        case queuedWakeWorker
+        case destroyInline
+        case destroyInlineAfterDrain(_Semaphore)
+        case waitForRoom(_Semaphore)
+        /// The worker is behind: destroy the queued values taken into
+        /// `drained` (oldest first, until the deadline), then `item`.
+        ///
+        /// The values travel in a variable of the caller's, not in this case:
+        /// a copy of the batch left in the enum would keep a second reference
+        /// to every value, and each would then be destroyed only when the
+        /// enum is, after the drain was published.
+        case drainThenDestroyInline(deadline: UInt64)
+    }
+
+    /// Moves `item` into the queue, or destroys it in the calling thread if the
+    /// worker has stopped or is full under `.destroyInline`. `item` is `nil`
+    /// on return either way.
+    ///
+    /// After `shutdown()` has begun, a value from any thread but the worker's
+    /// waits until the worker has drained what was queued before it, and is then
+    /// destroyed inline: so a producer's values are destroyed in order even
+    /// across a shutdown.
+    ///
+    /// From a destructor this queue's own worker is running, the value is
+    /// destroyed here and now instead, unless that would nest deeper than
+    /// `maximumNestingDepth` or the value is still referenced elsewhere.
+    @usableFromInline
+    func enqueue(_ item: inout _DisposalItem?) {
+        if isOnWorkerThread, Self.destroyInPlace(&item) {
+            return
+        }
+        while true {
+            // With a time bound, a producer does not wait for the lock while
+            // the worker holds it: a worker at `.idle` preempted inside its
+            // short section may not run again for milliseconds on a busy
+            // machine, and every hand-off would wait for it (measured: a
+            // saturated server lost a third of its requests that way with 99%
+            // of its values freed inline). Such a hand-off destroys its value
+            // inline, as one finding the worker behind does. Other producers
+            // holding the lock are waited for, as always.
+            var handoff: Handoff?
+            var drained: [_ChunkedQueue.Chunk] = []
+            if maximumWait == nil || isOnWorkerThread {
+                handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
+            } else {
+                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, drained: &drained, state: &$0) }
+                if handoff == nil, !workerHoldsLock.load(ordering: .relaxed) {
+                    handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
+                }
+            }
+            guard let handoff else {
+                destroyInline(item.take()!)
+                return
+            }
+            switch handoff {
+            case .queued:
+                return
+            case .queuedWakeWorker:
+                wakeUp.signal()
+                return
+            case .destroyInline:
+                destroyInline(item.take()!)
+                return
+            case .destroyInlineAfterDrain(let drained):
+                drained.wait()
+                destroyInline(item.take()!)
+                return
+            case .waitForRoom(let room):
+                // Woken when the worker has made room, or is stopping: try again.
+                room.wait()
+            case .drainThenDestroyInline(let deadline):
+                drain(&drained, until: deadline)
+                destroyInline(item.take()!)
+                return
+            }
+        }
+    }
+
+    /// The producer's critical section: decides, under the lock, what becomes
+    /// of `item`, and queues it if it is to be queued.
+    @inline(__always)
+    private func handOff(
+        _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
+    ) -> Handoff {
+        // A destructor of a value this thread is draining: part of that
+        // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
+        // would wait for ever: the worker stands aside while a producer drains.)
+        if maximumWait != nil, state.isDrainingOnCallingThread { return .destroyInline }
+        switch state.lifecycle {
+        case .idle:
+            startWorkerThread()
+            state.lifecycle = .running
+            if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
+        case .running:
+            break
+        case .stopping:
+            if !isOnWorkerThread {
+                let drained = _Semaphore()
+                state.waiters.append((.stopped, .thread(drained)))
+                return .destroyInlineAfterDrain(drained)
+            }
+        case .stopped:
+            return .destroyInline
+        }
+        if let bound, state.pending >= bound.count, !isOnWorkerThread {
+            if bound.policy == .destroyInline || _WorkerThreadState.isWorkerThread {
+                return .destroyInline
+            }
+            let room = _Semaphore()
+            state.roomWaiters.append(room)
+            return .waitForRoom(room)
+        }
+        if let maximumWait, !isOnWorkerThread {
+            if state.isCatchingUp || state.isBehind(maximumWait: maximumWait) {
+                guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
+                return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
+            }
+        }
+        state.items.append(item.take()!)
+        state.enqueued += 1
+        state.peakPending = max(state.peakPending, state.pending)
+        if !state.waiters.isEmpty, isOnWorkerThread {
+            state.extendBarriersOverNestedValue()
+        }
+        guard state.claimWakeUp() else { return .queued }
+        if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
+        return .queuedWakeWorker
+    }
+
+    /// A producer's drain: destroys the values it took from the head of the
+    /// queue, oldest first, until `deadline` (at least one), gives back what
+    /// is left, and publishes them as the worker publishes a batch.
+    private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
+        let count = Self.destroy(&batch, on: nil, until: deadline) {}
+        let (ready, mustWake) = state.withLock { state in
+            state.completed += count
+            state.drainedByProducers += count
+            state.items.prepend(&batch)
+            state.drainingProducer = nil
+            state.endCatchingUpIfCaughtUp()
+            // The worker stands aside while a producer drains, for up to the
+            // bound; a shutdown to finish is worth waking it for.
+            let isStopping = if case .running = state.lifecycle { false } else { true }
+            return (state.takeReadyWaiters(), isStopping && state.claimWakeUp())
+        }
+        metrics?.countDrainedByProducer(count)
+        for waiter in ready { waiter.resume() }
+        if mustWake { wakeUp.signal() }
+    }
+
+    private func destroyInline(_ item: consuming _DisposalItem) {
+        _ = consume item
+        destroyedInline.add(1, ordering: .relaxed)
+        metrics?.countDestroyedInline()
+    }
+
+    /// Whether the calling thread is the worker's.
+    var isOnWorkerThread: Bool {
+        _WorkerThreadState.isWorker(of: self)
+    }
+
+    /// On the worker's own thread: destroys `item` in place unless that would
+    /// nest too deep or the value is still referenced elsewhere. Off the hot
+    /// path, so that a producer's hand-off stays a load and a comparison.
+    @inline(never)
+    private static func destroyInPlace(_ item: inout _DisposalItem?) -> Bool {
+        let thread = _WorkerThreadState.current
+        return thread.nestingDepth < maximumNestingDepth && thread.destroyInPlaceIfLastReference(&item)
+    }
+
+    // MARK: Settings
+
+    var priority: DropPriority {
+        get { state.withLock { $0.priority } }
+        set {
+            let mustWake = state.withLock { state in
+                state.priority = newValue
+                return state.claimWakeUp()
+            }
+            // A sleeping worker wakes to apply it now, and sleeps again.
+            if mustWake { wakeUp.signal() }
+        }
+    }
+
+    var drainsAtExit: Bool {
+        get { state.withLock { $0.drainsAtExit } }
+        set { state.withLock { $0.drainsAtExit = newValue } }
+    }
+
+    // MARK: Statistics
+
+    var statistics: DropStatistics {
+        state.withLock { state in
+            let destroyedInline = destroyedInline.load(ordering: .relaxed)
+            return DropStatistics(
+                deferred: state.enqueued + destroyedInline + state.destroyedInPlace,
+                destroyed: state.completed + destroyedInline + state.destroyedInPlace,
+                peakPending: state.peakPending,
+                reclaimedBytes: state.reclaimedBytes,
+                destroyedInline: destroyedInline + state.drainedByProducers,
+                releasedElsewhere: state.releasedElsewhere)
+        }
+    }
+
+}
