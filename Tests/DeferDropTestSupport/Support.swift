@@ -230,12 +230,15 @@ public func onNewThread<Result: Sendable>(_ body: @escaping @Sendable () -> Resu
 /// A time-bounded worker that is behind (the shared one, busy with other
 /// tests' values) frees a value on a producer's thread instead, the caller's
 /// or, draining the queue, another's: such a try is not the worker's, and
-/// another value is handed over, up to 1,000 times. `nil` if
-/// none reached the worker.
+/// another value is handed over, a millisecond later, for up to 60 seconds.
+/// (A worker at `.idle` under a full test run can be starved, and so behind,
+/// for seconds: a thousand quick tries were not enough in CI.) `nil` if none
+/// reached the worker.
 public func observeOnWorker<Observed: Sendable>(
     of disposer: some Disposer, _ observe: @escaping @Sendable () -> Observed
 ) -> Observed? {
-    for _ in 0..<1_000 {
+    let deadline = ContinuousClock.now + .seconds(60)
+    repeat {
         // Whether the probe ran on a worker's thread: a time-bounded worker
         // that is behind lets its producers free values, this test's or,
         // draining the queue, another test's thread.
@@ -244,7 +247,8 @@ public func observeOnWorker<Observed: Sendable>(
         disposer.flush()
         guard let (onWorker, observed) = seen.withLock({ $0 }) else { return nil }
         if onWorker { return observed }
-    }
+        usleep(1_000)
+    } while ContinuousClock.now < deadline
     return nil
 }
 
