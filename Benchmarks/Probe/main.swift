@@ -4,6 +4,8 @@
 //
 //     probe [objects|arrays|large]          hand the values over once, then flush
 //     probe [objects|arrays|large] drain    time the worker alone, 15 rounds
+//     probe objects cost                     producer time per value against an
+//                                            inline release, 9 rounds, medians
 //
 // objects: 1,000,000 small class instances; arrays: 200,000 one-element arrays
 // (each boxed); large: 1,000 arrays of 1,000 objects. In `drain`, the values
@@ -42,13 +44,49 @@ func handOver(_ mode: String, to worker: DropWorker) -> Int {
     }
 }
 
+/// Nanoseconds per value to release 1,000,000 small objects inline, then to
+/// hand them to `worker` (the producer's time alone), then until the worker
+/// has destroyed them all.
+@inline(never)
+func producerCost(on worker: DropWorker) -> (inline: Double, producer: Double, drained: Double) {
+    let count = 1_000_000
+    let clock = ContinuousClock()
+    func nanoseconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) * 1e9 + Double(duration.components.attoseconds) / 1e9
+    }
+    var leaves = (0..<count).map { _ in Leaf() }
+    var start = clock.now
+    while let leaf = leaves.popLast() { _ = consume leaf }
+    let inline = nanoseconds(clock.now - start)
+    leaves = (0..<count).map { _ in Leaf() }
+    start = clock.now
+    while let leaf = leaves.popLast() { worker.dispose(consume leaf) }
+    let producer = nanoseconds(clock.now - start)
+    worker.flush()
+    let drained = nanoseconds(clock.now - start)
+    return (inline / Double(count), producer / Double(count), drained / Double(count))
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "objects"
 // Strict, so that every value goes through the queue: the probe holds the
 // worker at a gate while values pile up, and the default capacity's producers
 // would free them inline after 20 ms.
 let worker = DropWorker(name: "probe", capacity: .unbounded)
-if arguments.dropFirst().first == "drain" {
+if arguments.dropFirst().first == "cost" {
+    // Medians of 9 rounds, each against its own inline release, for a strict
+    // worker (the other core destroys while the producer hands over) and the
+    // shared one (time-bounded, at idle priority).
+    for (label, target) in [("unbounded", worker), ("shared", DropWorker.shared)] {
+        let rounds = (0..<9).map { _ in producerCost(on: target) }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        let inline = median(rounds.map(\.inline))
+        let producer = median(rounds.map { $0.producer / $0.inline })
+        let drained = median(rounds.map { $0.drained / $0.inline })
+        func format(_ value: Double) -> String { "\((value * 100).rounded() / 100)" }
+        print("\(label): inline release \(format(inline)) ns; producer \(format(producer))x, all destroyed \(format(drained))x (medians of 9 ratios)")
+    }
+} else if arguments.dropFirst().first == "drain" {
     let clock = ContinuousClock()
     var perValue: [Double] = []
     for _ in 0..<15 {

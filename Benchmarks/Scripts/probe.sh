@@ -6,6 +6,7 @@
 #
 #   Benchmarks/Scripts/probe.sh instructions [objects|arrays|large] [REV ...]
 #   Benchmarks/Scripts/probe.sh drain [objects|arrays|large] [REV ...]
+#   Benchmarks/Scripts/probe.sh cost [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
 #   thread (which also makes the values) and on the worker's: repeatable to a
@@ -14,6 +15,10 @@
 #   their sums then. Needs valgrind (apt-get install valgrind).
 # drain: the worker's own time per value to destroy a full queue, median of 15
 #   rounds; wall-clock, so as noisy as the machine.
+# cost: the producer's time per small object handed over, and the time until
+#   all are destroyed, each as a ratio to releasing them inline (medians of 9
+#   rounds), for an unbounded worker and the shared one. Wall-clock. Set
+#   DEFERDROP_LANES=1 to measure the lanes core.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
@@ -26,7 +31,7 @@
 # do not have it: compare the working tree with and without instead.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-what=${1:?"usage: $0 instructions|drain [objects|arrays|large] [REV ...]"}; shift
+what=${1:?"usage: $0 instructions|drain|cost [objects|arrays|large] [REV ...]"}; shift
 mode=objects
 case "${1:-}" in objects|arrays|large) mode=$1; shift ;; esac
 case "$mode" in objects) values=1000000 ;; arrays) values=200000 ;; large) values=1000 ;; esac
@@ -74,7 +79,10 @@ measure() {  # label, package path
         printf '%-12s %-8s %s\n' "$label" "$mode" \
             "$(LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" "$mode" drain)"
         ;;
-    *) echo "$0: measure 'instructions' or 'drain', not '$what'" >&2; exit 2 ;;
+    cost)
+        LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects cost | sed "s/^/$label /"
+        ;;
+    *) echo "$0: measure 'instructions', 'drain' or 'cost', not '$what'" >&2; exit 2 ;;
     esac
 }
 

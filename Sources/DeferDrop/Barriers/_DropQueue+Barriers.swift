@@ -48,6 +48,8 @@ extension _DropQueue {
                 values of DropWorker "\(name)" for a worker that is behind: it would wait for \
                 itself forever. Flush from another thread.
                 """)
+            // Values still in any thread's lane were handed over before too.
+            if usesLanes { collectLanes(&state) }
             guard state.completed < state.enqueued else { return nil }
             let semaphore = _Semaphore()
             state.waiters.append((.destroyed(count: state.enqueued), .thread(semaphore)))
@@ -58,8 +60,9 @@ extension _DropQueue {
     /// Returns once every value queued before the call has been destroyed,
     /// suspending the task rather than blocking its thread.
     func flush() async {
-        await suspendUntil { state in
-            state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
+        await suspendUntil { [self] state in
+            if usesLanes { collectLanes(&state) }
+            return state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
         }
     }
 

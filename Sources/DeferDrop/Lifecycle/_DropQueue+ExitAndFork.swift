@@ -98,8 +98,10 @@ extension _DropQueue: _ProcessLifecycleParticipant {
             case .idle, .stopped: break
             }
             state.completed = state.enqueued - UInt64(state.items.count)
-            state.workerIsAsleep = false
-            state.workingSince = 0
+            // No worker runs: hand-offs take the locked way, whose first
+            // starts one. Lanes keep their values, which it collects.
+            status.store(Status.notRunning, ordering: .relaxed)
+            workingSince.store(0, ordering: .relaxed)
             state.isCatchingUp = false
             state.workerHoldsBatch = false
             state.drainingProducer = nil

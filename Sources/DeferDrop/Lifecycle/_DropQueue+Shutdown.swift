@@ -16,6 +16,8 @@ extension _DropQueue {
         let isOnWorkerThread = isOnWorkerThread
         let (mustWake, drained, blockedProducers): (Bool, _Semaphore?, [_Semaphore]) = state.withLock { state in
             var mustWake = false
+            // Values in lanes count as queued: the drain takes them too.
+            if usesLanes { collectLanes(&state) }
             switch state.lifecycle {
             case .idle where state.items.isEmpty:
                 state.lifecycle = .stopped
@@ -29,7 +31,10 @@ extension _DropQueue {
                 return (false, nil, [])
             case .running:
                 state.lifecycle = .stopping
-                mustWake = state.claimWakeUp()
+                // Producers appending to lanes see this after their append,
+                // and make sure of their value themselves (`reconcileAfterShutdown`).
+                setStatus(Status.notRunning, true)
+                mustWake = claimWakeUp()
             case .stopping:
                 break
             }

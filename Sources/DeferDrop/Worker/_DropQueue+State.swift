@@ -40,9 +40,8 @@ extension _DropQueue {
         /// Producers waiting for room in a bounded queue, each on its own semaphore.
         var roomWaiters: [_Semaphore] = []
         var items = _ChunkedQueue()
-        /// Set by the worker, under the lock, just before it sleeps; cleared by
-        /// whoever takes on the duty to post `wakeUp`.
-        var workerIsAsleep = false
+        /// The producers' lanes, collected into `items` by whoever holds the lock.
+        var lanes: [_Lane] = []
         /// Values ever appended to `items`.
         var enqueued: UInt64 = 0
         /// Of those, the ones destroyed. Published by the worker once per batch.
@@ -55,10 +54,6 @@ extension _DropQueue {
         /// elsewhere. Published by the worker once per batch.
         var releasedElsewhere: UInt64 = 0
         var peakPending: UInt64 = 0
-        /// With a time bound: since when (coarse clock, ns) the worker has
-        /// owed progress: the moment a producer woke it, or it took its
-        /// current batch; 0 while it is asleep with nothing to do.
-        var workingSince: UInt64 = 0
         /// With a time bound: the worker fell behind (a batch outlasted the
         /// bound, or a producer found it behind) and has not caught up since.
         /// Every hand-off is then destroyed inline, and the worker stands
@@ -137,10 +132,11 @@ extension _DropQueue {
         /// with many pending only on every 16th hand-off: a burst of small
         /// values pays a few nanoseconds, and a bound of milliseconds does not
         /// need every one of them checked.
-        func isBehind(maximumWait: UInt64) -> Bool {
+        func isBehind(maximumWait: UInt64, workingSince: borrowing Atomic<UInt64>) -> Bool {
             let pending = pending
-            guard pending > 0, workingSince != 0, pending < 16 || enqueued & 15 == 0 else { return false }
-            return _deferdrop_coarse_monotonic_ns() &- workingSince > maximumWait
+            guard pending > 0, pending < 16 || enqueued & 15 == 0 else { return false }
+            let since = workingSince.load(ordering: .relaxed)
+            return since != 0 && _deferdrop_coarse_monotonic_ns() &- since > maximumWait
         }
 
         /// With a time bound, for a producer that found the worker behind:
@@ -176,13 +172,6 @@ extension _DropQueue {
         /// queued and no one holds values taken from the queue.
         mutating func endCatchingUpIfCaughtUp() {
             if items.isEmpty, !workerHoldsBatch, drainingProducer == nil { isCatchingUp = false }
-        }
-
-        /// Wakes the worker if it sleeps; returns whether the caller must post.
-        mutating func claimWakeUp() -> Bool {
-            guard workerIsAsleep else { return false }
-            workerIsAsleep = false
-            return true
         }
     }
 }

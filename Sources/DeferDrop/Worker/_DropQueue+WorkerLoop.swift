@@ -16,6 +16,11 @@ extension _DropQueue {
         /// With a time bound, while the worker is behind: leave the queue to
         /// the producers for up to the bound (see `takeNextBatchWithTimeBound`).
         case standAside
+        /// With lanes: `sleeping` is announced; issue the barrier and collect
+        /// once more before sleeping (the model's last look).
+        case announceSleep
+        /// With lanes, while stopping: the same last look before stopping.
+        case lookLast
         case stop
     }
 
@@ -41,6 +46,11 @@ extension _DropQueue {
         _ = _deferdrop_set_current_thread_scheduling(appliedPriority!._schedulingClass)
         let freed = _ThreadFreedBytes()
         var publisher = metrics.map(_WorkerMetrics.Publisher.init)
+        /// With lanes: `sleeping` is announced and the barrier issued.
+        var announcedSleep = false
+        /// With lanes, while stopping: the barrier was issued, and nothing
+        /// was collected since.
+        var lookedLast = false
         while true {
             let reclaimed = freed.bytes
             let (inPlace, releasedElsewhere) = thread.takeCounts()
@@ -53,6 +63,7 @@ extension _DropQueue {
                     state.destroyedInPlace += inPlace
                     state.releasedElsewhere += releasedElsewhere
                     if let reclaimed { state.reclaimedBytes = reclaimed }
+                    if usesLanes { collectLanes(&state) }
                     let standsAside: Bool
                     if maximumWait != nil {
                         standsAside = takeNextBatchWithTimeBound(
@@ -63,19 +74,35 @@ extension _DropQueue {
                     }
                     let step: WorkerStep
                     if standsAside {
-                        state.workerIsAsleep = true
+                        setStatus(Status.sleeping, true)
                         step = .standAside
                     } else if !batch.isEmpty {
                         step = .destroy
                     } else if case .stopping = state.lifecycle {
-                        state.lifecycle = .stopped
-                        step = .stop
+                        if usesLanes, !lookedLast {
+                            step = .lookLast
+                        } else {
+                            state.lifecycle = .stopped
+                            step = .stop
+                        }
+                    } else if usesLanes, !announcedSleep {
+                        setStatus(Status.sleeping, true)
+                        step = .announceSleep
                     } else {
-                        state.workerIsAsleep = true
+                        setStatus(Status.sleeping, true)
                         step = .sleep
                     }
+                    if usesLanes, maximumWait != nil { setStatus(Status.catchingUp, state.isCatchingUp) }
                     return (step, state.takeReadyWaiters(), state.priority, publisher == nil ? nil : state.metricsSnapshot)
                 }
+            if announcedSleep, step != .sleep {
+                // Found work after announcing: take the announcement back,
+                // unless a producer has claimed the wake-up; then its post
+                // is coming, and taking it keeps the semaphore exact.
+                // (Standing aside announces again: leave it.)
+                announcedSleep = false
+                if step != .standAside, !claimWakeUp() { wakeUp.wait() }
+            }
             if let snapshot { publisher?.publish(snapshot) }
             if !ready.isEmpty {
                 // Whoever waited may read the allocator's statistics next: give
@@ -91,6 +118,7 @@ extension _DropQueue {
             }
             switch step {
             case .destroy:
+                lookedLast = false
                 let start = publisher == nil ? nil : ContinuousClock.now
                 if let bound {
                     Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count) }
@@ -107,10 +135,21 @@ extension _DropQueue {
                 }
             case .sleep:
                 destroyedInBatch = 0
+                announcedSleep = false
                 wakeUp.wait()
             case .standAside:
                 destroyedInBatch = 0
                 _ = wakeUp.wait(nanoseconds: maximumWait!)
+                // Stood aside until the time ran out, or was woken: awake either way.
+                setStatus(Status.sleeping, false)
+            case .announceSleep:
+                destroyedInBatch = 0
+                barrierBeforeLastLook()
+                announcedSleep = true
+            case .lookLast:
+                destroyedInBatch = 0
+                barrierBeforeLastLook()
+                lookedLast = true
             case .stop:
                 return
             }
@@ -135,8 +174,6 @@ extension _DropQueue {
         _ batch: inout [_ChunkedQueue.Chunk], drainedWhenStoodAside: inout UInt64?, now: UInt64,
         state: inout State
     ) -> Bool {
-        // Stood aside until the time ran out, or was woken: awake either way.
-        state.workerIsAsleep = false
         if state.items.prepend(&batch) { state.isCatchingUp = true }
         state.workerHoldsBatch = false
         let isRunning = if case .running = state.lifecycle { true } else { false }
@@ -152,9 +189,9 @@ extension _DropQueue {
         // While catching up, the worker still owes what it owed: producers
         // go on finding it behind until it has caught up.
         if batch.isEmpty {
-            state.workingSince = 0
+            workingSince.store(0, ordering: .relaxed)
         } else if !state.isCatchingUp {
-            state.workingSince = now
+            workingSince.store(now, ordering: .relaxed)
         }
         return false
     }

@@ -63,6 +63,25 @@ final class _DropQueue: Sendable {
     /// Posted exactly once for each time the worker went to sleep and was needed.
     let wakeUp = _Semaphore()
 
+    /// The queue's identity for the producers' lanes (see `_DropQueue+Lanes`).
+    let id = _DropQueue.nextIdentity()
+    /// Whether producers hand values over through lanes, without the lock:
+    /// unbounded and time-bounded queues, when `DEFERDROP_LANES=1` is set.
+    /// (A bound needs the count of pending values at each hand-off, which
+    /// only the lock has.) The lanes are the next core: they stay behind
+    /// the variable until the model, the soak and the benchmarks say they
+    /// are ready.
+    let usesLanes: Bool
+    /// What producers read without the lock: `Status` bits.
+    let status = Atomic<UInt8>(Status.notRunning)
+    /// The lane (its address) of the thread that may append without the
+    /// lock: the last to hand a value over the locked way (see `_DropQueue+Lanes`).
+    let owner = Atomic<UInt>(0)
+    /// With a time bound: since when (coarse clock, ns) the worker has owed
+    /// progress: the moment a producer woke it, or it took its current
+    /// batch; 0 while it is asleep with nothing to do.
+    let workingSince = Atomic<UInt64>(0)
+
     /// How many values, one inside another's destructor, the worker destroys
     /// in place before it queues the next instead (`DropWorker.maximumNestingDepth`).
     static let maximumNestingDepth = 64
@@ -76,12 +95,16 @@ final class _DropQueue: Sendable {
         self.bound = bound
         self.maximumWait = maximumWait
         self.metrics = metrics
+        usesLanes = bound == nil && _lanesAreEnabled
         state = _Lock(State(priority: priority))
         _ProcessLifecycle.shared.register(self)
     }
 
     deinit {
         _ProcessLifecycle.shared.unregister(ObjectIdentifier(self))
+        state.withLock { state in
+            for lane in state.lanes { lane.queueHasEnded.store(true, ordering: .releasing) }
+        }
     }
 
     // MARK: Producers
@@ -116,7 +139,9 @@ final class _DropQueue: Sendable {
     /// `maximumNestingDepth` or the value is still referenced elsewhere.
     @usableFromInline
     func enqueue(_ item: inout _DisposalItem?) {
-        if isOnWorkerThread, Self.destroyInPlace(&item) {
+        if isOnWorkerThread {
+            if Self.destroyInPlace(&item) { return }
+        } else if usesLanes, enqueueThroughLane(&item) {
             return
         }
         while true {
@@ -130,12 +155,14 @@ final class _DropQueue: Sendable {
             // holding the lock are waited for, as always.
             var handoff: Handoff?
             var drained: [_ChunkedQueue.Chunk] = []
+            // The lane this thread will own once its value is queued the locked way.
+            let lane = usesLanes && !isOnWorkerThread ? laneOfCallingThread() : nil
             if maximumWait == nil || isOnWorkerThread {
-                handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
+                handoff = state.withLock { handOff(&item, lane: lane, drained: &drained, state: &$0) }
             } else {
-                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, drained: &drained, state: &$0) }
+                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, lane: lane, drained: &drained, state: &$0) }
                 if handoff == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
+                    handoff = state.withLock { handOff(&item, lane: lane, drained: &drained, state: &$0) }
                 }
             }
             guard let handoff else {
@@ -170,8 +197,11 @@ final class _DropQueue: Sendable {
     /// of `item`, and queues it if it is to be queued.
     @inline(__always)
     private func handOff(
-        _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
+        _ item: inout _DisposalItem?, lane: UnsafeMutablePointer<_deferdrop_lane>?,
+        drained: inout [_ChunkedQueue.Chunk], state: inout State
     ) -> Handoff {
+        // Producers that append to lanes read whether the worker is catching up without the lock.
+        defer { if usesLanes, maximumWait != nil { setStatus(Status.catchingUp, state.isCatchingUp) } }
         // A destructor of a value this thread is draining: part of that
         // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
         // would wait for ever: the worker stands aside while a producer drains.)
@@ -180,7 +210,8 @@ final class _DropQueue: Sendable {
         case .idle:
             startWorkerThread()
             state.lifecycle = .running
-            if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
+            setStatus(Status.notRunning, false)
+            if maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
         case .running:
             break
         case .stopping:
@@ -192,6 +223,13 @@ final class _DropQueue: Sendable {
         case .stopped:
             return .destroyInline
         }
+        // Every value put in a lane before is queued ahead of this one, and
+        // counts towards what is pending, behind or bounded; and this thread
+        // may append to its lane next time, until another takes over.
+        if usesLanes {
+            if let lane { takeOwnership(of: lane) }
+            collectLanes(&state)
+        }
         if let bound, state.pending >= bound.count, !isOnWorkerThread {
             if bound.policy == .destroyInline || _WorkerThreadState.isWorkerThread {
                 return .destroyInline
@@ -201,7 +239,7 @@ final class _DropQueue: Sendable {
             return .waitForRoom(room)
         }
         if let maximumWait, !isOnWorkerThread {
-            if state.isCatchingUp || state.isBehind(maximumWait: maximumWait) {
+            if state.isCatchingUp || state.isBehind(maximumWait: maximumWait, workingSince: workingSince) {
                 guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
                 return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
             }
@@ -212,8 +250,8 @@ final class _DropQueue: Sendable {
         if !state.waiters.isEmpty, isOnWorkerThread {
             state.extendBarriersOverNestedValue()
         }
-        guard state.claimWakeUp() else { return .queued }
-        if maximumWait != nil { state.workingSince = _deferdrop_coarse_monotonic_ns() }
+        guard claimWakeUp() else { return .queued }
+        if maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
         return .queuedWakeWorker
     }
 
@@ -228,10 +266,11 @@ final class _DropQueue: Sendable {
             state.items.prepend(&batch)
             state.drainingProducer = nil
             state.endCatchingUpIfCaughtUp()
+            if usesLanes { setStatus(Status.catchingUp, state.isCatchingUp) }
             // The worker stands aside while a producer drains, for up to the
             // bound; a shutdown to finish is worth waking it for.
             let isStopping = if case .running = state.lifecycle { false } else { true }
-            return (state.takeReadyWaiters(), isStopping && state.claimWakeUp())
+            return (state.takeReadyWaiters(), isStopping && claimWakeUp())
         }
         metrics?.countDrainedByProducer(count)
         for waiter in ready { waiter.resume() }
@@ -265,7 +304,7 @@ final class _DropQueue: Sendable {
         set {
             let mustWake = state.withLock { state in
                 state.priority = newValue
-                return state.claimWakeUp()
+                return claimWakeUp()
             }
             // A sleeping worker wakes to apply it now, and sleeps again.
             if mustWake { wakeUp.signal() }
@@ -283,7 +322,7 @@ final class _DropQueue: Sendable {
         state.withLock { state in
             let destroyedInline = destroyedInline.load(ordering: .relaxed)
             return DropStatistics(
-                deferred: state.enqueued + destroyedInline + state.destroyedInPlace,
+                deferred: state.enqueued + valuesInLanes(state) + destroyedInline + state.destroyedInPlace,
                 destroyed: state.completed + destroyedInline + state.destroyedInPlace,
                 peakPending: state.peakPending,
                 reclaimedBytes: state.reclaimedBytes,
@@ -293,3 +332,6 @@ final class _DropQueue: Sendable {
     }
 
 }
+
+/// Whether queues without a bound use lanes: `DEFERDROP_LANES=1` (see `usesLanes`).
+private let _lanesAreEnabled: Bool = getenv("DEFERDROP_LANES").map { String(cString: $0) == "1" } ?? false

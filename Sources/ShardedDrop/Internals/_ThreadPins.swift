@@ -11,9 +11,8 @@ import DeferDrop
 /// Why thread-local storage and not a table keyed by `pthread_self()`: thread
 /// ids are recycled as soon as a thread exits, so a new thread would inherit a
 /// dead thread's pin, and the dead thread's place would never be given back.
-/// Thread-local state lives and dies with the thread itself. Swift has no
-/// thread-local variables, so this is a POSIX thread-specific key whose
-/// destructor runs when the thread exits and unpins it from every live pool.
+/// The pins live in a `_ThreadSpecific` slot, released when the thread exits,
+/// which unpins it from every live pool.
 ///
 /// Only the owning thread ever reaches its `_ThreadPins` (through the key), so
 /// the class needs no lock and is not `Sendable`.
@@ -79,29 +78,12 @@ final class _ThreadPins {
         }
     }
 
-    /// The calling thread's pins, created on first use. Unretained: the
-    /// thread-specific slot owns the one reference.
+    /// The calling thread's pins, created on first use (see `_ThreadSpecific`).
     private static var current: Unmanaged<_ThreadPins> {
-        let key = _threadPinsKey
-        if let raw = pthread_getspecific(key) {
-            return Unmanaged.fromOpaque(raw)
-        }
-        let pins = Unmanaged.passRetained(_ThreadPins())
-        let result = pthread_setspecific(key, pins.toOpaque())
-        _precondition(result == 0, "ShardedDrop could not store a thread's shard: pthread_setspecific returned \(result)")
-        return pins
+        _threadPins.current
     }
 }
 
-/// The thread-specific key of `_ThreadPins`, created once per process. Its
-/// destructor releases a thread's pins when the thread exits. (The main
-/// thread's are not released: it exits with the process.)
-private let _threadPinsKey: pthread_key_t = {
-    var key = pthread_key_t()
-    let result = pthread_key_create(&key) { raw in
-        guard let raw else { return }
-        Unmanaged<_ThreadPins>.fromOpaque(raw).release()
-    }
-    _precondition(result == 0, "ShardedDrop could not create its thread-specific key: pthread_key_create returned \(result)")
-    return key
-}()
+/// The thread-specific slot of `_ThreadPins`: a thread's pins are released,
+/// and its places given back, when it exits.
+private let _threadPins = _ThreadSpecific("ShardedDrop's shard pins") { _ThreadPins() }

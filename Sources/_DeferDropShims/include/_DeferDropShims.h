@@ -88,4 +88,6 @@ int _deferdrop_object_is_uniquely_referenced(const void *object);
 /// counts, without a lock.
 int _deferdrop_object_is_immortal(const void *object);
 
+#include "_DeferDropLane.h"
+
 #endif

@@ -1,0 +1,51 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A POSIX thread-specific slot that owns one object per thread, created on
+/// the thread's first use and released when the thread exits.
+///
+/// Why not a table keyed by `pthread_self()`: thread ids are recycled as soon
+/// as a thread exits, so a new thread would inherit a dead thread's entry.
+/// Thread-specific state lives and dies with the thread itself, and its
+/// object's `deinit` is where a thread gives back what it held. Swift has no
+/// thread-local variables; this is the key and its destructor. (The main
+/// thread's object is never released: it exits with the process.)
+///
+/// Only the owning thread reaches its object, so the object needs no lock.
+package final class _ThreadSpecific<Object: AnyObject>: Sendable {
+    private let key: pthread_key_t
+    private let make: @Sendable () -> Object
+
+    /// `name` appears in the message if the process is out of keys.
+    package init(_ name: String, make: @escaping @Sendable () -> Object) {
+        var key = pthread_key_t()
+        let result = pthread_key_create(&key) { raw in
+            guard let raw else { return }
+            Unmanaged<AnyObject>.fromOpaque(raw).release()
+        }
+        _precondition(result == 0, "\(name): pthread_key_create returned \(result)")
+        self.key = key
+        self.make = make
+    }
+
+    /// The calling thread's object, created on first use. Unretained: the
+    /// slot owns the one reference, for as long as the thread runs.
+    @inline(__always)
+    package var current: Unmanaged<Object> {
+        if let raw = pthread_getspecific(key) {
+            return Unmanaged.fromOpaque(raw)
+        }
+        return makeCurrent()
+    }
+
+    @inline(never)
+    private func makeCurrent() -> Unmanaged<Object> {
+        let object = Unmanaged.passRetained(make())
+        let result = pthread_setspecific(key, object.toOpaque())
+        _precondition(result == 0, "pthread_setspecific returned \(result)")
+        return object
+    }
+}

@@ -1,0 +1,69 @@
+import Synchronization
+import _DeferDropShims
+
+/// One producer thread's queue to one worker: the thread appends without a
+/// lock; whoever holds the worker's lock takes values from the head.
+///
+/// The ring itself is C (`_DeferDropLane.h`): chunks of 511 values, linked as
+/// the producer fills them, freed as the consumer leaves them. This class owns
+/// it and moves `_DisposalItem`s in and out as +1 references, so a value is
+/// never copied on its way through (see `_DisposalItem`).
+final class _Lane: @unchecked Sendable {
+    // @unchecked Sendable: the C lane is single-producer, single-consumer by
+    // contract, not by type: `append` only on the thread that owns the lane
+    // (through `_ThreadLanes`), `take` only under the worker's lock. Both
+    // sides meet only through `published`, with release and acquire.
+    let raw: UnsafeMutablePointer<_deferdrop_lane>
+
+    /// Set once the owning thread has ended: no more values will come, and
+    /// once the lane is empty its queue may forget it.
+    let ownerHasEnded = Atomic<Bool>(false)
+
+    /// Set once the queue has ended: the owning thread may forget the lane.
+    let queueHasEnded = Atomic<Bool>(false)
+
+    /// The queue's identity (`_DropQueue.id`), for the owning thread's table.
+    let queue: UInt64
+
+    init(queue: UInt64) {
+        guard let raw = _deferdrop_lane_create() else {
+            fatalError("DeferDrop: out of memory for a lane")
+        }
+        self.raw = raw
+        self.queue = queue
+    }
+
+    deinit {
+        _precondition(
+            _deferdrop_lane_available(raw) == 0,
+            "DeferDrop: a lane was freed with \(_deferdrop_lane_available(raw)) values in it")
+        _deferdrop_lane_destroy(raw)
+    }
+
+    /// For the owning thread: appends `item` and publishes it. Leaves `item`
+    /// `nil`, unless memory for a new chunk ran out: then it is left as it
+    /// was, for the caller to queue another way, and the result is false.
+    @inline(__always)
+    static func append(_ item: inout _DisposalItem?, to raw: UnsafeMutablePointer<_deferdrop_lane>) -> Bool {
+        let object = Unmanaged.passRetained(item.take()!.object)
+        if _fastPath(_deferdrop_lane_push(raw, object.toOpaque()) != 0) { return true }
+        item = _DisposalItem(object: object.takeRetainedValue())
+        return false
+    }
+
+    /// For the consumer: values published and not yet taken.
+    var available: UInt64 {
+        _deferdrop_lane_available(raw)
+    }
+
+    /// For the consumer: moves every published value to the end of
+    /// `queue`, oldest first; returns how many.
+    func takeAll(into queue: inout _ChunkedQueue) -> UInt64 {
+        let count = _deferdrop_lane_available(raw)
+        for _ in 0..<count {
+            let object = Unmanaged<AnyObject>.fromOpaque(_deferdrop_lane_take(raw)!)
+            queue.append(_DisposalItem(object: object.takeRetainedValue()))
+        }
+        return count
+    }
+}

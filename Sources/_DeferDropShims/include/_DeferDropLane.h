@@ -1,0 +1,125 @@
+// A lane: one producer thread's queue to one worker. Single producer (the
+// thread that owns it), single consumer (whoever holds the worker's lock).
+//
+// Why in C: the hand-off's hot path is two plain stores and a release store
+// here, with the memory orders written out and nothing else (no reference
+// counting, no exclusivity checks), inlined into Swift by the importer. The
+// protocol around it (Verification/handoff.pml) is the queue's, in Swift.
+//
+// Values are opaque pointers: +1 references the Swift side passes in and
+// takes back. A lane never looks at them.
+#ifndef DEFERDROP_LANE_H
+#define DEFERDROP_LANE_H
+
+#include <stdint.h>
+#include <stdlib.h>
+
+/// Values per chunk: a chunk, its link included, is 4 KiB.
+#define DEFERDROP_LANE_CHUNK_CAPACITY 511
+
+typedef struct _deferdrop_lane_chunk {
+    /// The next chunk, once the producer has filled this one; written with
+    /// release before any value in it is published.
+    struct _deferdrop_lane_chunk *next;
+    void *slots[DEFERDROP_LANE_CHUNK_CAPACITY];
+} _deferdrop_lane_chunk;
+
+typedef struct _deferdrop_lane {
+    // The producer's line: only the owning thread touches it.
+    _deferdrop_lane_chunk *write_chunk;
+    uint64_t write_index;
+    uint64_t written;
+    char producer_padding[64 - 3 * 8];
+    /// Values published in all: the producer's release store after each
+    /// value; the consumer's acquire load. On a line of its own, so that the
+    /// consumer's reads of it do not take the producer's line away.
+    uint64_t published;
+    char published_padding[64 - 8];
+    // The consumer's line: only whoever holds the worker's lock.
+    _deferdrop_lane_chunk *read_chunk;
+    uint64_t read_index;
+    uint64_t taken;
+    char consumer_padding[64 - 3 * 8];
+} _deferdrop_lane;
+
+/// A new, empty lane, or NULL if memory is exhausted.
+_deferdrop_lane *_deferdrop_lane_create(void);
+
+/// Frees an empty lane (nothing published and not taken).
+void _deferdrop_lane_destroy(_deferdrop_lane *lane);
+
+/// For the producer: links a new chunk after a full one. Out of line: once
+/// every 511 values. Returns 0 if memory is exhausted (the value is then not
+/// appended).
+int _deferdrop_lane_grow(_deferdrop_lane *lane);
+
+/// For the producer: appends `value` and publishes it. Returns 0 only if a
+/// new chunk was needed and memory is exhausted.
+static inline int _deferdrop_lane_push(_deferdrop_lane *lane, void *value) {
+    if (__builtin_expect(lane->write_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) {
+        if (!_deferdrop_lane_grow(lane)) return 0;
+    }
+    lane->write_chunk->slots[lane->write_index] = value;
+    lane->write_index += 1;
+    lane->written += 1;
+    __atomic_store_n(&lane->published, lane->written, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/// For the producer: values it has appended in all.
+static inline uint64_t _deferdrop_lane_written(const _deferdrop_lane *lane) {
+    return lane->written;
+}
+
+/// For the consumer: how many values are published and not yet taken.
+static inline uint64_t _deferdrop_lane_available(const _deferdrop_lane *lane) {
+    return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->taken;
+}
+
+/// For the consumer, after `_deferdrop_lane_available` counted at least one:
+/// takes the oldest value. A chunk left behind is freed here.
+static inline void *_deferdrop_lane_take(_deferdrop_lane *lane) {
+    if (__builtin_expect(lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) {
+        _deferdrop_lane_chunk *next = __atomic_load_n(&lane->read_chunk->next, __ATOMIC_ACQUIRE);
+        free(lane->read_chunk);
+        lane->read_chunk = next;
+        lane->read_index = 0;
+    }
+    void *value = lane->read_chunk->slots[lane->read_index];
+    lane->read_index += 1;
+    __atomic_store_n(&lane->taken, lane->taken + 1, __ATOMIC_RELAXED);
+    return value;
+}
+
+/// The calling thread's lane to the queue it last handed a value to, and
+/// that queue's identity: a one-entry cache in front of the Swift side's
+/// table of the thread's lanes (one per queue).
+extern __thread uint64_t _deferdrop_tls_lane_queue;
+extern __thread _deferdrop_lane *_deferdrop_tls_lane;
+
+static inline _deferdrop_lane *_deferdrop_current_lane(uint64_t queue) {
+    return _deferdrop_tls_lane_queue == queue ? _deferdrop_tls_lane : (_deferdrop_lane *)0;
+}
+
+static inline void _deferdrop_set_current_lane(uint64_t queue, _deferdrop_lane *lane) {
+    _deferdrop_tls_lane_queue = queue;
+    _deferdrop_tls_lane = lane;
+}
+
+/// A compiler barrier: no load or store moves across it. With membarrier()
+/// on the sleeper's side, all a producer needs between its append and its
+/// look at the worker's state.
+static inline void _deferdrop_compiler_barrier(void) {
+    __asm__ __volatile__("" ::: "memory");
+}
+
+/// Registers the process for expedited private membarrier(); returns 0, or
+/// an errno value where the kernel (or a seccomp filter) refuses it.
+int _deferdrop_membarrier_register(void);
+
+/// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every running thread of the
+/// process executes a full memory barrier before this returns. Returns 0 or
+/// an errno value.
+int _deferdrop_membarrier(void);
+
+#endif
