@@ -12,13 +12,14 @@
  *   producer reads its own buffered stores, every other thread reads memory.
  *   A locked instruction (the lock, a compare-and-swap) empties the buffer
  *   first. The worker's stores are modelled as immediately visible: each is
- *   followed by a full barrier (its lock, or membarrier()) before it matters.
- * - Sleep and wake-up, as an eventcount: the worker announces `sleeping`,
- *   issues membarrier() (every thread of the process executes a full
- *   barrier: here, every store buffer is emptied), then looks at every lane
- *   and the central queue once more, and only then sleeps on `sem`. A
- *   producer appends, then (after only a compiler barrier) reads `sleeping`;
- *   if set, it claims the wake-up with a compare-and-swap and posts `sem`.
+ *   a locked instruction (its lock, the compare-and-swap on `sleeping`).
+ * - Sleep and wake-up, as an eventcount: the worker announces `sleeping`
+ *   (a locked instruction), then looks at every lane and the central queue
+ *   once more, and only then sleeps on `sem`. A producer appends, then,
+ *   after a full fence, reads `sleeping`; if set, it claims the wake-up with
+ *   a compare-and-swap and posts `sem`. (The fence is ownership's too; see
+ *   below. A design without it would need membarrier() on the sleeper's
+ *   side instead: -DBROKEN_NO_FENCE shows that neither side may go without.)
  * - Barriers (`flush()`): under the lock, collect every lane, then wait
  *   until the values counted so far are destroyed.
  * - Shutdown: `stopping` is published in the same word as `sleeping`
@@ -28,8 +29,11 @@
  * - With TIME_BOUND: a producer that finds the worker behind takes every
  *   queued value and destroys it (oldest first) before its own value, which
  *   it destroys inline, if no one else holds values taken from the queue.
- * - With LANE_CAPACITY: a full lane sends the hand-off the slow way, under
- *   the lock, into the central queue (after collecting its own lane first).
+ * - Ownership, for order across threads: a producer appends to its lane only
+ *   while it owns the queue (it was the last to hand over the locked way).
+ *   Any other takes the lock, becomes the owner, collects every lane and
+ *   queues its value in the central queue. An owner fences after its append
+ *   and, if it lost ownership meanwhile, collects its own lane itself.
  *
  * What is checked (safety, exhaustively)
  * - no value is destroyed twice (assertion at every destruction);
@@ -41,15 +45,22 @@
  * - no lost wake-up and no flush that waits for ever: every run ends in a
  *   valid end state (spin reports any other as an invalid end state);
  * - no value is lost: at the end, after a final flush (or the shutdown),
- *   every value was destroyed exactly once.
+ *   every value was destroyed exactly once;
+ * - with -DHOP, producer 0 starts after producer 1's first hand-off has
+ *   returned, and that value is destroyed before any of producer 0's: the
+ *   order in which values were handed over, across threads.
  *
  * Variants (see check.sh): -DSHUTDOWN adds a concurrent shutdown();
- * -DTIME_BOUND adds the producers' drain; -DLANE_CAPACITY=1 a full lane.
+ * -DTIME_BOUND adds the producers' drain; -DHOP the order across threads.
+ * (A lane grows by linking chunks; a failed allocation sends the hand-off
+ * the locked way, which is the path a thread that is not the owner takes.)
  * Known-bad variants, which spin must reject, show the model has teeth:
- * -DBROKEN_NO_BARRIER (the worker sleeps without membarrier()) and
+ * -DBROKEN_NO_FENCE (a producer reads the status word after a compiler
+ * barrier only, with no membarrier() on the sleeper's side either) and
  * -DBROKEN_RESCAN_LANES_ONLY (its last look ignores the central queue),
  * -DBROKEN_FLUSH_SKIPS_LANES (a barrier counts only the central queue, not
- * the values still in the producers' lanes).
+ * the values still in the producers' lanes), -DHOP -DBROKEN_NO_OWNERSHIP
+ * (every producer appends to its lane: only each thread's order is kept).
  */
 
 #ifndef PRODUCERS
@@ -60,10 +71,20 @@
 #endif
 #define TOTAL (PRODUCERS * VALUES)
 
-#ifdef LANE_CAPACITY
-#define LANE_HAS_ROOM(p) (myTail - head[p] < LANE_CAPACITY)
+/* Whether producer p may append to its lane: it owns the queue. */
+#ifdef BROKEN_NO_OWNERSHIP
+#define OWNS(p) 1
+#define LOST(p) 0
 #else
-#define LANE_HAS_ROOM(p) 1
+#define OWNS(p) (owner == p)
+#define LOST(p) (owner != p)
+#endif
+
+/* A full fence on the producer's side: its store buffer is emptied. */
+#ifdef BROKEN_NO_FENCE
+#define FENCE(p) skip
+#else
+#define FENCE(p) empty(sb[p])
 #endif
 
 #define RUNNING 0
@@ -82,6 +103,11 @@ bit sleeping;
 bit notRunning;
 byte sem;
 
+/* Ownership: the producer that may append to its lane without the lock,
+   the last to hand a value over the locked way (NOBODY at first). */
+#define NOBODY 255
+byte owner = NOBODY;
+
 /* Under the lock. */
 bit lockBit;
 byte lifecycle = RUNNING;
@@ -96,6 +122,8 @@ byte released[2];
 
 /* Observers. */
 byte destroyed[TOTAL];       /* destructions of each value */
+byte when[TOTAL];            /* when each was destroyed, in order of destruction */
+byte clock;
 byte lastInOrder[PRODUCERS]; /* 1 + index of the last value of the lane destroyed in order */
 byte finished;
 
@@ -109,6 +137,8 @@ inline unlock() { lockBit = 0 }
 inline destroyInOrder(v) {
     d_step {
         destroyed[v]++;
+        clock++;
+        when[v] = clock;
         assert(destroyed[v] == 1);
         assert(v % VALUES + 1 > lastInOrder[v / VALUES]);
         lastInOrder[v / VALUES] = v % VALUES + 1
@@ -118,6 +148,8 @@ inline destroyInOrder(v) {
 inline destroyInline(v) {
     d_step {
         destroyed[v]++;
+        clock++;
+        when[v] = clock;
         assert(destroyed[v] == 1);
 #ifndef TIME_BOUND
         assert(v % VALUES + 1 > lastInOrder[v / VALUES]);
@@ -126,10 +158,11 @@ inline destroyInline(v) {
     }
 }
 
-/* Under the lock: moves every visible value of every lane to `central`. */
+/* Under the lock: moves every visible value of every lane to `central`;
+   nothing once the worker has stopped (lanes are their producers' then). */
 inline collect() {
     d_step {
-        i = 0;
+        i = (lifecycle == STOPPED -> PRODUCERS : 0);
         do
         :: i < PRODUCERS ->
             do
@@ -173,22 +206,6 @@ inline anyPending(result) {
     }
 }
 
-/* membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every thread of the process
-   executes a full barrier, so every store buffer is emptied. */
-inline membarrier() {
-#ifndef BROKEN_NO_BARRIER
-    atomic {
-        do
-        :: nempty(sb[0]) -> sb[0]?kind, value; if :: kind == 0 -> tail[0] = value :: else -> handed[0] = value fi
-        :: nempty(sb[1]) -> sb[1]?kind, value; if :: kind == 0 -> tail[1] = value :: else -> handed[1] = value fi
-        :: empty(sb[0]) && empty(sb[1]) -> break
-        od
-    }
-#else
-    skip
-#endif
-}
-
 /* Commits one producer's buffered stores to memory, in order, at any time. */
 proctype StoreBuffer(byte p) {
     bit kind; byte value;
@@ -227,7 +244,6 @@ end:
                 if
                 :: lifecycle == STOPPING ->
                     unlock();
-                    membarrier();
                     anyPending(pending);
                     if
                     :: pending -> skip
@@ -246,7 +262,6 @@ end:
                 :: else ->
                     unlock();
                     sleeping = 1;
-                    membarrier();
                     anyPending(pending);
                     if
                     :: pending || notRunning ->
@@ -286,10 +301,7 @@ inline destroyLeftInOwnLane(p) {
 inline flush(slotIndex, p) {
     lockBy(p);
 #ifndef BROKEN_FLUSH_SKIPS_LANES
-    if
-    :: lifecycle != STOPPED -> collect()
-    :: else -> skip
-    fi;
+    collect();
 #endif
     if
     :: completed < enqueued ->
@@ -305,6 +317,15 @@ inline flush(slotIndex, p) {
 proctype Producer(byte p) {
     byte i; byte v; byte k; byte myTail; byte seenHanded; byte j; byte n;
     chan drained = [TOTAL] of { byte };
+#ifdef HOP
+    /* Producer 0 starts after producer 1's first hand-off has returned: its
+       values come after that one in happens-before order. (This way round
+       because a collect takes lane 0 first.) */
+    if
+    :: p == 0 -> (handed[1] >= 1)
+    :: else -> skip
+    fi;
+#endif
     do
     :: k < VALUES ->
         v = p * VALUES + k;
@@ -337,12 +358,13 @@ proctype Producer(byte p) {
             fi;
             destroyInline(v)
 #endif
-#ifdef LANE_CAPACITY
-        :: !notRunning && myTail - head[p] >= LANE_CAPACITY ->
-            /* A full lane: the slow way, under the lock, behind the lane's values. */
+        :: !notRunning && !OWNS(p) ->
+            /* The locked way (another thread owns the queue): become the
+               owner, collect every lane, queue its value behind them. */
             lockBy(p);
             if
             :: lifecycle == RUNNING ->
+                owner = p;
                 collect();
                 central!v;
                 enqueued++;
@@ -353,12 +375,21 @@ proctype Producer(byte p) {
                 destroyLeftInOwnLane(p);
                 destroyInline(v)
             fi
-#endif
-        :: !notRunning && LANE_HAS_ROOM(p) ->
-            /* The fast way: append, then (compiler barrier) read the status word. */
+        :: !notRunning && OWNS(p) ->
+            /* The fast way: append, then a full fence (ownership's Dekker
+               pattern), then read the owner and the status word. */
             slot[p * VALUES + myTail] = v;
             myTail++;
             sb[p]!0, myTail;
+            FENCE(p);
+            if
+            :: LOST(p) ->
+                /* Lost ownership: queue the lane before returning. */
+                lockBy(p);
+                collect();
+                unlock()
+            :: else -> skip
+            fi;
             if
             :: sleeping ->
                 /* Claim the wake-up: a compare-and-swap, a locked instruction. */
@@ -436,7 +467,12 @@ proctype Final() {
         do
         :: j < TOTAL -> assert(destroyed[j] == 1); j++
         :: else -> break
-        od
+        od;
+#ifdef HOP
+        /* Across threads: producer 1's first value before producer 0's. */
+        assert(when[VALUES] < when[0]);
+#endif
+        j = 0
     }
 }
 

@@ -1,8 +1,4 @@
-#include <errno.h>
-#include <linux/membarrier.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include "_DeferDropLane.h"
 
 __thread uint64_t _deferdrop_tls_lane_queue;
@@ -39,12 +35,4 @@ int _deferdrop_lane_grow(_deferdrop_lane *lane) {
     lane->write_chunk = chunk;
     lane->write_index = 0;
     return 1;
-}
-
-int _deferdrop_membarrier_register(void) {
-    return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0 ? 0 : errno;
-}
-
-int _deferdrop_membarrier(void) {
-    return syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0 ? 0 : errno;
 }

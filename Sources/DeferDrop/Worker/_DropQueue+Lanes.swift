@@ -25,13 +25,18 @@ import _DeferDropShims
 //   The race between an owner's append and a new owner's collect is a
 //   Dekker pattern: a full fence on both sides, and an owner that finds,
 //   after its append, that it no longer is, collects its lane itself.
-// - After appending, a compiler barrier only (`membarrier()` is on the
-//   sleeper's side), then `status` once more: `sleeping` means it claims the
-//   wake-up; `notRunning` means a shutdown began, and the worker may or may
-//   not have seen the value (`reconcileAfterShutdown`).
-// - The worker announces `sleeping` under the lock, issues the barrier, and
-//   collects once more before it sleeps (`WorkerStep.announceSleep`); it does
-//   the same before it stops (`WorkerStep.lookLast`).
+// - After appending, a full fence, then `status` once more: `sleeping` means
+//   it claims the wake-up; `notRunning` means a shutdown began, and the
+//   worker may or may not have seen the value (`reconcileAfterShutdown`).
+// - The worker announces `sleeping` under the lock (a read-modify-write, a
+//   full fence) and collects once more before it sleeps
+//   (`WorkerStep.announceSleep`); it looks once more before it stops too
+//   (`WorkerStep.lookLast`). Either the worker's last look sees a value, or
+//   its producer's look at `status` sees the announcement.
+// - (The fence could move to the sleeper's side, as `membarrier()`, leaving
+//   the producer a compiler barrier, as the model's first version did; but
+//   ownership needs a fence on the producer's side anyway, and the model
+//   shows that one fence serves both.)
 
 extension _DropQueue {
     /// Bits of `status`, which producers read without the lock.
@@ -45,12 +50,6 @@ extension _DropQueue {
         /// locked way, which destroys inline or drains.
         static let catchingUp: UInt8 = 4
     }
-
-    /// Whether the kernel offers expedited private `membarrier()`: then a
-    /// producer needs only a compiler barrier after its append, and the
-    /// worker pays a full barrier on every thread once per sleep. Without it
-    /// (an old kernel, a seccomp filter), both sides use a full fence.
-    static let sleeperIssuesBarrier: Bool = _deferdrop_membarrier_register() == 0
 
     /// The queue's identity for the lanes: never reused, unlike an address.
     static func nextIdentity() -> UInt64 {
@@ -70,9 +69,8 @@ extension _DropQueue {
             return false
         }
         guard _Lane.append(&item, to: lane) else { return false }
-        // A full fence: the other side of both Dekker patterns, a new
-        // owner's collect (always) and the sleeper's last look (where
-        // `membarrier()` is not available).
+        // A full fence: the producer's side of both Dekker patterns, with a
+        // new owner's collect and with the sleeper's last look.
         atomicMemoryFence(ordering: .sequentiallyConsistent)
         if _slowPath(owner.load(ordering: .relaxed) != UInt(bitPattern: lane)) {
             // Another thread took over, and its collect may have missed the
@@ -200,17 +198,6 @@ extension _DropQueue {
             status.bitwiseOr(bit, ordering: .sequentiallyConsistent)
         } else {
             status.bitwiseAnd(~bit, ordering: .sequentiallyConsistent)
-        }
-    }
-
-    /// The worker's side of the barrier: after announcing `sleeping` or
-    /// before stopping, so that any value appended before is visible to the
-    /// next collect, and any producer appending after sees the announcement.
-    func barrierBeforeLastLook() {
-        if Self.sleeperIssuesBarrier {
-            _ = _deferdrop_membarrier()
-        } else {
-            atomicMemoryFence(ordering: .sequentiallyConsistent)
         }
     }
 }

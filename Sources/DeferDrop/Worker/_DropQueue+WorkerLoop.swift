@@ -16,8 +16,8 @@ extension _DropQueue {
         /// With a time bound, while the worker is behind: leave the queue to
         /// the producers for up to the bound (see `takeNextBatchWithTimeBound`).
         case standAside
-        /// With lanes: `sleeping` is announced; issue the barrier and collect
-        /// once more before sleeping (the model's last look).
+        /// With lanes: `sleeping` is announced; collect once more before
+        /// sleeping (the model's last look).
         case announceSleep
         /// With lanes, while stopping: the same last look before stopping.
         case lookLast
@@ -46,9 +46,9 @@ extension _DropQueue {
         _ = _deferdrop_set_current_thread_scheduling(appliedPriority!._schedulingClass)
         let freed = _ThreadFreedBytes()
         var publisher = metrics.map(_WorkerMetrics.Publisher.init)
-        /// With lanes: `sleeping` is announced and the barrier issued.
+        /// With lanes: `sleeping` is announced, and the next pass is the last look.
         var announcedSleep = false
-        /// With lanes, while stopping: the barrier was issued, and nothing
+        /// With lanes, while stopping: the last look was taken, and nothing
         /// was collected since.
         var lookedLast = false
         while true {
@@ -143,12 +143,11 @@ extension _DropQueue {
                 // Stood aside until the time ran out, or was woken: awake either way.
                 setStatus(Status.sleeping, false)
             case .announceSleep:
+                // The announcement was a full fence: the next pass is the last look.
                 destroyedInBatch = 0
-                barrierBeforeLastLook()
                 announcedSleep = true
             case .lookLast:
                 destroyedInBatch = 0
-                barrierBeforeLastLook()
                 lookedLast = true
             case .stop:
                 return

@@ -106,20 +106,4 @@ static inline void _deferdrop_set_current_lane(uint64_t queue, _deferdrop_lane *
     _deferdrop_tls_lane = lane;
 }
 
-/// A compiler barrier: no load or store moves across it. With membarrier()
-/// on the sleeper's side, all a producer needs between its append and its
-/// look at the worker's state.
-static inline void _deferdrop_compiler_barrier(void) {
-    __asm__ __volatile__("" ::: "memory");
-}
-
-/// Registers the process for expedited private membarrier(); returns 0, or
-/// an errno value where the kernel (or a seccomp filter) refuses it.
-int _deferdrop_membarrier_register(void);
-
-/// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every running thread of the
-/// process executes a full memory barrier before this returns. Returns 0 or
-/// an errno value.
-int _deferdrop_membarrier(void);
-
 #endif
