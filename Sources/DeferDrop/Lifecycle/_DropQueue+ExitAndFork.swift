@@ -30,6 +30,19 @@ extension _DropQueue {
         state.items.append(_DisposalItem(boxing: _WarmUp()))
         state.items.append(_DisposalItem(boxing: [_WarmUp()]))
         state.enqueued += 2
+        // And a lane (the lanes core): an append, a collect, the lookups
+        // and the clean-up of ended lanes that `collectLanes` makes.
+        let lane = _Lane(queue: 0)
+        var item: _DisposalItem? = _DisposalItem(object: object)
+        _ = _Lane.append(&item, to: lane.raw)
+        state.lanes.append(lane)
+        for lane in state.lanes {
+            state.enqueued += lane.takeAll(into: &state.items)
+            _ = lane.ownerHasEnded.load(ordering: .acquiring)
+        }
+        _ = state.lanes.reduce(0) { $0 + $1.available }
+        _ = state.lanes.first { $0.raw == lane.raw }
+        state.lanes.removeAll { $0.available == 0 }
         state.waiters.append((.destroyed(count: 1), .thread(_Semaphore())))
         state.extendBarriersOverNestedValue()
         state.roomWaiters.append(_Semaphore())
