@@ -65,13 +65,7 @@ struct Scenario: CustomStringConvertible {
     /// Whether no value may be destroyed on its producer's thread while the
     /// worker runs: no time bound, and a full queue blocks.
     var isStrict: Bool {
-        let capacity: DropCapacity
-        switch target {
-        case .shared: return false
-        case .worker(let workerCapacity, _): capacity = workerCapacity
-        case .pool(_, let poolCapacity): capacity = poolCapacity
-        }
-        return switch capacity {
+        switch capacity {
         case .unbounded, .bounded(_, whenFull: .block): true
         default: false
         }
@@ -79,13 +73,17 @@ struct Scenario: CustomStringConvertible {
 
     /// The bound on pending values, if the capacity has one.
     var bound: Int? {
-        let capacity: DropCapacity = switch target {
-        case .shared: .default
+        if case .bounded(let count, _) = capacity { return count }
+        return nil
+    }
+
+    /// The capacity of the round's worker, or of each shard.
+    var capacity: DropCapacity {
+        switch target {
+        case .shared: DropWorker.shared.capacity
         case .worker(let capacity, _): capacity
         case .pool(_, let capacity): capacity
         }
-        if case .bounded(let count, _) = capacity { return count }
-        return nil
     }
 }
 

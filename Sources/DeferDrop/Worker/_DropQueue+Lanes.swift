@@ -88,7 +88,10 @@ extension _DropQueue {
     }
 
     /// With a time bound: whether the worker has owed progress for longer
-    /// than `maximumWait` ns (since a producer woke it, or it took its batch).
+    /// than `maximumWait` ns (since a producer woke it, or it took its
+    /// batch), so that a hand-off should destroy inline. Asked by both ways
+    /// of handing over: the lane's every 16th value, the lock's when
+    /// `State.shouldCheckWhetherBehind`.
     func isBehind(maximumWait: UInt64) -> Bool {
         let since = workingSince.load(ordering: .relaxed)
         return since != 0 && _deferdrop_coarse_monotonic_ns() &- since > maximumWait
@@ -190,6 +193,14 @@ extension _DropQueue {
     /// will sleep: true for exactly one caller per announcement.
     func claimWakeUp() -> Bool {
         status.bitwiseAnd(~Status.sleeping, ordering: .sequentiallyConsistent).oldValue & Status.sleeping != 0
+    }
+
+    /// Under the lock, after a step that may change `State.isCatchingUp`
+    /// (a hand-off, a producer's drain, the worker's step): mirrors it into
+    /// `status`, where producers appending to lanes read it without the lock.
+    func publishCatchingUp(_ state: borrowing State) {
+        guard usesLanes, maximumWait != nil else { return }
+        setStatus(Status.catchingUp, state.isCatchingUp)
     }
 
     /// Sets or clears `bit` of `status`.

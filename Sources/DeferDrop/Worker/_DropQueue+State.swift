@@ -123,20 +123,15 @@ extension _DropQueue {
             return roomWaiters
         }
 
-        /// With a time bound of `maximumWait` ns: whether the worker has owed
-        /// progress for longer, so that a hand-off should destroy inline.
+        /// With a time bound, on the locked way: whether this hand-off should
+        /// ask the clock whether the worker is behind (`_DropQueue.isBehind`).
         ///
-        /// Values are pending, and the worker has been busy with its current
-        /// batch (or has not started since it was woken) for longer than
-        /// `maximumWait`. The clock is read only when values are pending, and
-        /// with many pending only on every 16th hand-off: a burst of small
-        /// values pays a few nanoseconds, and a bound of milliseconds does not
-        /// need every one of them checked.
-        func isBehind(maximumWait: UInt64, workingSince: borrowing Atomic<UInt64>) -> Bool {
+        /// Only when values are pending, and with many pending only on every
+        /// 16th hand-off: a burst of small values pays a few nanoseconds, and
+        /// a bound of milliseconds does not need every one of them checked.
+        var shouldCheckWhetherBehind: Bool {
             let pending = pending
-            guard pending > 0, pending < 16 || enqueued & 15 == 0 else { return false }
-            let since = workingSince.load(ordering: .relaxed)
-            return since != 0 && _deferdrop_coarse_monotonic_ns() &- since > maximumWait
+            return pending > 0 && (pending < 16 || enqueued & 15 == 0)
         }
 
         /// With a time bound, for a producer that found the worker behind:

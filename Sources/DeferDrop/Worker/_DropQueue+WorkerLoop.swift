@@ -92,7 +92,7 @@ extension _DropQueue {
                         setStatus(Status.sleeping, true)
                         step = .sleep
                     }
-                    if usesLanes, maximumWait != nil { setStatus(Status.catchingUp, state.isCatchingUp) }
+                    publishCatchingUp(state)
                     return (step, state.takeReadyWaiters(), state.priority, publisher == nil ? nil : state.metricsSnapshot)
                 }
             if announcedSleep, step != .sleep {

@@ -139,6 +139,7 @@ final class _DropQueue: Sendable {
     /// `maximumNestingDepth` or the value is still referenced elsewhere.
     @usableFromInline
     func enqueue(_ item: inout _DisposalItem?) {
+        let isOnWorkerThread = isOnWorkerThread
         if isOnWorkerThread {
             if Self.destroyInPlace(&item) { return }
         } else if usesLanes, enqueueThroughLane(&item) {
@@ -200,8 +201,7 @@ final class _DropQueue: Sendable {
         _ item: inout _DisposalItem?, lane: UnsafeMutablePointer<_deferdrop_lane>?,
         drained: inout [_ChunkedQueue.Chunk], state: inout State
     ) -> Handoff {
-        // Producers that append to lanes read whether the worker is catching up without the lock.
-        defer { if usesLanes, maximumWait != nil { setStatus(Status.catchingUp, state.isCatchingUp) } }
+        defer { publishCatchingUp(state) }
         // A destructor of a value this thread is draining: part of that
         // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
         // would wait for ever: the worker stands aside while a producer drains.)
@@ -239,7 +239,7 @@ final class _DropQueue: Sendable {
             return .waitForRoom(room)
         }
         if let maximumWait, !isOnWorkerThread {
-            if state.isCatchingUp || state.isBehind(maximumWait: maximumWait, workingSince: workingSince) {
+            if state.isCatchingUp || (state.shouldCheckWhetherBehind && isBehind(maximumWait: maximumWait)) {
                 guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
                 return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
             }
@@ -266,7 +266,7 @@ final class _DropQueue: Sendable {
             state.items.prepend(&batch)
             state.drainingProducer = nil
             state.endCatchingUpIfCaughtUp()
-            if usesLanes { setStatus(Status.catchingUp, state.isCatchingUp) }
+            publishCatchingUp(state)
             // The worker stands aside while a producer drains, for up to the
             // bound; a shutdown to finish is worth waking it for.
             let isStopping = if case .running = state.lifecycle { false } else { true }
