@@ -1,3 +1,5 @@
+import _DeferDropShims
+
 /// First-in, first-out storage for items, in chunks of a fixed capacity.
 ///
 /// Why chunks: a single array that doubles would copy every pending item at each
@@ -5,11 +7,9 @@
 /// million values pending that is a millisecond stall on exactly the thread the
 /// package exists to keep fast. Here an append writes one slot, or at worst
 /// starts a new chunk, and the worker takes every chunk at once in O(1). Chunks
-/// the worker has emptied come back, capacity kept, so a steady stream of
-/// values allocates nothing for the queue itself.
+/// the worker has emptied come back, so a steady stream of values allocates
+/// nothing for the queue itself.
 struct _ChunkedQueue: Sendable {
-    typealias Chunk = [_DisposalItem]
-
     /// Items per chunk: 8 KiB of references.
     static let chunkCapacity = 1024
     /// Emptied chunks kept for reuse; more are freed.
@@ -18,8 +18,8 @@ struct _ChunkedQueue: Sendable {
     /// Full chunks, oldest first. Never holds an empty chunk.
     private var full: [Chunk] = []
     /// The chunk being filled, after every chunk in `full`.
-    private var tail: Chunk = []
-    /// Empty chunks with their capacity, ready to become the tail.
+    private var tail = Chunk()
+    /// Empty chunks, ready to become the tail.
     private var spares: [Chunk] = []
 
     var isEmpty: Bool { tail.isEmpty && full.isEmpty }
@@ -28,12 +28,21 @@ struct _ChunkedQueue: Sendable {
     var count: Int { full.reduce(tail.count) { $0 + $1.count } }
 
     mutating func append(_ item: consuming _DisposalItem) {
-        if tail.count == Self.chunkCapacity {
-            var filled = takeSpareChunk()
-            swap(&filled, &tail)
-            full.append(filled)
-        }
+        if tail.isFull { startNewTail() }
         tail.append(item)
+    }
+
+    /// Moves the `count` oldest values of `lane`, which has at least that
+    /// many published, to the end of the queue, oldest first: a copy of
+    /// their references, a run of slots at a time.
+    mutating func append(takingFrom lane: UnsafeMutablePointer<_deferdrop_lane>, count: UInt64) {
+        var remaining = Int(count)
+        while remaining > 0 {
+            if tail.isFull { startNewTail() }
+            let run = min(remaining, tail.room)
+            tail.append(takingFrom: lane, count: run)
+            remaining -= run
+        }
     }
 
     /// Gives back the chunks of `batch`, which the worker has emptied, and
@@ -44,9 +53,8 @@ struct _ChunkedQueue: Sendable {
         recycle(&batch)
         swap(&batch, &full)
         if !tail.isEmpty {
-            var last = takeSpareChunk()
-            swap(&last, &tail)
-            batch.append(last)
+            batch.append(tail)
+            tail = takeSpareChunk()
         }
     }
 
@@ -59,32 +67,31 @@ struct _ChunkedQueue: Sendable {
     ///   oldest first, and nothing was taken from it since.
     @discardableResult
     mutating func prepend(_ batch: inout [Chunk]) -> Bool {
-        var rest: [Chunk] = []
-        for index in batch.indices where !batch[index].isEmpty {
-            rest.append([])
-            swap(&rest[rest.count - 1], &batch[index])
-        }
+        let rest = batch.filter { !$0.isEmpty }
+        batch.removeAll { !$0.isEmpty }
         recycle(&batch)
         guard !rest.isEmpty else { return false }
         full.insert(contentsOf: rest, at: 0)
         return true
     }
 
+    private mutating func startNewTail() {
+        full.append(tail)
+        tail = takeSpareChunk()
+    }
+
     /// Keeps up to `maximumSpareChunks` of the emptied chunks of `batch`,
-    /// capacity kept, and leaves `batch` empty.
+    /// and leaves `batch` empty.
     private mutating func recycle(_ batch: inout [Chunk]) {
-        while var chunk = batch.popLast() {
+        while let chunk = batch.popLast() {
             assert(chunk.isEmpty, "a chunk still holds values")
             guard spares.count < Self.maximumSpareChunks else { continue }
-            chunk.removeAll(keepingCapacity: true)
+            chunk.reset()
             spares.append(chunk)
         }
     }
 
     private mutating func takeSpareChunk() -> Chunk {
-        if let spare = spares.popLast() { return spare }
-        var chunk = Chunk()
-        chunk.reserveCapacity(Self.chunkCapacity)
-        return chunk
+        spares.popLast() ?? Chunk()
     }
 }

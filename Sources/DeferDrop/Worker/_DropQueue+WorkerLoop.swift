@@ -196,7 +196,7 @@ extension _DropQueue {
     }
 
     /// Destroys the items of `batch` in the order they were queued, leaving
-    /// the chunks empty with their capacity, and calls `afterEach` after each
+    /// the chunks empty, and calls `afterEach` after each
     /// value. Returns how many were destroyed.
     ///
     /// With a `deadline` (coarse monotonic ns), stops once it has passed,
@@ -207,30 +207,29 @@ extension _DropQueue {
         _ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState?, until deadline: UInt64? = nil,
         afterEach: () -> Void
     ) -> UInt64 {
+        // One loop per kind of thread, so that the worker's state is not
+        // retained and released around every value.
+        if let thread {
+            return destroy(&batch, until: deadline, afterEach: afterEach) { thread.release($0) }
+        }
+        return destroy(&batch, until: deadline, afterEach: afterEach) {
+            Unmanaged<AnyObject>.fromOpaque($0).release()
+        }
+    }
+
+    @inline(__always)
+    private static func destroy(
+        _ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64?, afterEach: () -> Void,
+        release: (UnsafeMutableRawPointer) -> Void
+    ) -> UInt64 {
         var count: UInt64 = 0
-        for index in batch.indices {
-            // The chunk is moved out, so that each release touches a local
-            // array only, and moved back empty, with its capacity.
-            var chunk = _ChunkedQueue.Chunk()
-            swap(&chunk, &batch[index])
-            // Reversing moves references without retaining them; the items
-            // are then released from the end, oldest first.
-            chunk.reverse()
+        for chunk in batch {
             while !chunk.isEmpty {
-                if let deadline, count > 0, _deferdrop_coarse_monotonic_ns() > deadline {
-                    chunk.reverse()
-                    swap(&chunk, &batch[index])
-                    return count
-                }
-                if let thread {
-                    thread.releaseLast(of: &chunk)
-                } else {
-                    chunk.removeLast()
-                }
+                if let deadline, count > 0, _deferdrop_coarse_monotonic_ns() > deadline { return count }
+                release(chunk.takeOldest()!)
                 count += 1
                 afterEach()
             }
-            swap(&chunk, &batch[index])
         }
         return count
     }

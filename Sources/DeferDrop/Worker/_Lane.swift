@@ -60,10 +60,7 @@ final class _Lane: @unchecked Sendable {
     /// `queue`, oldest first; returns how many.
     func takeAll(into queue: inout _ChunkedQueue) -> UInt64 {
         let count = _deferdrop_lane_available(raw)
-        for _ in 0..<count {
-            let object = Unmanaged<AnyObject>.fromOpaque(_deferdrop_lane_take(raw)!)
-            queue.append(_DisposalItem(object: object.takeRetainedValue()))
-        }
+        if count > 0 { queue.append(takingFrom: raw, count: count) }
         return count
     }
 }

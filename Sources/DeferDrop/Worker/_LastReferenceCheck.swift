@@ -22,7 +22,8 @@ import _DeferDropShims
 /// type than the one before it, a dynamic conformance lookup; a stream of
 /// values of one type pays the lookup once.
 struct _LastReferenceCheck {
-    private var lastType: ObjectIdentifier?
+    /// The class (its metadata's address) of the last object checked.
+    private var lastClass: UInt = 0
     private var lastInspector: ((AnyObject) -> Bool)?
 
     /// Whether the object at `address`, which the caller holds one reference
@@ -35,18 +36,23 @@ struct _LastReferenceCheck {
     @inline(__always)
     mutating func isReferencedElsewhere(at address: UnsafeRawPointer) -> Bool {
         if _isShared(address) { return true }
-        return Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef { object in
-            let objectType: AnyObject.Type = Swift.type(of: object)
-            if ObjectIdentifier(objectType) != lastType {
-                lastType = ObjectIdentifier(objectType)
-                // A dynamic conformance lookup takes the Swift runtime's locks
-                // the first time it meets a type. It is done while no fork()
-                // can begin (the fork's prepare handler takes the same lock
-                // first), so that no child inherits one of those locks held.
-                lastInspector = _ProcessLifecycle.shared.excludingFork { Self.inspector(for: objectType) }
+        // A Swift object's first word is its class's metadata (the runtime's
+        // `HeapObject`): one load tells a stream of values of one class from
+        // a change of class, without asking the runtime for the type.
+        let objectClass = address.load(as: UInt.self)
+        if objectClass != lastClass {
+            lastClass = objectClass
+            let objectType: AnyObject.Type = Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef {
+                Swift.type(of: $0)
             }
-            return lastInspector?(object) ?? false
+            // A dynamic conformance lookup takes the Swift runtime's locks
+            // the first time it meets a type. It is done while no fork()
+            // can begin (the fork's prepare handler takes the same lock
+            // first), so that no child inherits one of those locks held.
+            lastInspector = _ProcessLifecycle.shared.excludingFork { Self.inspector(for: objectType) }
         }
+        guard let lastInspector else { return false }
+        return Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef { lastInspector($0) }
     }
 
     /// How to look inside an object of `type`, if it is one of the package's

@@ -77,21 +77,19 @@ final class _WorkerThreadState {
         _deferdrop_worker_thread_state() != nil
     }
 
-    /// Releases the worker's reference to the last item of `chunk`, which
-    /// destroys the value unless a reference to it is still held elsewhere:
-    /// that is counted (`DropStatistics.releasedElsewhere`), since the value is
-    /// then destroyed wherever that other reference goes, not here.
+    /// Releases the worker's reference `object` (+1, taken from a chunk),
+    /// which destroys the value unless a reference to it is still held
+    /// elsewhere: that is counted (`DropStatistics.releasedElsewhere`), since
+    /// the value is then destroyed wherever that other reference goes, not here.
     ///
-    /// The item is tested where it lies and only then removed, so that no
-    /// local copy of the reference exists while the count is read.
+    /// The reference is a raw pointer, so no copy of it exists while the
+    /// count is read.
     @inline(__always)
-    func releaseLast(of chunk: inout _ChunkedQueue.Chunk) {
-        let last = chunk.count - 1
-        let object = _address(of: chunk[last].object)
+    func release(_ object: UnsafeMutableRawPointer) {
         if lastReferenceCheck.isReferencedElsewhere(at: object) {
             releasedElsewhere += 1
         }
-        chunk.removeLast()
+        Unmanaged<AnyObject>.fromOpaque(object).release()
     }
 
     /// Destroys `item` here and now, one level deeper, if this reference is

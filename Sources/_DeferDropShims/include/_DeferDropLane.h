@@ -13,6 +13,7 @@
 
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 /// Values per chunk: a chunk, its link included, is 4 KiB.
 #define DEFERDROP_LANE_CHUNK_CAPACITY 511
@@ -76,19 +77,26 @@ static inline uint64_t _deferdrop_lane_available(const _deferdrop_lane *lane) {
     return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->taken;
 }
 
-/// For the consumer, after `_deferdrop_lane_available` counted at least one:
-/// takes the oldest value. A chunk left behind is freed here.
-static inline void *_deferdrop_lane_take(_deferdrop_lane *lane) {
-    if (__builtin_expect(lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) {
-        _deferdrop_lane_chunk *next = __atomic_load_n(&lane->read_chunk->next, __ATOMIC_ACQUIRE);
-        free(lane->read_chunk);
-        lane->read_chunk = next;
-        lane->read_index = 0;
+/// For the consumer, after `_deferdrop_lane_available` counted at least
+/// `count`: moves the `count` oldest values to `into`, oldest first, a run of
+/// slots at a time. A chunk left behind is freed here.
+static inline void _deferdrop_lane_take(_deferdrop_lane *lane, void **into, uint64_t count) {
+    while (count > 0) {
+        if (lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY) {
+            // More values are published, so the producer has linked the next chunk.
+            _deferdrop_lane_chunk *next = __atomic_load_n(&lane->read_chunk->next, __ATOMIC_ACQUIRE);
+            free(lane->read_chunk);
+            lane->read_chunk = next;
+            lane->read_index = 0;
+        }
+        uint64_t run = DEFERDROP_LANE_CHUNK_CAPACITY - lane->read_index;
+        if (run > count) run = count;
+        memcpy(into, &lane->read_chunk->slots[lane->read_index], run * sizeof(void *));
+        into += run;
+        count -= run;
+        lane->read_index += run;
+        __atomic_store_n(&lane->taken, lane->taken + run, __ATOMIC_RELAXED);
     }
-    void *value = lane->read_chunk->slots[lane->read_index];
-    lane->read_index += 1;
-    __atomic_store_n(&lane->taken, lane->taken + 1, __ATOMIC_RELAXED);
-    return value;
 }
 
 /// The calling thread's lane to the queue it last handed a value to, and
