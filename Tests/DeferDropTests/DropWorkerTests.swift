@@ -228,6 +228,37 @@ struct DropWorkerTests {
         #expect(log.count == 10_000)
         #expect(log.onCreatorCount == 0)
     }
+
+    @Test("class instances through generic code (unboxed): each destroyed once, on the worker; a kept one is counted, not freed early")
+    func classInstancesThroughGenericCode() {
+        let worker = DropWorker(name: "generic", capacity: .unbounded)
+        let log = DestructionLog()
+        @Sendable func handOver<Value>(_ value: consuming sending Value) {
+            worker.dispose(value)
+        }
+        onThreads(4) { producer in
+            for sequence in 0..<10_000 {
+                // As a class, as `AnyObject`, and as a class-bound existential
+                // of two words (which is boxed).
+                switch sequence % 3 {
+                case 0: handOver(Probe(log, producer: producer, sequence: sequence))
+                case 1: handOver(Probe(log, producer: producer, sequence: sequence) as AnyObject)
+                default: handOver(Probe(log, producer: producer, sequence: sequence) as any ClassBoundProbe)
+                }
+            }
+        }
+        worker.flush()
+        #expect(log.count == 40_000)
+        #expect(log.onCreatorCount == 0)
+        #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 10_000) == nil)
+        // A copy kept by the caller: the worker's release is not the last.
+        let kept = Probe(log, producer: 9, sequence: 0)
+        handOver(kept)
+        worker.flush()
+        #expect(worker.statistics.releasedElsewhere == 1)
+        #expect(log.count == 40_000, "the worker destroyed a value its caller still holds")
+        #expect(kept.sequence == 0)
+    }
 }
 
 @Suite("Preconditions")
@@ -266,3 +297,6 @@ struct PreconditionTests {
         #expect(message.contains("would wait for itself forever"))
     }
 }
+
+protocol ClassBoundProbe: AnyObject {}
+extension Probe: ClassBoundProbe {}

@@ -1,8 +1,16 @@
 import _DeferDropShims
 
 extension _ChunkedQueue {
-    /// Up to `chunkCapacity` items in one block of memory, oldest first, each
-    /// kept as the +1 reference it holds.
+    /// Where a chunk's items lie in its slots.
+    struct ChunkBounds {
+        /// The oldest item's slot.
+        var head = 0
+        /// The slot after the newest item's.
+        var end = 0
+    }
+
+    /// Up to `chunkCapacity` items, oldest first, each kept as the +1
+    /// reference it holds, in slots allocated with the chunk itself.
     ///
     /// Why references in raw slots rather than an array of items: values go
     /// in and out by the million. An array's append and removal ask the
@@ -10,41 +18,34 @@ extension _ChunkedQueue {
     /// element to test its reference count retains it. Here an append is a
     /// store, taking the oldest is a load, and a lane's values arrive as one
     /// copy of a run of pointers.
-    final class Chunk: @unchecked Sendable {
+    ///
+    /// A reference to one allocation: the bounds and the slots together.
+    struct Chunk: @unchecked Sendable {
         // @unchecked Sendable: a chunk belongs either to a queue's state,
         // under its lock, or to the one thread that took it out under that
         // lock (the worker's batch, a producer's drain): never to two threads
-        // at once.
-        private let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?>
-        /// The oldest item's slot.
-        private var head = 0
-        /// The slot after the newest item's.
-        private var end = 0
+        // at once. (`ManagedBuffer` is not `Sendable`, hence this wrapper.)
+        private let storage: ChunkStorage
 
         init() {
-            slots = .allocate(capacity: _ChunkedQueue.chunkCapacity)
+            storage = unsafeDowncast(
+                ChunkStorage.create(minimumCapacity: _ChunkedQueue.chunkCapacity) { _ in ChunkBounds() },
+                to: ChunkStorage.self)
         }
 
-        deinit {
-            // Only a queue freed with values still in it gets here with
-            // items: they are released, oldest first, as an array's would be.
-            while let object = takeOldest() {
-                Unmanaged<AnyObject>.fromOpaque(object).release()
-            }
-            slots.deallocate()
-        }
-
-        var isEmpty: Bool { head == end }
-        var count: Int { end - head }
-        var isFull: Bool { end == _ChunkedQueue.chunkCapacity }
+        var isEmpty: Bool { storage.header.head == storage.header.end }
+        var count: Int { storage.header.end - storage.header.head }
+        var isFull: Bool { storage.header.end == _ChunkedQueue.chunkCapacity }
         /// Free slots after the newest item.
-        var room: Int { _ChunkedQueue.chunkCapacity - end }
+        var room: Int { _ChunkedQueue.chunkCapacity - storage.header.end }
 
         /// - Precondition: `!isFull`.
         @inline(__always)
         func append(_ item: consuming _DisposalItem) {
-            slots[end] = Unmanaged.passRetained(item.object).toOpaque()
-            end += 1
+            storage.withUnsafeMutablePointers { bounds, slots in
+                slots[bounds.pointee.end] = Unmanaged.passRetained(item.object).toOpaque()
+                bounds.pointee.end += 1
+            }
         }
 
         /// Moves the `count` oldest values of `lane`, which has at least
@@ -52,24 +53,44 @@ extension _ChunkedQueue {
         ///
         /// - Precondition: `count <= room`.
         func append(takingFrom lane: UnsafeMutablePointer<_deferdrop_lane>, count: Int) {
-            _deferdrop_lane_take(lane, slots + end, UInt64(count))
-            end += count
+            storage.withUnsafeMutablePointers { bounds, slots in
+                _deferdrop_lane_take(lane, slots + bounds.pointee.end, UInt64(count))
+                bounds.pointee.end += count
+            }
         }
 
         /// Removes the oldest item and returns its reference, +1: the caller
         /// now owns it and must release it. `nil` if the chunk is empty.
         @inline(__always)
         func takeOldest() -> UnsafeMutableRawPointer? {
-            guard head < end else { return nil }
-            defer { head += 1 }
-            return slots[head]
+            storage.takeOldest()
         }
 
         /// Makes an emptied chunk ready to be filled from its first slot.
         func reset() {
             assert(isEmpty, "a chunk still holds values")
-            head = 0
-            end = 0
+            storage.header = ChunkBounds()
+        }
+    }
+
+    /// A chunk's one allocation: its bounds, then its slots.
+    final class ChunkStorage: ManagedBuffer<ChunkBounds, UnsafeMutableRawPointer?> {
+        deinit {
+            // Only a queue freed with values still in it gets here with
+            // items: they are released, oldest first, as an array's would be.
+            while let object = takeOldest() {
+                Unmanaged<AnyObject>.fromOpaque(object).release()
+            }
+        }
+
+        /// See `Chunk.takeOldest()`.
+        @inline(__always)
+        func takeOldest() -> UnsafeMutableRawPointer? {
+            withUnsafeMutablePointers { bounds, slots in
+                guard bounds.pointee.head < bounds.pointee.end else { return nil }
+                defer { bounds.pointee.head += 1 }
+                return slots[bounds.pointee.head]
+            }
         }
     }
 }

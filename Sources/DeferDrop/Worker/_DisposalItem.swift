@@ -34,9 +34,26 @@ struct _DisposalItem: @unchecked Sendable {
     @usableFromInline
     var object: AnyObject
 
+    /// Boxes `value`, unless it is a class instance: that is queued as it is.
+    ///
+    /// Why look: generic code (`deferDrop(_:)`, a `Disposer`, a helper of the
+    /// caller's) reaches here with class instances too, and a box would cost
+    /// the producer an allocation and the worker a free, per value, for
+    /// nothing. Specialised for a concrete type, the test is one call that
+    /// reads the type's metadata kind (`swift_isClassType`).
     @inlinable
     init<Value: ~Copyable>(boxing value: consuming Value) {
-        object = _Box(value)
+        // A noncopyable type's metatype does not convert to `Any.Type`, but
+        // both are a pointer to the type's metadata.
+        let type = unsafeBitCast(Value.self, to: Any.Type.self)
+        if type is AnyObject.Type, MemoryLayout<Value>.size == MemoryLayout<AnyObject>.size {
+            // A reference of our own (+1), then the caller's ends here,
+            // before the item is queued: the worker's release is the last.
+            object = withUnsafePointer(to: value) { UnsafeRawPointer($0).load(as: AnyObject.self) }
+            _ = consume value
+        } else {
+            object = _Box(value)
+        }
     }
 
     /// Queues a class instance as it is: releasing it destroys it.
