@@ -17,8 +17,7 @@
 #   rounds; wall-clock, so as noisy as the machine.
 # cost: the producer's time per small object handed over, and the time until
 #   all are destroyed, each as a ratio to releasing them inline (medians of 9
-#   rounds), for an unbounded worker and the shared one. Wall-clock. Set
-#   DEFERDROP_LANES=1 to measure the lanes core.
+#   rounds), for an unbounded worker and the shared one. Wall-clock.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the

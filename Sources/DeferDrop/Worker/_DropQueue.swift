@@ -66,11 +66,8 @@ final class _DropQueue: Sendable {
     /// The queue's identity for the producers' lanes (see `_DropQueue+Lanes`).
     let id = _DropQueue.nextIdentity()
     /// Whether producers hand values over through lanes, without the lock:
-    /// unbounded and time-bounded queues, when `DEFERDROP_LANES=1` is set.
-    /// (A bound needs the count of pending values at each hand-off, which
-    /// only the lock has.) The lanes are the next core: they stay behind
-    /// the variable until the model, the soak and the benchmarks say they
-    /// are ready.
+    /// unbounded and time-bounded queues. (A bound needs the count of
+    /// pending values at each hand-off, which only the lock has.)
     let usesLanes: Bool
     /// What producers read without the lock: `Status` bits.
     let status = Atomic<UInt8>(Status.notRunning)
@@ -95,7 +92,7 @@ final class _DropQueue: Sendable {
         self.bound = bound
         self.maximumWait = maximumWait
         self.metrics = metrics
-        usesLanes = bound == nil && _lanesAreEnabled
+        usesLanes = bound == nil
         state = _Lock(State(priority: priority))
         _ProcessLifecycle.shared.register(self)
     }
@@ -332,6 +329,3 @@ final class _DropQueue: Sendable {
     }
 
 }
-
-/// Whether queues without a bound use lanes: `DEFERDROP_LANES=1` (see `usesLanes`).
-private let _lanesAreEnabled: Bool = getenv("DEFERDROP_LANES").map { String(cString: $0) == "1" } ?? false
