@@ -229,7 +229,7 @@ struct DropWorkerTests {
         #expect(log.onCreatorCount == 0)
     }
 
-    @Test("class instances through generic code (unboxed): each destroyed once, on the worker; a kept one is counted, not freed early")
+    @Test("class instances through generic code, unboxed, and existentials: each destroyed once, on the worker; a kept one is counted, not freed early")
     func classInstancesThroughGenericCode() {
         let worker = DropWorker(name: "generic", capacity: .unbounded)
         let log = DestructionLog()
@@ -238,8 +238,8 @@ struct DropWorkerTests {
         }
         onThreads(4) { producer in
             for sequence in 0..<10_000 {
-                // As a class, as `AnyObject`, and as a class-bound existential
-                // of two words (which is boxed).
+                // As a class (not boxed), and as existentials, `AnyObject`
+                // and a class-bound protocol's (boxed).
                 switch sequence % 3 {
                 case 0: handOver(Probe(log, producer: producer, sequence: sequence))
                 case 1: handOver(Probe(log, producer: producer, sequence: sequence) as AnyObject)

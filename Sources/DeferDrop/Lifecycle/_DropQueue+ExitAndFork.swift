@@ -16,6 +16,20 @@ extension _DropQueue {
     /// before every `fork()`: metadata that a parent's thread is half way
     /// through building when the process forks stays half built in the
     /// child, and the child's first use of it waits for ever.
+    ///
+    /// Why a replay by hand, and not something that cannot fall out of step
+    /// with the code it replays: Swift has no way to ask for the metadata a
+    /// function will need ahead of time, and the real paths cannot run here.
+    /// They need a worker thread, which a prepare-fork handler must not
+    /// start, and a queue registered with the process lifecycle, whose lock
+    /// the handler is about to take. So each block below names the path it
+    /// stands for, and what keeps them in step is the fork tests
+    /// (`ExitAndForkTests`, and the Metrics trait's fork test): they fork
+    /// while workers and producers run every path, and a missed path hangs
+    /// a child, which fails them. What the lock's generic `withLock` returns
+    /// on those paths is a struct or nothing, never a tuple, whose metadata
+    /// an unoptimised build would make at run time (see `WorkerDecision`):
+    /// one path fewer to replay.
     static func _warmUpCodePaths() {
         let object = _WarmUp()
         var state = State(priority: .batch)
@@ -26,10 +40,13 @@ extension _DropQueue {
             state.enqueued += 1
         }
         // And boxes, so that the release check's look inside one runs too,
-        // for a boxed object and a boxed collection.
-        state.items.append(_DisposalItem(boxing: _WarmUp()))
+        // for a boxed object (an `AnyObject` existential is boxed) and a
+        // boxed collection; and a class instance through generic code, which
+        // is not boxed.
+        state.items.append(_DisposalItem(object: _Box<AnyObject>(_WarmUp())))
         state.items.append(_DisposalItem(boxing: [_WarmUp()]))
-        state.enqueued += 2
+        state.items.append(_DisposalItem(boxing: _WarmUp()))
+        state.enqueued += 3
         // And a lane (the lanes core): an append, a collect, the lookups
         // and the clean-up of ended lanes that `collectLanes` makes.
         let lane = _Lane(queue: 0)

@@ -14,21 +14,24 @@ extension _DropQueue {
     /// and waits for that unless `wait` is false or the caller is the worker.
     func shutdown(wait: Bool) {
         let isOnWorkerThread = isOnWorkerThread
-        let (mustWake, drained, blockedProducers): (Bool, _Semaphore?, [_Semaphore]) = state.withLock { state in
-            var mustWake = false
+        // Results through variables, not a tuple: see `WorkerDecision`.
+        var mustWake = false
+        var drained: _Semaphore?
+        var blockedProducers: [_Semaphore] = []
+        state.withLock { state in
             // Values in lanes count as queued: the drain takes them too.
             if usesLanes { collectLanes(&state) }
             switch state.lifecycle {
             case .idle where state.items.isEmpty:
                 state.lifecycle = .stopped
-                return (false, nil, [])
+                return
             case .idle:
                 // Values and no thread: only after fork(), in the child. Start
                 // one to drain them.
                 startWorkerThread()
                 state.lifecycle = .stopping
             case .stopped:
-                return (false, nil, [])
+                return
             case .running:
                 state.lifecycle = .stopping
                 // Producers appending to lanes see this after their append,
@@ -39,16 +42,14 @@ extension _DropQueue {
                 break
             }
             // Producers waiting for room go on: they now wait for the drain instead.
-            let blockedProducers = state.roomWaiters
+            blockedProducers = state.roomWaiters
             state.roomWaiters = []
             // From a destructor that this thread runs for the worker, on its
             // thread or in a producer's drain, waiting would wait for itself.
-            guard wait, !isOnWorkerThread, !state.isDrainingOnCallingThread else {
-                return (mustWake, nil, blockedProducers)
-            }
-            let drained = _Semaphore()
-            state.waiters.append((.stopped, .thread(drained)))
-            return (mustWake, drained, blockedProducers)
+            guard wait, !isOnWorkerThread, !state.isDrainingOnCallingThread else { return }
+            let semaphore = _Semaphore()
+            state.waiters.append((.stopped, .thread(semaphore)))
+            drained = semaphore
         }
         for producer in blockedProducers { producer.signal() }
         if mustWake { wakeUp.signal() }

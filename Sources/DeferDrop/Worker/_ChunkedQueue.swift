@@ -9,7 +9,9 @@ import _DeferDropShims
 /// starts a new chunk, and the worker takes every chunk at once in O(1). Chunks
 /// the worker has emptied come back, so a steady stream of values allocates
 /// nothing for the queue itself.
-struct _ChunkedQueue: Sendable {
+///
+/// Noncopyable: its chunks are references, and a copy would share them.
+struct _ChunkedQueue: ~Copyable, Sendable {
     /// Items per chunk: 8 KiB of references.
     static let chunkCapacity = 1024
     /// Emptied chunks kept for reuse; more are freed.

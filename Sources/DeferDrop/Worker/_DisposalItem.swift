@@ -46,11 +46,18 @@ struct _DisposalItem: @unchecked Sendable {
         // A noncopyable type's metatype does not convert to `Any.Type`, but
         // both are a pointer to the type's metadata.
         let type = unsafeBitCast(Value.self, to: Any.Type.self)
-        if type is AnyObject.Type, MemoryLayout<Value>.size == MemoryLayout<AnyObject>.size {
-            // A reference of our own (+1), then the caller's ends here,
-            // before the item is queued: the worker's release is the last.
-            object = withUnsafePointer(to: value) { UnsafeRawPointer($0).load(as: AnyObject.self) }
-            _ = consume value
+        if type is AnyObject.Type, MemoryLayout<Value?>.size == MemoryLayout<AnyObject>.size {
+            // Moved, not copied: the reference's bits are taken out of an
+            // optional that is then left `nil` (a class reference's `nil` is
+            // all zero bits), so nothing is retained or released, and the
+            // worker's release is the last.
+            var slot: Value? = consume value
+            object = withUnsafeMutablePointer(to: &slot) { slot in
+                let raw = UnsafeMutableRawPointer(slot)
+                let reference = raw.load(as: UnsafeRawPointer.self)
+                raw.storeBytes(of: nil, as: UnsafeRawPointer?.self)
+                return Unmanaged<AnyObject>.fromOpaque(reference).takeRetainedValue()
+            }
         } else {
             object = _Box(value)
         }

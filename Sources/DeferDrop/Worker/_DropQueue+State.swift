@@ -30,7 +30,8 @@ extension _DropQueue {
         case stopped
     }
 
-    struct State: Sendable {
+    /// Noncopyable, as the queue it holds is.
+    struct State: ~Copyable, Sendable {
         var lifecycle = Lifecycle.idle
         /// The scheduling class the worker's thread should run in; it checks
         /// before each batch.

@@ -24,6 +24,21 @@ extension _DropQueue {
         case stop
     }
 
+    /// What the worker decided under the lock, for the rest of its pass.
+    ///
+    /// A struct rather than a tuple: in an unoptimised build, a tuple passed
+    /// through the lock's generic `withLock` has its metadata made at run
+    /// time, on first use, under a lock of the Swift runtime. A worker that
+    /// is making it at the moment the process forks leaves that lock held in
+    /// the child for ever, and the child's worker then hangs on its first
+    /// pass (seen in the fork tests). A struct's metadata is static.
+    private struct WorkerDecision {
+        var step: WorkerStep
+        var ready: [_Waiter]
+        var priority: DropPriority
+        var snapshot: _WorkerMetrics.Snapshot?
+    }
+
     /// Starts the worker thread. Called once, under the lock, by the first producer.
     func startWorkerThread() {
         _WorkerThread.start(named: threadName) { [self] in
@@ -55,8 +70,7 @@ extension _DropQueue {
             let reclaimed = freed.bytes
             let (inPlace, releasedElsewhere) = thread.takeCounts()
             let now = maximumWait == nil ? 0 : _deferdrop_coarse_monotonic_ns()
-            let (step, ready, priority, snapshot):
-                (WorkerStep, [_Waiter], DropPriority, _WorkerMetrics.Snapshot?) = state.withLock { state in
+            let decision = state.withLock { state -> WorkerDecision in
                     workerHoldsLock.store(true, ordering: .relaxed)
                     defer { workerHoldsLock.store(false, ordering: .relaxed) }
                     state.completed += destroyedInBatch
@@ -93,8 +107,14 @@ extension _DropQueue {
                         step = .sleep
                     }
                     publishCatchingUp(state)
-                    return (step, state.takeReadyWaiters(), state.priority, publisher == nil ? nil : state.metricsSnapshot)
+                    return WorkerDecision(
+                        step: step, ready: state.takeReadyWaiters(), priority: state.priority,
+                        snapshot: publisher == nil ? nil : state.metricsSnapshot)
                 }
+            let step = decision.step
+            let ready = decision.ready
+            let priority = decision.priority
+            let snapshot = decision.snapshot
             if announcedSleep, step != .sleep {
                 // Found work after announcing: take the announcement back,
                 // unless a producer has claimed the wake-up; then its post

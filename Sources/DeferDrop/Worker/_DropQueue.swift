@@ -257,7 +257,10 @@ final class _DropQueue: Sendable {
     /// is left, and publishes them as the worker publishes a batch.
     private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
         let count = Self.destroy(&batch, on: nil, until: deadline) {}
-        let (ready, mustWake) = state.withLock { state in
+        // Results through variables, not a tuple: see `WorkerDecision`.
+        var ready: [_Waiter] = []
+        var mustWake = false
+        state.withLock { state in
             state.completed += count
             state.drainedByProducers += count
             state.items.prepend(&batch)
@@ -267,7 +270,8 @@ final class _DropQueue: Sendable {
             // The worker stands aside while a producer drains, for up to the
             // bound; a shutdown to finish is worth waking it for.
             let isStopping = if case .running = state.lifecycle { false } else { true }
-            return (state.takeReadyWaiters(), isStopping && claimWakeUp())
+            ready = state.takeReadyWaiters()
+            mustWake = isStopping && claimWakeUp()
         }
         metrics?.countDrainedByProducer(count)
         for waiter in ready { waiter.resume() }
