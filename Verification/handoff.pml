@@ -14,12 +14,13 @@
  *   first. The worker's stores are modelled as immediately visible: each is
  *   a locked instruction (its lock, the compare-and-swap on `sleeping`).
  * - Sleep and wake-up, as an eventcount: the worker announces `sleeping`
- *   (a locked instruction), then looks at every lane and the central queue
- *   once more, and only then sleeps on `sem`. A producer appends, then,
- *   after a full fence, reads `sleeping`; if set, it claims the wake-up with
- *   a compare-and-swap and posts `sem`. (The fence is ownership's too; see
- *   below. A design without it would need membarrier() on the sleeper's
- *   side instead: -DBROKEN_NO_FENCE shows that neither side may go without.)
+ *   (a locked instruction), calls membarrier(), then looks at every lane and
+ *   the central queue once more, and only then sleeps on `sem`. A producer
+ *   appends, then reads `sleeping` after a compiler barrier only; if set, it
+ *   claims the wake-up with a compare-and-swap and posts `sem`. membarrier()
+ *   empties every producer's store buffer, one after another, while it runs.
+ *   -DPRODUCER_FENCE checks the fallback (no membarrier(); each producer
+ *   fences after its append); -DBROKEN_NO_FENCE shows that one side must.
  * - Barriers (`flush()`): under the lock, collect every lane, then wait
  *   until the values counted so far are destroyed.
  * - Shutdown: `stopping` is published in the same word as `sleeping`
@@ -29,11 +30,19 @@
  * - With TIME_BOUND: a producer that finds the worker behind takes every
  *   queued value and destroys it (oldest first) before its own value, which
  *   it destroys inline, if no one else holds values taken from the queue.
- * - Ownership, for order across threads: a producer appends to its lane only
- *   while it owns the queue (it was the last to hand over the locked way).
- *   Any other takes the lock, becomes the owner, collects every lane and
- *   queues its value in the central queue. An owner fences after its append
- *   and, if it lost ownership meanwhile, collects its own lane itself.
+ * - Tickets, for order across threads: before it appends, a producer takes
+ *   a ticket from the queue's counter (a locked fetch-and-add) and stores it
+ *   beside the value. A collect reads the lanes one at a time, in any order,
+ *   twice: the largest ticket published in the first pass, `m1`, bounds
+ *   what it takes from the second, merged in ticket order; what is left
+ *   waits for the next collect. A value handed over before another (in
+ *   happens-before order) took its ticket before it and was published before
+ *   the other's ticket was taken, so a collect that takes the later one
+ *   sees the earlier one too, and puts it first. No lock, and no line the
+ *   producers share but the counter.
+ * - The locked way (the first hand-off, a failed allocation, a time-bounded
+ *   worker found behind): under the lock, collect every lane, then queue the
+ *   value in the central queue behind them.
  *
  * What is checked (safety, exhaustively)
  * - no value is destroyed twice (assertion at every destruction);
@@ -52,15 +61,18 @@
  *
  * Variants (see check.sh): -DSHUTDOWN adds a concurrent shutdown();
  * -DTIME_BOUND adds the producers' drain; -DHOP the order across threads.
- * (A lane grows by linking chunks; a failed allocation sends the hand-off
- * the locked way, which is the path a thread that is not the owner takes.)
+ * -DPRODUCER_FENCE the fallback without membarrier(). (A lane grows by
+ * linking chunks; a failed allocation sends a hand-off the locked way, as
+ * a thread's first hand-off goes, which is where the model takes it.)
  * Known-bad variants, which spin must reject, show the model has teeth:
  * -DBROKEN_NO_FENCE (a producer reads the status word after a compiler
- * barrier only, with no membarrier() on the sleeper's side either) and
+ * barrier only, with no membarrier() on the sleeper's side either),
  * -DBROKEN_RESCAN_LANES_ONLY (its last look ignores the central queue),
  * -DBROKEN_FLUSH_SKIPS_LANES (a barrier counts only the central queue, not
- * the values still in the producers' lanes), -DHOP -DBROKEN_NO_OWNERSHIP
- * (every producer appends to its lane: only each thread's order is kept).
+ * the values still in the producers' lanes), -DHOP -DBROKEN_ONE_PASS (a
+ * collect takes everything its one pass saw, in ticket order) and -DHOP
+ * -DBROKEN_LANE_ORDER (a collect takes lane after lane, ignoring tickets:
+ * only each thread's order is kept).
  */
 
 #ifndef PRODUCERS
@@ -71,20 +83,21 @@
 #endif
 #define TOTAL (PRODUCERS * VALUES)
 
-/* Whether producer p may append to its lane: it owns the queue. */
-#ifdef BROKEN_NO_OWNERSHIP
-#define OWNS(p) 1
-#define LOST(p) 0
-#else
-#define OWNS(p) (owner == p)
-#define LOST(p) (owner != p)
-#endif
-
-/* A full fence on the producer's side: its store buffer is emptied. */
-#ifdef BROKEN_NO_FENCE
-#define FENCE(p) skip
-#else
+/* The eventcount's fence. By default on the sleeper's side: membarrier()
+   before the worker's last look runs a full barrier on every running
+   thread, which empties each producer's store buffer at some moment during
+   the call, one producer after the other; a producer then has a compiler
+   barrier only. With PRODUCER_FENCE (where membarrier() is unavailable),
+   each producer fences after its append instead. BROKEN_NO_FENCE: neither. */
+#if defined(PRODUCER_FENCE) && !defined(BROKEN_NO_FENCE)
 #define FENCE(p) empty(sb[p])
+#define MEMBARRIER() skip
+#elif defined(BROKEN_NO_FENCE)
+#define FENCE(p) skip
+#define MEMBARRIER() skip
+#else
+#define FENCE(p) skip
+#define MEMBARRIER() empty(sb[0]); empty(sb[1])
 #endif
 
 #define RUNNING 0
@@ -95,6 +108,8 @@
 byte tail[PRODUCERS];        /* values appended to each lane, as memory sees it */
 byte head[PRODUCERS];        /* values collected from each lane (under the lock) */
 byte slot[TOTAL];            /* the lanes' values: lane p's n-th at p * VALUES + n */
+byte tick[TOTAL];            /* the ticket stored beside each value, from 1 */
+byte tickets;                /* the queue's ticket counter: tickets taken */
 byte handed[PRODUCERS];      /* hand-offs that have returned, as memory sees it */
 chan sb[PRODUCERS] = [4] of { bit, byte };  /* store buffers: (0 tail | 1 handed, value) */
 
@@ -102,11 +117,6 @@ chan sb[PRODUCERS] = [4] of { bit, byte };  /* store buffers: (0 tail | 1 handed
 bit sleeping;
 bit notRunning;
 byte sem;
-
-/* Ownership: the producer that may append to its lane without the lock,
-   the last to hand a value over the locked way (NOBODY at first). */
-#define NOBODY 255
-byte owner = NOBODY;
 
 /* Under the lock. */
 bit lockBit;
@@ -158,22 +168,71 @@ inline destroyInline(v) {
     }
 }
 
-/* Under the lock: moves every visible value of every lane to `central`;
-   nothing once the worker has stopped (lanes are their producers' then). */
-inline collect() {
-    d_step {
-        i = (lifecycle == STOPPED -> PRODUCERS : 0);
-        do
-        :: i < PRODUCERS ->
-            do
-            :: head[i] < tail[i] -> central!slot[i * VALUES + head[i]]; head[i]++; enqueued++
-            :: else -> break
-            od;
-            i++
-        :: else -> break
-        od;
-        i = 0
+/* Under the lock: moves lane values to `central`, in ticket order; nothing
+   once the worker has stopped (lanes are their producers' then).
+
+   Pass 1 reads each lane's tail, one lane at a time and in either order,
+   and keeps the largest ticket published, `m1`; pass 2 reads the tails
+   again the same way. Then every value of pass 2 whose ticket is at most
+   `m1` is taken, smallest ticket first. A collect that took nothing while
+   values wait looks again, so that it leaves a lane empty or takes
+   something. Uses the caller's COLLECT_LOCALS. */
+#define COLLECT_LOCALS byte c1; bit c2; byte m1; byte t0; byte t1; bit p2
+/* Whether lane 0's or lane 1's next value may be taken, and whether lane 0's goes next. */
+#define E0 (head[0] < t0 && tick[head[0]] <= m1)
+#define E1 (head[1] < t1 && tick[VALUES + head[1]] <= m1)
+#ifdef BROKEN_LANE_ORDER
+#define TAKE0 (E0)
+#else
+#define TAKE0 (E0 && (!(E1) || tick[head[0]] < tick[VALUES + head[1]]))
+#endif
+inline readTail(lane, into) {
+    atomic {
+        into = tail[lane];
+#ifdef BROKEN_ONE_PASS
+        skip
+#else
+        if
+        :: !p2 && into > 0 && tick[lane * VALUES + into - 1] > m1 -> m1 = tick[lane * VALUES + into - 1]
+        :: else -> skip
+        fi
+#endif
     }
+}
+inline readTails() {
+    if
+    :: readTail(0, t0); readTail(1, t1)
+    :: readTail(1, t1); readTail(0, t0)
+    fi
+}
+inline collect() {
+    if
+    :: lifecycle != STOPPED ->
+        do
+        :: atomic { m1 = 0; p2 = 0 };
+            readTails();   /* pass 1 */
+            p2 = 1;
+            readTails();   /* pass 2 */
+            d_step {
+#if defined(BROKEN_ONE_PASS) || defined(BROKEN_LANE_ORDER)
+                m1 = 255;
+#endif
+                c1 = 0;
+                do
+                :: TAKE0 -> central!slot[head[0]]; head[0]++; enqueued++; c1++
+                :: !(TAKE0) && E1 -> central!slot[VALUES + head[1]]; head[1]++; enqueued++; c1++
+                :: else -> break
+                od;
+                c2 = (c1 == 0 && (head[0] < t0 || head[1] < t1))
+            };
+            if
+            :: c2 -> skip
+            :: else -> break
+            fi
+        od;
+        atomic { c1 = 0; c2 = 0; m1 = 0; t0 = 0; t1 = 0; p2 = 0 }
+    :: else -> skip
+    fi
 }
 
 /* Under the lock: lets every barrier whose values are destroyed go on. */
@@ -217,6 +276,7 @@ end:
 
 proctype Worker() {
     byte i; byte v; byte count; bit pending; bit kind; byte value; bit claimed;
+    COLLECT_LOCALS;
     chan batch = [TOTAL] of { byte };
 end:
     do
@@ -244,6 +304,7 @@ end:
                 if
                 :: lifecycle == STOPPING ->
                     unlock();
+                    MEMBARRIER();
                     anyPending(pending);
                     if
                     :: pending -> skip
@@ -262,6 +323,7 @@ end:
                 :: else ->
                     unlock();
                     sleeping = 1;
+                    MEMBARRIER();
                     anyPending(pending);
                     if
                     :: pending || notRunning ->
@@ -316,6 +378,7 @@ inline flush(slotIndex, p) {
 
 proctype Producer(byte p) {
     byte i; byte v; byte k; byte myTail; byte seenHanded; byte j; byte n;
+    COLLECT_LOCALS;
     chan drained = [TOTAL] of { byte };
 #ifdef HOP
     /* Producer 0 starts after producer 1's first hand-off has returned: its
@@ -358,13 +421,13 @@ proctype Producer(byte p) {
             fi;
             destroyInline(v)
 #endif
-        :: !notRunning && !OWNS(p) ->
-            /* The locked way (another thread owns the queue): become the
-               owner, collect every lane, queue its value behind them. */
+        :: !notRunning && k == 0 ->
+            /* The locked way (a thread's first hand-off, which makes its
+               lane; a failed allocation takes it too): collect every lane,
+               queue the value behind them. */
             lockBy(p);
             if
             :: lifecycle == RUNNING ->
-                owner = p;
                 collect();
                 central!v;
                 enqueued++;
@@ -375,21 +438,15 @@ proctype Producer(byte p) {
                 destroyLeftInOwnLane(p);
                 destroyInline(v)
             fi
-        :: !notRunning && OWNS(p) ->
-            /* The fast way: append, then a full fence (ownership's Dekker
-               pattern), then read the owner and the status word. */
+        :: !notRunning ->
+            /* The fast way: a ticket (a locked fetch-and-add), the value and
+               its ticket, the tail; then a full fence (the eventcount's
+               Dekker pattern) and the status word. */
+            atomic { empty(sb[p]) -> tickets++; tick[p * VALUES + myTail] = tickets };
             slot[p * VALUES + myTail] = v;
             myTail++;
             sb[p]!0, myTail;
             FENCE(p);
-            if
-            :: LOST(p) ->
-                /* Lost ownership: queue the lane before returning. */
-                lockBy(p);
-                collect();
-                unlock()
-            :: else -> skip
-            fi;
             if
             :: sleeping ->
                 /* Claim the wake-up: a compare-and-swap, a locked instruction. */
@@ -449,6 +506,7 @@ proctype Shutdown() {
    shutdown's drain) leaves no value behind, and none was destroyed twice. */
 proctype Final() {
     byte i; byte j;
+    COLLECT_LOCALS;
 #ifdef SHUTDOWN
     (finished == PRODUCERS + 1);
 #else

@@ -1,5 +1,37 @@
+#include <errno.h>
 #include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/membarrier.h>
 #include "_DeferDropLane.h"
+
+int _deferdrop_producers_fence = 1;
+
+int _deferdrop_sleeper_fence_set_up(void) {
+#ifdef __NR_membarrier
+    // DEFERDROP_PRODUCER_FENCE=1 keeps the fence on the producers' side, for
+    // comparing the two and for tests of the fallback.
+    const char *forced = getenv("DEFERDROP_PRODUCER_FENCE");
+    if (forced && forced[0] == '1') return 0;
+    long supported = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (supported < 0 || !(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return 0;
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) return 0;
+    __atomic_store_n(&_deferdrop_producers_fence, 0, __ATOMIC_SEQ_CST);
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int _deferdrop_sleeper_fence(void) {
+    if (__atomic_load_n(&_deferdrop_producers_fence, __ATOMIC_RELAXED)) return 0;
+#ifdef __NR_membarrier
+    // Registered for the process (a fork child inherits it), so this
+    // cannot fail with EPERM; EINTR cannot happen (it does not sleep).
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) return errno;
+#endif
+    return 0;
+}
 
 __thread uint64_t _deferdrop_tls_lane_queue;
 __thread _deferdrop_lane *_deferdrop_tls_lane;

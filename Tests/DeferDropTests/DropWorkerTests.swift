@@ -20,6 +20,47 @@ struct DropWorkerTests {
         #expect(statistics.peakPending >= 1 && statistics.peakPending <= 200_000)
     }
 
+    /// Order across threads: every thread hands over from its own lane, and a
+    /// collect merges the lanes by ticket, in two passes (see
+    /// `_DropQueue+Lanes.swift`). Eight threads take turns under one lock, so
+    /// each of their hand-offs happens before the next, whichever thread makes
+    /// it; four more hand over values of their own meanwhile, so the worker
+    /// collects from many lanes at once.
+    @Test(
+        "hand-offs ordered across 8 threads are destroyed in that order, beside 4 free producers",
+        arguments: [true, false])
+    func orderAcrossThreads(strict: Bool) {
+        let worker = DropWorker(name: "across", capacity: strict ? .unbounded : .default)
+        let ordered = DestructionLog()
+        let free = DestructionLog()
+        let next = _Lock(0)
+        onThreads(12) { thread in
+            if thread < 8 {
+                for _ in 0..<10_000 {
+                    next.withLock { sequence in
+                        worker.dispose(Probe(ordered, producer: 0, sequence: sequence))
+                        sequence += 1
+                    }
+                }
+            } else {
+                for sequence in 0..<20_000 {
+                    worker.dispose(Probe(free, producer: thread - 8, sequence: sequence))
+                }
+            }
+        }
+        worker.flush()
+        if strict {
+            #expect(ordered.checkExactlyOnceInOrder(producers: 1, perProducer: 80_000) == nil)
+            #expect(free.checkExactlyOnceInOrder(producers: 4, perProducer: 20_000) == nil)
+            #expect(ordered.onCreatorCount == 0 && free.onCreatorCount == 0)
+        } else {
+            // Bounded in time: what a producer freed inline may come early.
+            #expect(ordered.checkExactlyOnceDeferredInOrder(producers: 1, perProducer: 80_000) == nil)
+            #expect(free.checkExactlyOnceDeferredInOrder(producers: 4, perProducer: 20_000) == nil)
+        }
+        #expect(worker.statistics.destroyed == 160_000 && worker.statistics.pending == 0)
+    }
+
     @Test("flush() is a barrier for every thread's earlier values")
     func flushIsABarrier() {
         let worker = DropWorker(name: "barrier", capacity: .unbounded)

@@ -49,7 +49,7 @@ extension _DropQueue {
                 itself forever. Flush from another thread.
                 """)
             // Values still in any thread's lane were handed over before too.
-            if usesLanes { collectLanes(&state) }
+            if usesLanes { Self.collectLanes(&state) }
             guard state.completed < state.enqueued else { return nil }
             let semaphore = _Semaphore()
             state.waiters.append((.destroyed(count: state.enqueued), .thread(semaphore)))
@@ -61,7 +61,7 @@ extension _DropQueue {
     /// suspending the task rather than blocking its thread.
     func flush() async {
         await suspendUntil { [self] state in
-            if usesLanes { collectLanes(&state) }
+            if usesLanes { Self.collectLanes(&state) }
             return state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
         }
     }

@@ -47,19 +47,22 @@ extension _DropQueue {
         state.items.append(_DisposalItem(boxing: [_WarmUp()]))
         state.items.append(_DisposalItem(boxing: _WarmUp()))
         state.enqueued += 3
-        // And a lane (the lanes core): an append, a collect, the lookups
-        // and the clean-up of ended lanes that `collectLanes` makes.
-        let lane = _Lane(queue: 0)
-        var item: _DisposalItem? = _DisposalItem(object: object)
-        _ = _Lane.append(&item, to: lane.raw)
-        state.lanes.append(lane)
-        for lane in state.lanes {
-            state.enqueued += lane.takeAll(into: &state.items)
-            _ = lane.ownerHasEnded.load(ordering: .acquiring)
+        // And lanes: appends, then the real collect, with one lane and with
+        // two (the merge in ticket order), the clean-up of ended lanes, and
+        // the lookups of the statistics and of a producer after a shutdown.
+        let lanes = [_Lane(queue: 0), _Lane(queue: 0)]
+        for (ticket, lane) in lanes.enumerated() {
+            var item: _DisposalItem? = _DisposalItem(object: object)
+            _ = _deferdrop_lane_reserve(lane.raw)
+            _Lane.append(&item, ticket: UInt64(ticket + 1), to: lane.raw)
+            state.lanes.append(lane)
+            collectLanes(&state)
         }
+        lanes[0].ownerHasEnded.store(true, ordering: .releasing)
+        collectLanes(&state)
         _ = state.lanes.reduce(0) { $0 + $1.available }
-        _ = state.lanes.first { $0.raw == lane.raw }
-        state.lanes.removeAll { $0.available == 0 }
+        _ = state.lanes.first { $0.raw == lanes[1].raw }
+        state.lanes = []
         state.waiters.append((.destroyed(count: 1), .thread(_Semaphore())))
         state.extendBarriersOverNestedValue()
         state.roomWaiters.append(_Semaphore())

@@ -21,10 +21,15 @@
 ///   is the crate's strict behaviour, where every value leaves the dropping
 ///   thread.
 /// - **In order.** Values are destroyed in the order they were handed over:
-///   everything one thread hands over is destroyed in that thread's order.
-///   Between threads, the order is the order in which their hand-offs reached
-///   the worker's lock.
-/// - **Cheap for the producer.** A hand-off is one short critical section. It
+///   everything one thread hands over is destroyed in that thread's order,
+///   and a value handed over after another thread's hand-off has returned
+///   (and this thread has synchronised with that one: a lock, an `await`, a
+///   queue) is destroyed after it. Hand-offs that race are destroyed in the
+///   order of the tickets they took.
+/// - **Cheap for the producer.** A hand-off takes no lock: the value goes into
+///   a queue of the calling thread's own, with one atomic increment (the
+///   ticket that orders it). With a count bound, and on a thread's first
+///   hand-off, it is one short critical section instead. It
 ///   makes a system call only when the worker is asleep and must be woken;
 ///   while the worker is busy, hand-offs never make one. An idle worker sleeps;
 ///   it never polls.

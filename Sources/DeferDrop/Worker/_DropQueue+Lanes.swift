@@ -7,7 +7,7 @@ import Synchronization
 import _DeferDropShims
 
 // The lock-free hand-off: each producer thread appends to a lane of its own
-// (`_Lane`), and whoever holds the lock moves every lane's values into the
+// (`_Lane`), and whoever holds the lock moves the lanes' values into the
 // queue ("collects") before it reads the queue. The protocol is the one
 // `Verification/handoff.pml` checks with spin; the names below are the model's.
 //
@@ -17,26 +17,38 @@ import _DeferDropShims
 // - Order across threads: a worker destroys values in the order they were
 //   handed over (`ShardedDropPool.worker(for:)` promises it to a task that
 //   moves between threads), and lanes alone would keep only each thread's.
-//   So a thread appends to its lane only while it is the queue's `owner`:
-//   the last thread to hand a value over the locked way. Any other thread
-//   takes the lock, makes itself the owner, collects every lane and queues
-//   its value behind them. A value handed over before (in happens-before
-//   order) is then ahead of it, in the queue or in the owner's own lane.
-//   The race between an owner's append and a new owner's collect is a
-//   Dekker pattern: a full fence on both sides, and an owner that finds,
-//   after its append, that it no longer is, collects its lane itself.
-// - After appending, a full fence, then `status` once more: `sleeping` means
-//   it claims the wake-up; `notRunning` means a shutdown began, and the
-//   worker may or may not have seen the value (`reconcileAfterShutdown`).
-// - The worker announces `sleeping` under the lock (a read-modify-write, a
-//   full fence) and collects once more before it sleeps
-//   (`WorkerStep.announceSleep`); it looks once more before it stops too
-//   (`WorkerStep.lookLast`). Either the worker's last look sees a value, or
-//   its producer's look at `status` sees the announcement.
-// - (The fence could move to the sleeper's side, as `membarrier()`, leaving
-//   the producer a compiler barrier, as the model's first version did; but
-//   ownership needs a fence on the producer's side anyway, and the model
-//   shows that one fence serves both.)
+//   So before it appends, a producer takes a ticket from the queue's
+//   counter (`tickets`, one fetch-and-add) and stores it beside the value,
+//   and a collect merges the lanes in ticket order. A value handed over
+//   before another, in happens-before order, took its ticket first. But a
+//   collect reads the lanes one after another, and could see the later
+//   value in one lane and miss the earlier one in a lane it read before.
+//   So it reads every lane twice: the largest ticket published by the
+//   first pass, `m1`, bounds what it takes from the second (`collectLanes`).
+//   Any value that happened before one with a ticket up to `m1` had been
+//   published before the first pass ended (the counter's read-modify-writes
+//   carry the order from it to the value whose ticket is `m1`), so the
+//   second pass sees it. Values above `m1` wait for the next collect.
+//   Producers share no lock and no line but the counter's.
+// - After appending, `status` once more: `sleeping` means it claims the
+//   wake-up; `notRunning` means a shutdown began, and the worker may or may
+//   not have seen the value (`reconcileAfterShutdown`).
+// - The worker announces `sleeping` under the lock (a read-modify-write)
+//   and collects once more before it sleeps (`WorkerStep.announceSleep`);
+//   it looks once more before it stops too (`WorkerStep.lookLast`). Either
+//   the worker's last look sees a value, or its producer's look at `status`
+//   sees the announcement. A collect that leaves values in the lanes has
+//   taken some, so the worker does not sleep on them.
+// - That "either" is a Dekker pattern: each side stores, then loads what
+//   the other stored, and needs a full barrier in between. The sleeper pays
+//   for both: before its last look it calls membarrier(), which runs a full
+//   barrier on every thread of the process that is running (one that is
+//   not has passed one when it was switched out), so a producer needs only
+//   a compiler barrier, and its hand-off has one locked instruction, the
+//   ticket's. Where membarrier() is unavailable, producers fence instead
+//   (`_deferdrop_producer_fence`). The model checks both, and that one
+//   side must have it (-DBROKEN_NO_FENCE). The worker sleeps far less often
+//   than values are handed over, and a sleep costs it microseconds anyway.
 
 extension _DropQueue {
     /// Bits of `status`, which producers read without the lock.
@@ -49,6 +61,13 @@ extension _DropQueue {
         /// With a time bound, the worker is catching up: hand-offs go the
         /// locked way, which destroys inline or drains.
         static let catchingUp: UInt8 = 4
+        /// Only with `catchingUp`: the worker or a producer holds the values taken
+        /// from the queue, so a producer could not drain and would destroy its
+        /// value inline; it does so at once, without the lock. (Under load
+        /// every producer would otherwise take the lock only to learn that,
+        /// and they would queue for it: measured, 4 producers paid 290 ns
+        /// per value against 62 ns for freeing it themselves.)
+        static let queueHeld: UInt8 = 8
     }
 
     /// The queue's identity for the lanes: never reused, unlike an address.
@@ -61,22 +80,27 @@ extension _DropQueue {
     /// locked way must decide.
     @inline(__always)
     func enqueueThroughLane(_ item: inout _DisposalItem?) -> Bool {
-        guard status.load(ordering: .relaxed) & ~Status.sleeping == 0,
-            let lane = _deferdrop_current_lane(id),
-            owner.load(ordering: .relaxed) == UInt(bitPattern: lane)
-        else { return false }
+        let seen = status.load(ordering: .relaxed) & ~Status.sleeping
+        guard seen == 0 else {
+            // Behind, and the queue is someone else's to drain: what the
+            // locked way would decide (an old value seen here at worst sends
+            // the hand-off the locked way, or frees a value inline that the
+            // worker could have taken, as the time bound allows).
+            guard seen == Status.catchingUp | Status.queueHeld else { return false }
+            destroyInline(item.take()!)
+            return true
+        }
+        let lane = _deferdrop_current_lane(id) ?? laneOfCallingThread()
         if let maximumWait, _deferdrop_lane_written(lane) & 15 == 0, isBehind(maximumWait: maximumWait) {
             return false
         }
-        guard _Lane.append(&item, to: lane) else { return false }
-        // A full fence: the producer's side of both Dekker patterns, with a
-        // new owner's collect and with the sleeper's last look.
-        atomicMemoryFence(ordering: .sequentiallyConsistent)
-        if _slowPath(owner.load(ordering: .relaxed) != UInt(bitPattern: lane)) {
-            // Another thread took over, and its collect may have missed the
-            // value: the value must be queued before this hand-off returns.
-            collectAfterLosingOwnership()
-        }
+        guard _deferdrop_lane_reserve(lane) != 0 else { return false }
+        let ticket = tickets.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
+        _Lane.append(&item, ticket: ticket, to: lane)
+        // The producer's side of the Dekker pattern with the sleeper's last
+        // look (and with a shutdown's): a compiler barrier where the worker
+        // uses membarrier(), a full fence otherwise.
+        _deferdrop_producer_fence()
         let status = status.load(ordering: .relaxed)
         if status == 0 { return true }
         if status & Status.sleeping != 0, claimWakeUp() {
@@ -97,25 +121,12 @@ extension _DropQueue {
         return since != 0 && _deferdrop_coarse_monotonic_ns() &- since > maximumWait
     }
 
-    /// For the locked way, before the lock: the calling thread's lane, made
-    /// on its first hand-off to this queue, which it is about to own.
+    /// The calling thread's lane to this queue when it is not the one in the
+    /// one-entry cache: another queue's was used last, or this is the
+    /// thread's first hand-off here, which makes it.
     @inline(never)
     func laneOfCallingThread() -> UnsafeMutablePointer<_deferdrop_lane> {
-        _deferdrop_current_lane(id) ?? registerLane()
-    }
-
-    /// Under the lock, on the locked way: makes the lane the owner. A
-    /// sequentially consistent store, a full fence on x86, before the
-    /// collect that follows it.
-    func takeOwnership(of lane: UnsafeMutablePointer<_deferdrop_lane>) {
-        owner.store(UInt(bitPattern: lane), ordering: .sequentiallyConsistent)
-    }
-
-    /// An owner that lost ownership between its append and its second look:
-    /// queues what its lane holds (a no-op if the new owner collected it).
-    @inline(never)
-    private func collectAfterLosingOwnership() {
-        state.withLock { collectLanes(&$0) }
+        registerLane()
     }
 
     /// The calling thread's first hand-off to this queue: makes its lane.
@@ -163,25 +174,88 @@ extension _DropQueue {
         return state.lanes.first { $0.raw == raw }
     }
 
-    /// Under the lock: moves every lane's published values to the end of
-    /// the queue, and forgets the lanes of threads that have ended once they
-    /// are empty. Lanes belong to their producers once the worker has
-    /// stopped: nothing is collected then.
-    func collectLanes(_ state: inout State) {
+    /// Under the lock: moves the lanes' published values to the end of the
+    /// queue, in the order they were handed over, and forgets the lanes of
+    /// threads that have ended once they are empty. Lanes belong to their
+    /// producers once the worker has stopped: nothing is collected then.
+    ///
+    /// With one lane, its order is the only one: everything is taken. With
+    /// more, values are taken in ticket order, up to the largest ticket a
+    /// first look at every lane saw (see the top of this file); a look that
+    /// leaves values but takes none looks again, so a collect either takes
+    /// something or leaves every lane empty.
+    static func collectLanes(_ state: inout State) {
         guard !state.lanes.isEmpty else { return }
         if case .stopped = state.lifecycle { return }
         var collected: UInt64 = 0
-        var ended = false
-        for lane in state.lanes {
-            collected += lane.takeAll(into: &state.items)
-            if lane.ownerHasEnded.load(ordering: .acquiring) { ended = true }
+        if state.lanes.count == 1 {
+            collected = state.lanes[0].takeAll(into: &state.items)
+        } else {
+            while true {
+                let look = Self.takeInTicketOrder(from: state.lanes, into: &state.items)
+                collected += look.taken
+                if look.taken > 0 || !look.leftBehind { break }
+            }
         }
-        if ended {
+        if state.lanes.contains(where: { $0.ownerHasEnded.load(ordering: .acquiring) }) {
             state.lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.available == 0 }
         }
         guard collected > 0 else { return }
         state.enqueued += collected
         state.peakPending = max(state.peakPending, state.pending)
+    }
+
+    /// What one look at the lanes took, and whether it left values behind.
+    /// (A struct rather than a tuple: see `WorkerDecision`.)
+    private struct Look {
+        var taken: UInt64
+        var leftBehind: Bool
+    }
+
+    /// One look at `lanes`, in two passes: moves to `queue`, smallest ticket
+    /// first, the values the second pass sees whose tickets are at most the
+    /// largest the first saw published.
+    private static func takeInTicketOrder(from lanes: [_Lane], into queue: inout _ChunkedQueue) -> Look {
+        var newestSeen: UInt64 = 0
+        for lane in lanes { newestSeen = max(newestSeen, lane.publishedTicket) }
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: lanes.count) { remaining in
+            var anySeen = false
+            for (index, lane) in lanes.enumerated() {
+                remaining[index] = lane.available
+                anySeen = anySeen || remaining[index] > 0
+            }
+            guard anySeen else { return Look(taken: 0, leftBehind: false) }
+            var taken: UInt64 = 0
+            while true {
+                // The lane whose next value has the smallest ticket, and the
+                // smallest ticket any other lane holds next.
+                var next = -1
+                var nextTicket = UInt64.max
+                var otherTicket = UInt64.max
+                for index in lanes.indices where remaining[index] > 0 {
+                    let ticket = _deferdrop_lane_next_ticket(lanes[index].raw)
+                    if ticket > newestSeen { continue }
+                    if ticket < nextTicket {
+                        otherTicket = nextTicket
+                        nextTicket = ticket
+                        next = index
+                    } else if ticket < otherTicket {
+                        otherTicket = ticket
+                    }
+                }
+                guard next >= 0 else { break }
+                // Its run of values below the other lanes' next one (and up
+                // to the newest seen), taken as one block.
+                let bound = min(otherTicket, newestSeen &+ 1)
+                let run = _deferdrop_lane_count_below(lanes[next].raw, bound, remaining[next])
+                // At least the next value: its ticket is below both.
+                _precondition(run > 0, "DeferDrop: a lane's next value is out of ticket order")
+                queue.append(takingFrom: lanes[next].raw, count: run)
+                remaining[next] -= run
+                taken += run
+            }
+            return Look(taken: taken, leftBehind: remaining.contains { $0 > 0 })
+        }
     }
 
     /// Values in lanes, not yet collected: for the statistics.
@@ -195,12 +269,21 @@ extension _DropQueue {
         status.bitwiseAnd(~Status.sleeping, ordering: .sequentiallyConsistent).oldValue & Status.sleeping != 0
     }
 
-    /// Under the lock, after a step that may change `State.isCatchingUp`
-    /// (a hand-off, a producer's drain, the worker's step): mirrors it into
-    /// `status`, where producers appending to lanes read it without the lock.
+    /// Under the lock, after a step that may change `State.isCatchingUp` or
+    /// who holds values taken from the queue (a hand-off, a producer's drain,
+    /// the worker's step): mirrors them into `status`, where producers
+    /// appending to lanes read them without the lock.
     func publishCatchingUp(_ state: borrowing State) {
         guard usesLanes, maximumWait != nil else { return }
-        setStatus(Status.catchingUp, state.isCatchingUp)
+        let catchingUp = state.isCatchingUp
+        // Set only with `catchingUp`: any bit but `sleeping` sends a hand-off
+        // the locked way, and a busy worker that is not behind always holds a batch.
+        let queueHeld = catchingUp && (state.workerHoldsBatch || state.drainingProducer != nil)
+        // Only the lock's holder changes these two bits: most calls find
+        // them as they should be, and write nothing.
+        let current = status.load(ordering: .relaxed)
+        if (current & Status.catchingUp != 0) != catchingUp { setStatus(Status.catchingUp, catchingUp) }
+        if (current & Status.queueHeld != 0) != queueHeld { setStatus(Status.queueHeld, queueHeld) }
     }
 
     /// Sets or clears `bit` of `status`.

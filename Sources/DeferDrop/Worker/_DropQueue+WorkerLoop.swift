@@ -77,7 +77,7 @@ extension _DropQueue {
                     state.destroyedInPlace += inPlace
                     state.releasedElsewhere += releasedElsewhere
                     if let reclaimed { state.reclaimedBytes = reclaimed }
-                    if usesLanes { collectLanes(&state) }
+                    if usesLanes { Self.collectLanes(&state) }
                     let standsAside: Bool
                     if maximumWait != nil {
                         standsAside = takeNextBatchWithTimeBound(
@@ -141,7 +141,7 @@ extension _DropQueue {
                 lookedLast = false
                 let start = publisher == nil ? nil : ContinuousClock.now
                 if let bound {
-                    Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count) }
+                    Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count, thread: thread) }
                     destroyedInBatch = 0
                 } else if let maximumWait {
                     destroyedInBatch = Self.destroy(&batch, on: thread, until: now &+ maximumWait) {}
@@ -163,16 +163,27 @@ extension _DropQueue {
                 // Stood aside until the time ran out, or was woken: awake either way.
                 setStatus(Status.sleeping, false)
             case .announceSleep:
-                // The announcement was a full fence: the next pass is the last look.
+                // The next pass is the last look; the sleeper's side of the
+                // fence first (see `_DropQueue+Lanes.swift`).
                 destroyedInBatch = 0
                 announcedSleep = true
+                Self.fenceBeforeLastLook()
             case .lookLast:
                 destroyedInBatch = 0
                 lookedLast = true
+                Self.fenceBeforeLastLook()
             case .stop:
                 return
             }
         }
+    }
+
+    /// Before the worker's last look at the lanes: every producer's append
+    /// so far is visible, or that producer will see what the worker
+    /// published before (`sleeping`, `notRunning`).
+    private static func fenceBeforeLastLook() {
+        let error = _deferdrop_sleeper_fence()
+        _precondition(error == 0, "DeferDrop: membarrier() failed with errno \(error)")
     }
 
     /// With a time bound, the worker's step under the lock between two
@@ -257,9 +268,17 @@ extension _DropQueue {
     /// For a bounded queue: counts one more value destroyed as soon as it is,
     /// and lets producers waiting for room go on, so that they go on after one
     /// value rather than a whole batch.
-    private func publishOneDestroyed(bound: UInt64) {
+    ///
+    /// The values its destructor destroyed in place are counted with it: a
+    /// `flush()` that finds every queued value completed returns at once, and
+    /// the statistics it then reads must include them (the soak found a
+    /// bounded worker's `deferred` short by its nested values).
+    private func publishOneDestroyed(bound: UInt64, thread: _WorkerThreadState) {
+        let (inPlace, releasedElsewhere) = thread.takeCounts()
         let room = state.withLock { state in
             state.completed += 1
+            state.destroyedInPlace += inPlace
+            state.releasedElsewhere += releasedElsewhere
             return state.takeRoomWaiters(bound: bound)
         }
         for producer in room { producer.signal() }

@@ -71,9 +71,9 @@ final class _DropQueue: Sendable {
     let usesLanes: Bool
     /// What producers read without the lock: `Status` bits.
     let status = Atomic<UInt8>(Status.notRunning)
-    /// The lane (its address) of the thread that may append without the
-    /// lock: the last to hand a value over the locked way (see `_DropQueue+Lanes`).
-    let owner = Atomic<UInt>(0)
+    /// The tickets producers take before they append to their lanes, from
+    /// 1: a collect merges the lanes in ticket order (see `_DropQueue+Lanes`).
+    let tickets = Atomic<UInt64>(0)
     /// With a time bound: since when (coarse clock, ns) the worker has owed
     /// progress: the moment a producer woke it, or it took its current
     /// batch; 0 while it is asleep with nothing to do.
@@ -93,6 +93,8 @@ final class _DropQueue: Sendable {
         self.maximumWait = maximumWait
         self.metrics = metrics
         usesLanes = bound == nil
+        // Before any producer of any queue appends: which side fences.
+        _ = _DropQueue.sleeperFences
         state = _Lock(State(priority: priority))
         _ProcessLifecycle.shared.register(self)
     }
@@ -103,6 +105,11 @@ final class _DropQueue: Sendable {
             for lane in state.lanes { lane.queueHasEnded.store(true, ordering: .releasing) }
         }
     }
+
+    /// Whether the worker's side of the eventcount fences for both, with
+    /// membarrier(), so that producers need not (see `_DropQueue+Lanes`).
+    /// Decided once, when the first queue is made.
+    static let sleeperFences = _deferdrop_sleeper_fence_set_up() != 0
 
     // MARK: Producers
 
@@ -153,14 +160,12 @@ final class _DropQueue: Sendable {
             // holding the lock are waited for, as always.
             var handoff: Handoff?
             var drained: [_ChunkedQueue.Chunk] = []
-            // The lane this thread will own once its value is queued the locked way.
-            let lane = usesLanes && !isOnWorkerThread ? laneOfCallingThread() : nil
             if maximumWait == nil || isOnWorkerThread {
-                handoff = state.withLock { handOff(&item, lane: lane, drained: &drained, state: &$0) }
+                handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
             } else {
-                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, lane: lane, drained: &drained, state: &$0) }
+                handoff = state.withLockIfAvailable(attempts: 256) { handOff(&item, drained: &drained, state: &$0) }
                 if handoff == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    handoff = state.withLock { handOff(&item, lane: lane, drained: &drained, state: &$0) }
+                    handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
                 }
             }
             guard let handoff else {
@@ -195,8 +200,7 @@ final class _DropQueue: Sendable {
     /// of `item`, and queues it if it is to be queued.
     @inline(__always)
     private func handOff(
-        _ item: inout _DisposalItem?, lane: UnsafeMutablePointer<_deferdrop_lane>?,
-        drained: inout [_ChunkedQueue.Chunk], state: inout State
+        _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
     ) -> Handoff {
         defer { publishCatchingUp(state) }
         // A destructor of a value this thread is draining: part of that
@@ -221,12 +225,8 @@ final class _DropQueue: Sendable {
             return .destroyInline
         }
         // Every value put in a lane before is queued ahead of this one, and
-        // counts towards what is pending, behind or bounded; and this thread
-        // may append to its lane next time, until another takes over.
-        if usesLanes {
-            if let lane { takeOwnership(of: lane) }
-            collectLanes(&state)
-        }
+        // counts towards what is pending, behind or bounded.
+        if usesLanes { Self.collectLanes(&state) }
         if let bound, state.pending >= bound.count, !isOnWorkerThread {
             if bound.policy == .destroyInline || _WorkerThreadState.isWorkerThread {
                 return .destroyInline
@@ -278,7 +278,7 @@ final class _DropQueue: Sendable {
         if mustWake { wakeUp.signal() }
     }
 
-    private func destroyInline(_ item: consuming _DisposalItem) {
+    func destroyInline(_ item: consuming _DisposalItem) {
         _ = consume item
         destroyedInline.add(1, ordering: .relaxed)
         metrics?.countDestroyedInline()

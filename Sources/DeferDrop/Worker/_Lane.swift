@@ -4,8 +4,8 @@ import _DeferDropShims
 /// One producer thread's queue to one worker: the thread appends without a
 /// lock; whoever holds the worker's lock takes values from the head.
 ///
-/// The ring itself is C (`_DeferDropLane.h`): chunks of 511 values, linked as
-/// the producer fills them, freed as the consumer leaves them. This class owns
+/// The ring itself is C (`_DeferDropLane.h`): chunks of 511 values and their
+/// tickets, linked as the producer fills them, freed as the consumer leaves them. This class owns
 /// it and moves `_DisposalItem`s in and out as +1 references, so a value is
 /// never copied on its way through (see `_DisposalItem`).
 final class _Lane: @unchecked Sendable {
@@ -40,20 +40,23 @@ final class _Lane: @unchecked Sendable {
         _deferdrop_lane_destroy(raw)
     }
 
-    /// For the owning thread: appends `item` and publishes it. Leaves `item`
-    /// `nil`, unless memory for a new chunk ran out: then it is left as it
-    /// was, for the caller to queue another way, and the result is false.
+    /// For the owning thread, after `_deferdrop_lane_reserve` made room:
+    /// appends `item` with its `ticket` and publishes it. Leaves `item` `nil`.
     @inline(__always)
-    static func append(_ item: inout _DisposalItem?, to raw: UnsafeMutablePointer<_deferdrop_lane>) -> Bool {
+    static func append(_ item: inout _DisposalItem?, ticket: UInt64, to raw: UnsafeMutablePointer<_deferdrop_lane>) {
         let object = Unmanaged.passRetained(item.take()!.object)
-        if _fastPath(_deferdrop_lane_push(raw, object.toOpaque()) != 0) { return true }
-        item = _DisposalItem(object: object.takeRetainedValue())
-        return false
+        _deferdrop_lane_push(raw, object.toOpaque(), ticket)
     }
 
     /// For the consumer: values published and not yet taken.
     var available: UInt64 {
         _deferdrop_lane_available(raw)
+    }
+
+    /// For the consumer: the ticket of the newest value published, 0 if
+    /// none; that value and all before it are visible.
+    var publishedTicket: UInt64 {
+        _deferdrop_lane_published_ticket(raw)
     }
 
     /// For the consumer: moves every published value to the end of

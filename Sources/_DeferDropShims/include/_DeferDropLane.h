@@ -1,13 +1,16 @@
 // A lane: one producer thread's queue to one worker. Single producer (the
 // thread that owns it), single consumer (whoever holds the worker's lock).
 //
-// Why in C: the hand-off's hot path is two plain stores and a release store
-// here, with the memory orders written out and nothing else (no reference
-// counting, no exclusivity checks), inlined into Swift by the importer. The
-// protocol around it (Verification/handoff.pml) is the queue's, in Swift.
+// Why in C: the hand-off's hot path is a few plain stores and two release
+// stores here, with the memory orders written out and nothing else (no
+// reference counting, no exclusivity checks), inlined into Swift by the
+// importer. The protocol around it (Verification/handoff.pml) is the
+// queue's, in Swift.
 //
 // Values are opaque pointers: +1 references the Swift side passes in and
-// takes back. A lane never looks at them.
+// takes back. A lane never looks at them. Beside each value is its ticket,
+// taken from the queue's counter before the value was appended: a collect
+// merges lanes in ticket order (see `_DropQueue+Lanes.swift`).
 #ifndef DEFERDROP_LANE_H
 #define DEFERDROP_LANE_H
 
@@ -15,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/// Values per chunk: a chunk, its link included, is 4 KiB.
+/// Values per chunk: a chunk, its link and the tickets included, is 8 KiB.
 #define DEFERDROP_LANE_CHUNK_CAPACITY 511
 
 typedef struct _deferdrop_lane_chunk {
@@ -23,6 +26,9 @@ typedef struct _deferdrop_lane_chunk {
     /// release before any value in it is published.
     struct _deferdrop_lane_chunk *next;
     void *slots[DEFERDROP_LANE_CHUNK_CAPACITY];
+    /// Each slot's ticket, apart from the slots, so that the consumer copies
+    /// a run of values as one block.
+    uint64_t tickets[DEFERDROP_LANE_CHUNK_CAPACITY];
 } _deferdrop_lane_chunk;
 
 typedef struct _deferdrop_lane {
@@ -35,7 +41,11 @@ typedef struct _deferdrop_lane {
     /// value; the consumer's acquire load. On a line of its own, so that the
     /// consumer's reads of it do not take the producer's line away.
     uint64_t published;
-    char published_padding[64 - 8];
+    /// The ticket of the newest value published, stored (release) after
+    /// `published`: a consumer that reads it (acquire) sees that value
+    /// published, and everything its producer did before taking it.
+    uint64_t published_ticket;
+    char published_padding[64 - 2 * 8];
     // The consumer's line: only whoever holds the worker's lock.
     _deferdrop_lane_chunk *read_chunk;
     uint64_t read_index;
@@ -54,17 +64,24 @@ void _deferdrop_lane_destroy(_deferdrop_lane *lane);
 /// appended).
 int _deferdrop_lane_grow(_deferdrop_lane *lane);
 
-/// For the producer: appends `value` and publishes it. Returns 0 only if a
-/// new chunk was needed and memory is exhausted.
-static inline int _deferdrop_lane_push(_deferdrop_lane *lane, void *value) {
+/// For the producer: makes room for the next value; call before taking its
+/// ticket. Returns 0 only if a new chunk was needed and memory is exhausted.
+static inline int _deferdrop_lane_reserve(_deferdrop_lane *lane) {
     if (__builtin_expect(lane->write_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) {
-        if (!_deferdrop_lane_grow(lane)) return 0;
+        return _deferdrop_lane_grow(lane);
     }
+    return 1;
+}
+
+/// For the producer, after `_deferdrop_lane_reserve` returned 1: appends
+/// `value` with `ticket` and publishes it.
+static inline void _deferdrop_lane_push(_deferdrop_lane *lane, void *value, uint64_t ticket) {
     lane->write_chunk->slots[lane->write_index] = value;
+    lane->write_chunk->tickets[lane->write_index] = ticket;
     lane->write_index += 1;
     lane->written += 1;
     __atomic_store_n(&lane->published, lane->written, __ATOMIC_RELEASE);
-    return 1;
+    __atomic_store_n(&lane->published_ticket, ticket, __ATOMIC_RELEASE);
 }
 
 /// For the producer: values it has appended in all.
@@ -75,6 +92,52 @@ static inline uint64_t _deferdrop_lane_written(const _deferdrop_lane *lane) {
 /// For the consumer: how many values are published and not yet taken.
 static inline uint64_t _deferdrop_lane_available(const _deferdrop_lane *lane) {
     return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->taken;
+}
+
+/// For the consumer: the ticket of the newest value published (0 if none).
+/// That value, and every one its producer published before, is visible.
+static inline uint64_t _deferdrop_lane_published_ticket(const _deferdrop_lane *lane) {
+    return __atomic_load_n(&lane->published_ticket, __ATOMIC_ACQUIRE);
+}
+
+/// For the consumer, after `_deferdrop_lane_available` counted at least one:
+/// the ticket of the oldest value not yet taken.
+static inline uint64_t _deferdrop_lane_next_ticket(const _deferdrop_lane *lane) {
+    if (lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY) {
+        // Published, so the producer has linked the next chunk.
+        const _deferdrop_lane_chunk *next = __atomic_load_n(&lane->read_chunk->next, __ATOMIC_ACQUIRE);
+        return next->tickets[0];
+    }
+    return lane->read_chunk->tickets[lane->read_index];
+}
+
+/// For the consumer, after `_deferdrop_lane_available` counted at least
+/// `limit`: how many of the oldest values not yet taken, at most `limit`,
+/// have a ticket below `bound`. Tickets grow along a lane.
+static inline uint64_t _deferdrop_lane_count_below(const _deferdrop_lane *lane, uint64_t bound, uint64_t limit) {
+    const _deferdrop_lane_chunk *chunk = lane->read_chunk;
+    uint64_t index = lane->read_index;
+    uint64_t count = 0;
+    while (count < limit) {
+        if (index == DEFERDROP_LANE_CHUNK_CAPACITY) {
+            chunk = __atomic_load_n(&chunk->next, __ATOMIC_ACQUIRE);
+            index = 0;
+        }
+        // The newest value of the run decides for the whole run.
+        uint64_t run = DEFERDROP_LANE_CHUNK_CAPACITY - index;
+        if (run > limit - count) run = limit - count;
+        if (chunk->tickets[index + run - 1] < bound) {
+            count += run;
+            index += run;
+            continue;
+        }
+        while (chunk->tickets[index] < bound) {
+            count += 1;
+            index += 1;
+        }
+        break;
+    }
+    return count;
 }
 
 /// For the consumer, after `_deferdrop_lane_available` counted at least
@@ -96,6 +159,37 @@ static inline void _deferdrop_lane_take(_deferdrop_lane *lane, void **into, uint
         count -= run;
         lane->read_index += run;
         __atomic_store_n(&lane->taken, lane->taken + run, __ATOMIC_RELAXED);
+    }
+}
+
+// The eventcount's fence (see `_DropQueue+Lanes.swift`): a producer's append
+// and its look at the worker's status word must not be reordered, nor the
+// worker's announcement that it sleeps and its last look at the lanes.
+// Where membarrier(2) works, the sleeper pays for both sides: before its
+// last look it makes every running thread of the process execute a full
+// barrier, and producers need only keep the compiler from reordering. Where
+// it does not, every producer fences.
+
+/// 0 once `_deferdrop_sleeper_fence_set_up` found membarrier() usable: set
+/// once, before any queue exists, never changed after.
+extern int _deferdrop_producers_fence;
+
+/// Registers the process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
+/// and clears `_deferdrop_producers_fence` if that works. Call once, before
+/// any producer hands a value over. Returns whether it works.
+int _deferdrop_sleeper_fence_set_up(void);
+
+/// For the worker, before its last look: a full barrier on every running
+/// thread of the process, or nothing when producers fence. Returns 0, or an
+/// errno value.
+int _deferdrop_sleeper_fence(void);
+
+/// For a producer, between its append and its look at the status word.
+static inline void _deferdrop_producer_fence(void) {
+    if (__atomic_load_n(&_deferdrop_producers_fence, __ATOMIC_RELAXED)) {
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    } else {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
 }
 
