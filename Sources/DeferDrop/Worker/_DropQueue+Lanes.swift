@@ -217,7 +217,7 @@ extension _DropQueue {
     /// largest the first saw published.
     private static func takeInTicketOrder(from lanes: [_Lane], into queue: inout _ChunkedQueue) -> Look {
         var newestSeen: UInt64 = 0
-        for lane in lanes { newestSeen = max(newestSeen, lane.publishedTicket) }
+        for lane in lanes { newestSeen = max(newestSeen, lane.newestTicket) }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: lanes.count) { remaining in
             var anySeen = false
             for (index, lane) in lanes.enumerated() {
@@ -233,7 +233,7 @@ extension _DropQueue {
                 var nextTicket = UInt64.max
                 var otherTicket = UInt64.max
                 for index in lanes.indices where remaining[index] > 0 {
-                    let ticket = _deferdrop_lane_next_ticket(lanes[index].raw)
+                    let ticket = _deferdrop_lane_ticket_at(lanes[index].raw, 0)
                     if ticket > newestSeen { continue }
                     if ticket < nextTicket {
                         otherTicket = nextTicket

@@ -53,10 +53,17 @@ final class _Lane: @unchecked Sendable {
         _deferdrop_lane_available(raw)
     }
 
-    /// For the consumer: the ticket of the newest value published, 0 if
-    /// none; that value and all before it are visible.
-    var publishedTicket: UInt64 {
-        _deferdrop_lane_published_ticket(raw)
+    /// For the consumer: the ticket of the newest value published and not
+    /// yet taken, 0 if there is none; it and all before it are visible.
+    ///
+    /// Read from the slot of the last value the published count covers,
+    /// never from a field the producer stores apart from that count: a
+    /// producer stopped between the two stores (preempted, or gone in a
+    /// `fork()` child) would leave such a field behind the count, and a
+    /// collect waiting for it would wait for ever.
+    var newestTicket: UInt64 {
+        let count = _deferdrop_lane_available(raw)
+        return count == 0 ? 0 : _deferdrop_lane_ticket_at(raw, count - 1)
     }
 
     /// For the consumer: moves every published value to the end of

@@ -1,8 +1,8 @@
 // A lane: one producer thread's queue to one worker. Single producer (the
 // thread that owns it), single consumer (whoever holds the worker's lock).
 //
-// Why in C: the hand-off's hot path is a few plain stores and two release
-// stores here, with the memory orders written out and nothing else (no
+// Why in C: the hand-off's hot path is a few plain stores and a release
+// store here, with the memory orders written out and nothing else (no
 // reference counting, no exclusivity checks), inlined into Swift by the
 // importer. The protocol around it (Verification/handoff.pml) is the
 // queue's, in Swift.
@@ -41,11 +41,7 @@ typedef struct _deferdrop_lane {
     /// value; the consumer's acquire load. On a line of its own, so that the
     /// consumer's reads of it do not take the producer's line away.
     uint64_t published;
-    /// The ticket of the newest value published, stored (release) after
-    /// `published`: a consumer that reads it (acquire) sees that value
-    /// published, and everything its producer did before taking it.
-    uint64_t published_ticket;
-    char published_padding[64 - 2 * 8];
+    char published_padding[64 - 8];
     // The consumer's line: only whoever holds the worker's lock.
     _deferdrop_lane_chunk *read_chunk;
     uint64_t read_index;
@@ -81,7 +77,6 @@ static inline void _deferdrop_lane_push(_deferdrop_lane *lane, void *value, uint
     lane->write_index += 1;
     lane->written += 1;
     __atomic_store_n(&lane->published, lane->written, __ATOMIC_RELEASE);
-    __atomic_store_n(&lane->published_ticket, ticket, __ATOMIC_RELEASE);
 }
 
 /// For the producer: values it has appended in all.
@@ -94,21 +89,20 @@ static inline uint64_t _deferdrop_lane_available(const _deferdrop_lane *lane) {
     return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->taken;
 }
 
-/// For the consumer: the ticket of the newest value published (0 if none).
-/// That value, and every one its producer published before, is visible.
-static inline uint64_t _deferdrop_lane_published_ticket(const _deferdrop_lane *lane) {
-    return __atomic_load_n(&lane->published_ticket, __ATOMIC_ACQUIRE);
-}
-
-/// For the consumer, after `_deferdrop_lane_available` counted at least one:
-/// the ticket of the oldest value not yet taken.
-static inline uint64_t _deferdrop_lane_next_ticket(const _deferdrop_lane *lane) {
-    if (lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY) {
+/// For the consumer, after `_deferdrop_lane_available` counted more than
+/// `offset`: the ticket of the value `offset` places after the oldest not
+/// yet taken. (The ticket is written before the count that publishes it, so
+/// the acquire load of that count made it visible.) Walks the chunks in
+/// between: one step per 511 values.
+static inline uint64_t _deferdrop_lane_ticket_at(const _deferdrop_lane *lane, uint64_t offset) {
+    const _deferdrop_lane_chunk *chunk = lane->read_chunk;
+    uint64_t index = lane->read_index + offset;
+    while (index >= DEFERDROP_LANE_CHUNK_CAPACITY) {
         // Published, so the producer has linked the next chunk.
-        const _deferdrop_lane_chunk *next = __atomic_load_n(&lane->read_chunk->next, __ATOMIC_ACQUIRE);
-        return next->tickets[0];
+        chunk = __atomic_load_n(&chunk->next, __ATOMIC_ACQUIRE);
+        index -= DEFERDROP_LANE_CHUNK_CAPACITY;
     }
-    return lane->read_chunk->tickets[lane->read_index];
+    return chunk->tickets[index];
 }
 
 /// For the consumer, after `_deferdrop_lane_available` counted at least
