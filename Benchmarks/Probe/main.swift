@@ -6,6 +6,9 @@
 //     probe [objects|arrays|large] drain    time the worker alone, 15 rounds
 //     probe objects cost                     producer time per value against an
 //                                            inline release, 9 rounds, medians
+//     probe objects producers N              the same with N producer threads at
+//                                            once, each handing over 1M / N: the
+//                                            slowest one's time per value
 //
 // objects: 1,000,000 small class instances; arrays: 200,000 one-element arrays
 // (each boxed); large: 1,000 arrays of 1,000 objects. In `drain`, the values
@@ -14,6 +17,8 @@
 // is the worker's alone, printed as the median nanoseconds per value.
 import DeferDrop
 import Dispatch
+import Foundation
+import Synchronization
 
 final class Leaf: Sendable {
     let x = 0
@@ -67,24 +72,68 @@ func producerCost(on worker: DropWorker) -> (inline: Double, producer: Double, d
     return (inline / Double(count), producer / Double(count), drained / Double(count))
 }
 
+/// With `producers` threads at once, each releasing or handing over
+/// 1,000,000 / `producers` small objects: the slowest thread's nanoseconds
+/// per value, inline and handed to `worker`, and until all are destroyed.
+@inline(never)
+func producerCost(of producers: Int, on worker: DropWorker) -> (inline: Double, producer: Double, drained: Double) {
+    let perProducer = 1_000_000 / producers
+    func slowest(_ handOver: Bool) -> (producer: Double, drained: Double) {
+        let ready = DispatchGroup()
+        let go = DispatchSemaphore(value: 0)
+        let done = DispatchGroup()
+        let slowest = Mutex<UInt64>(0)
+        for _ in 0..<producers {
+            ready.enter()
+            done.enter()
+            Thread {
+                var leaves = (0..<perProducer).map { _ in Leaf() }
+                ready.leave()
+                go.wait()
+                let start = DispatchTime.now().uptimeNanoseconds
+                if handOver {
+                    while let leaf = leaves.popLast() { worker.dispose(consume leaf) }
+                } else {
+                    while let leaf = leaves.popLast() { _ = consume leaf }
+                }
+                let elapsed = DispatchTime.now().uptimeNanoseconds - start
+                slowest.withLock { $0 = max($0, elapsed) }
+                done.leave()
+            }.start()
+        }
+        ready.wait()
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<producers { go.signal() }
+        done.wait()
+        if handOver { worker.flush() }
+        let drained = DispatchTime.now().uptimeNanoseconds - start
+        return (Double(slowest.withLock { $0 }) / Double(perProducer), Double(drained) / Double(perProducer))
+    }
+    let inline = slowest(false).producer
+    let deferred = slowest(true)
+    return (inline, deferred.producer, deferred.drained)
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "objects"
 // Strict, so that every value goes through the queue: the probe holds the
 // worker at a gate while values pile up, and the default capacity's producers
 // would free them inline after 20 ms.
 let worker = DropWorker(name: "probe", capacity: .unbounded)
-if arguments.dropFirst().first == "cost" {
+if arguments.dropFirst().first == "cost" || arguments.dropFirst().first == "producers" {
     // Medians of 9 rounds, each against its own inline release, for a strict
     // worker (the other core destroys while the producer hands over) and the
     // shared one (time-bounded, at idle priority).
+    let producers = arguments.dropFirst().first == "producers" ? Int(arguments.dropFirst(2).first ?? "") ?? 4 : 1
     for (label, target) in [("unbounded", worker), ("shared", DropWorker.shared)] {
-        let rounds = (0..<9).map { _ in producerCost(on: target) }
+        let rounds = (0..<9).map { _ in producers == 1 ? producerCost(on: target) : producerCost(of: producers, on: target) }
         func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
         let inline = median(rounds.map(\.inline))
         let producer = median(rounds.map { $0.producer / $0.inline })
         let drained = median(rounds.map { $0.drained / $0.inline })
         func format(_ value: Double) -> String { "\((value * 100).rounded() / 100)" }
-        print("\(label): inline release \(format(inline)) ns; producer \(format(producer))x, all destroyed \(format(drained))x (medians of 9 ratios)")
+        let who = producers == 1 ? "" : ", \(producers) producers (the slowest)"
+        print("\(label)\(who): inline release \(format(inline)) ns; producer \(format(producer))x, all destroyed \(format(drained))x (medians of 9 ratios)")
     }
 } else if arguments.dropFirst().first == "drain" {
     let clock = ContinuousClock()

@@ -7,6 +7,7 @@
 #   Benchmarks/Scripts/probe.sh instructions [objects|arrays|large] [REV ...]
 #   Benchmarks/Scripts/probe.sh drain [objects|arrays|large] [REV ...]
 #   Benchmarks/Scripts/probe.sh cost [REV ...]
+#   Benchmarks/Scripts/probe.sh producers [N] [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
 #   thread (which also makes the values) and on the worker's: repeatable to a
@@ -18,6 +19,8 @@
 # cost: the producer's time per small object handed over, and the time until
 #   all are destroyed, each as a ratio to releasing them inline (medians of 9
 #   rounds), for an unbounded worker and the shared one. Wall-clock.
+# producers: the same with N threads (default 4) handing over 1M / N each at
+#   once, the slowest thread's time against the slowest inline release.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
@@ -33,6 +36,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 what=${1:?"usage: $0 instructions|drain|cost [objects|arrays|large] [REV ...]"}; shift
 mode=objects
 case "${1:-}" in objects|arrays|large) mode=$1; shift ;; esac
+producers=4
+if [ "$what" = producers ]; then case "${1:-}" in [0-9]*) producers=$1; shift ;; esac; fi
 case "$mode" in objects) values=1000000 ;; arrays) values=200000 ;; large) values=1000 ;; esac
 traits=""
 for trait in $(echo "${PROBE_TRAITS:-}" | tr , " "); do traits+="\"$trait\", "; done
@@ -81,7 +86,10 @@ measure() {  # label, package path
     cost)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects cost | sed "s/^/$label /"
         ;;
-    *) echo "$0: measure 'instructions', 'drain' or 'cost', not '$what'" >&2; exit 2 ;;
+    producers)
+        LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects producers "$producers" | sed "s/^/$label /"
+        ;;
+    *) echo "$0: measure 'instructions', 'drain', 'cost' or 'producers', not '$what'" >&2; exit 2 ;;
     esac
 }
 
