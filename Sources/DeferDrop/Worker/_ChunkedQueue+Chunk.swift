@@ -59,6 +59,17 @@ extension _ChunkedQueue {
             }
         }
 
+        /// Appends what `fill` writes to the free slots after the newest item
+        /// (see `_ChunkedQueue.append(filling:)`); returns how many.
+        func append(filling fill: (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> Int) -> Int {
+            let room = room
+            return storage.withUnsafeMutablePointers { bounds, slots in
+                let written = fill(slots + bounds.pointee.end, room)
+                bounds.pointee.end += written
+                return written
+            }
+        }
+
         /// Removes the oldest item and returns its reference, +1: the caller
         /// now owns it and must release it. `nil` if the chunk is empty.
         @inline(__always)

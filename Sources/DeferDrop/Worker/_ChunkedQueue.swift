@@ -47,6 +47,21 @@ struct _ChunkedQueue: ~Copyable, Sendable {
         }
     }
 
+    /// Appends what `fill` writes, oldest first, to the free slots it is
+    /// given (a pointer and how many), as +1 references; `fill` returns how
+    /// many it wrote, and is called again with a new chunk until it writes
+    /// fewer than it was given. Returns how many were appended in all.
+    mutating func append(filling fill: (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int) -> Int) -> Int {
+        var appended = 0
+        while true {
+            if tail.isFull { startNewTail() }
+            let room = tail.room
+            let written = tail.append(filling: fill)
+            appended += written
+            if written < room { return appended }
+        }
+    }
+
     /// Gives back the chunks of `batch`, which the worker has emptied, and
     /// moves every queued item into it, oldest first.
     ///

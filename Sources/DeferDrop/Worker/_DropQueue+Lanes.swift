@@ -214,47 +214,30 @@ extension _DropQueue {
 
     /// One look at `lanes`, in two passes: moves to `queue`, smallest ticket
     /// first, the values the second pass sees whose tickets are at most the
-    /// largest the first saw published.
+    /// largest the first saw published (`_deferdrop_lanes_merge`, in C like
+    /// the lane: a value at a time when producers interleave finely, so the
+    /// loop has to be tight).
     private static func takeInTicketOrder(from lanes: [_Lane], into queue: inout _ChunkedQueue) -> Look {
         var newestSeen: UInt64 = 0
         for lane in lanes { newestSeen = max(newestSeen, lane.newestTicket) }
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: lanes.count) { remaining in
-            var anySeen = false
-            for (index, lane) in lanes.enumerated() {
-                remaining[index] = lane.available
-                anySeen = anySeen || remaining[index] > 0
-            }
-            guard anySeen else { return Look(taken: 0, leftBehind: false) }
-            var taken: UInt64 = 0
-            while true {
-                // The lane whose next value has the smallest ticket, and the
-                // smallest ticket any other lane holds next.
-                var next = -1
-                var nextTicket = UInt64.max
-                var otherTicket = UInt64.max
-                for index in lanes.indices where remaining[index] > 0 {
-                    let ticket = _deferdrop_lane_ticket_at(lanes[index].raw, 0)
-                    if ticket > newestSeen { continue }
-                    if ticket < nextTicket {
-                        otherTicket = nextTicket
-                        nextTicket = ticket
-                        next = index
-                    } else if ticket < otherTicket {
-                        otherTicket = ticket
-                    }
+        let count = lanes.count
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * count) { scratch in
+            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<_deferdrop_lane>?.self, capacity: count) { raw in
+                let remaining = scratch.baseAddress!
+                var anySeen = false
+                for (index, lane) in lanes.enumerated() {
+                    raw[index] = lane.raw
+                    remaining[index] = lane.available
+                    anySeen = anySeen || remaining[index] > 0
                 }
-                guard next >= 0 else { break }
-                // Its run of values below the other lanes' next one (and up
-                // to the newest seen), taken as one block.
-                let bound = min(otherTicket, newestSeen &+ 1)
-                let run = _deferdrop_lane_count_below(lanes[next].raw, bound, remaining[next])
-                // At least the next value: its ticket is below both.
-                _precondition(run > 0, "DeferDrop: a lane's next value is out of ticket order")
-                queue.append(takingFrom: lanes[next].raw, count: run)
-                remaining[next] -= run
-                taken += run
+                guard anySeen else { return Look(taken: 0, leftBehind: false) }
+                let taken = queue.append { slots, room in
+                    Int(_deferdrop_lanes_merge(
+                        raw.baseAddress!, remaining, remaining + count, UInt64(count), newestSeen, slots, UInt64(room)))
+                }
+                let leftBehind = (0..<count).contains { remaining[$0] > 0 }
+                return Look(taken: UInt64(taken), leftBehind: leftBehind)
             }
-            return Look(taken: taken, leftBehind: remaining.contains { $0 > 0 })
         }
     }
 

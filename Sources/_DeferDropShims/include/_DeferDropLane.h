@@ -187,6 +187,52 @@ static inline void _deferdrop_producer_fence(void) {
     }
 }
 
+/// For the consumer, under the worker's lock: moves to `into`, smallest
+/// ticket first, up to `room` values of the `count` lanes in `lanes`: from
+/// lane `i` at most `remaining[i]` (which it lowers), and only values whose
+/// ticket is at most `newest`. Each lane's values arrive as runs, a run
+/// being as many as come before the next ticket of any other lane. Returns
+/// how many it moved: fewer than `room` once none is left to take.
+///
+/// `next` is scratch space for `count` tickets: each lane's next one, read
+/// once and again only after a run was taken from that lane.
+static inline uint64_t _deferdrop_lanes_merge(
+    _deferdrop_lane *const *lanes, uint64_t *remaining, uint64_t *next, uint64_t count,
+    uint64_t newest, void **into, uint64_t room
+) {
+    for (uint64_t i = 0; i < count; i++) {
+        next[i] = remaining[i] > 0 ? _deferdrop_lane_ticket_at(lanes[i], 0) : UINT64_MAX;
+    }
+    uint64_t moved = 0;
+    while (moved < room) {
+        uint64_t first = count, first_ticket = UINT64_MAX, other_ticket = UINT64_MAX;
+        for (uint64_t i = 0; i < count; i++) {
+            uint64_t ticket = next[i];
+            if (ticket > newest) continue;  // also an empty lane: UINT64_MAX
+            if (ticket < first_ticket) {
+                other_ticket = first_ticket;
+                first_ticket = ticket;
+                first = i;
+            } else if (ticket < other_ticket) {
+                other_ticket = ticket;
+            }
+        }
+        if (first == count) break;
+        uint64_t bound = other_ticket < newest + 1 ? other_ticket : newest + 1;
+        uint64_t limit = remaining[first] < room - moved ? remaining[first] : room - moved;
+        // At least the first value: its ticket is below both. (A run of
+        // none would be a broken invariant, and looping on it a hang under
+        // the worker's lock: crash instead.)
+        uint64_t run = _deferdrop_lane_count_below(lanes[first], bound, limit);
+        if (__builtin_expect(run == 0, 0)) __builtin_trap();
+        _deferdrop_lane_take(lanes[first], into + moved, run);
+        moved += run;
+        remaining[first] -= run;
+        next[first] = remaining[first] > 0 ? _deferdrop_lane_ticket_at(lanes[first], 0) : UINT64_MAX;
+    }
+    return moved;
+}
+
 /// The calling thread's lane to the queue it last handed a value to, and
 /// that queue's identity: a one-entry cache in front of the Swift side's
 /// table of the thread's lanes (one per queue).
