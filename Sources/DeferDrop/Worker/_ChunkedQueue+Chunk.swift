@@ -1,5 +1,3 @@
-import _DeferDropShims
-
 extension _ChunkedQueue {
     /// Where a chunk's items lie in its slots.
     struct ChunkBounds {
@@ -45,17 +43,6 @@ extension _ChunkedQueue {
             storage.withUnsafeMutablePointers { bounds, slots in
                 slots[bounds.pointee.end] = Unmanaged.passRetained(item.object).toOpaque()
                 bounds.pointee.end += 1
-            }
-        }
-
-        /// Moves the `count` oldest values of `lane`, which has at least
-        /// that many published, after the newest item.
-        ///
-        /// - Precondition: `count <= room`.
-        func append(takingFrom lane: UnsafeMutablePointer<_deferdrop_lane>, count: Int) {
-            storage.withUnsafeMutablePointers { bounds, slots in
-                _deferdrop_lane_take(lane, slots + bounds.pointee.end, UInt64(count))
-                bounds.pointee.end += count
             }
         }
 

@@ -1,5 +1,3 @@
-import _DeferDropShims
-
 /// First-in, first-out storage for items, in chunks of a fixed capacity.
 ///
 /// Why chunks: a single array that doubles would copy every pending item at each
@@ -32,19 +30,6 @@ struct _ChunkedQueue: ~Copyable, Sendable {
     mutating func append(_ item: consuming _DisposalItem) {
         if tail.isFull { startNewTail() }
         tail.append(item)
-    }
-
-    /// Moves the `count` oldest values of `lane`, which has at least that
-    /// many published, to the end of the queue, oldest first: a copy of
-    /// their references, a run of slots at a time.
-    mutating func append(takingFrom lane: UnsafeMutablePointer<_deferdrop_lane>, count: UInt64) {
-        var remaining = Int(count)
-        while remaining > 0 {
-            if tail.isFull { startNewTail() }
-            let run = min(remaining, tail.room)
-            tail.append(takingFrom: lane, count: run)
-            remaining -= run
-        }
     }
 
     /// Appends what `fill` writes, oldest first, to the free slots it is

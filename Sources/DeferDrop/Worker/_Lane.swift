@@ -70,7 +70,14 @@ final class _Lane: @unchecked Sendable {
     /// `queue`, oldest first; returns how many.
     func takeAll(into queue: inout _ChunkedQueue) -> UInt64 {
         let count = _deferdrop_lane_available(raw)
-        if count > 0 { queue.append(takingFrom: raw, count: count) }
+        guard count > 0 else { return 0 }
+        var remaining = count
+        _ = queue.append { slots, room in
+            let run = min(remaining, UInt64(room))
+            _deferdrop_lane_take(raw, slots, run)
+            remaining -= run
+            return Int(run)
+        }
         return count
     }
 }
