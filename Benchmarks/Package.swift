@@ -7,15 +7,19 @@
 //     swift package benchmark --filter "Crate.*"   # one workload
 //
 // Needs libjemalloc-dev: the root package's `Jemalloc` trait is on here, so every
-// benchmark can report reclaimed bytes.
+// benchmark can report reclaimed bytes. With DEFERDROP_BENCHMARK_ALLOCATOR=glibc
+// the trait is off and glibc's allocator runs everything instead (no reclaimed
+// bytes); Docs/Benchmarks.md reports the streams both ways.
 
 import PackageDescription
+
+let onGlibc = Context.environment["DEFERDROP_BENCHMARK_ALLOCATOR"] == "glibc"
 
 let package = Package(
     name: "DeferDropBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(name: "DeferDrop", path: "..", traits: ["Jemalloc"]),
+        .package(name: "DeferDrop", path: "..", traits: onGlibc ? [] : ["Jemalloc"]),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [

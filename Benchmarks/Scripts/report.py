@@ -9,8 +9,15 @@ Rerun everything from the Benchmarks folder:
     python3 -m pip install matplotlib        # once
     python3 Scripts/report.py Results ../Docs
 
+    # And the streams on glibc's allocator, for the producer-cost plot:
+    DEFERDROP_BENCHMARK_ALLOCATOR=glibc swift package \
+        --allow-writing-to-package-directory benchmark baseline update glibc --filter "Stream.*"
+    DEFERDROP_BENCHMARK_ALLOCATOR=glibc swift package --allow-writing-to-directory Glibc \
+        benchmark baseline read glibc --format histogramPercentiles --path Glibc
+    python3 Scripts/report.py Results ../Docs Glibc
+
 It rewrites the part of Docs/Benchmarks.md between the `tables:begin` and
-`tables:end` markers, and the two plots in Docs/Benchmarks/.
+`tables:end` markers, and the plots in Docs/Benchmarks/.
 """
 
 import math
@@ -18,7 +25,7 @@ import pathlib
 import re
 import sys
 
-PREFIX = "results.DeferDropBenchmarks."
+PREFIX = ".DeferDropBenchmarks."  # after the baseline's name
 SUFFIX = ".histogram.percentiles.tsv"
 METRICS = ["wallClock", "peakMemoryResident", "mallocCountTotal", "destroyed_per_s_(K)",
            "until_destroyed_(µs)", "reclaimed_(KiB)", "producer_ns_per_value"]
@@ -31,8 +38,8 @@ MODES = ["foreground", "DropWorker.shared", "ShardedDropPool",
 def load(folder):
     """{workload: {mode: {metric: {percentile: value}}}}"""
     results = {}
-    for path in pathlib.Path(folder).glob(PREFIX + "*" + SUFFIX):
-        stem = path.name[len(PREFIX):-len(SUFFIX)]
+    for path in pathlib.Path(folder).glob("*" + PREFIX + "*" + SUFFIX):
+        stem = path.name[path.name.index(PREFIX) + len(PREFIX):-len(SUFFIX)]
         metric = next(m for m in METRICS if stem.endswith("." + m))
         name = stem[: -len(metric) - 1].replace("_", " ")
         workload, mode = name.split(" · ")
@@ -137,8 +144,41 @@ def drain_table(workload, modes):
         "destroyed per s, p50", "peak RSS, p50"], cells)
 
 
-def tables(results):
-    out = []
+STREAM = re.compile(r"Stream 1M objects, (\d+) producers?")
+DEFERRING = ["DropWorker.shared", "ShardedDropPool"]
+
+
+def producer_ratios(results):
+    """{mode: [(producers, producer ns p50 / inline release ns p50)]} for the streams."""
+    ratios = {}
+    for workload, modes in results.items():
+        match = STREAM.fullmatch(workload)
+        inline = get(modes, "foreground", "producer_ns_per_value", 50)
+        if not match or not inline:
+            continue
+        for mode in DEFERRING:
+            cost = get(modes, mode, "producer_ns_per_value", 50)
+            if cost is not None:
+                ratios.setdefault(mode, []).append((int(match.group(1)), cost / inline))
+    return {mode: sorted(points) for mode, points in ratios.items()}
+
+
+def ratio_table(by_allocator):
+    """Producer cost against an inline release, per mode, allocator and producer count."""
+    counts = sorted({n for ratios in by_allocator.values() for points in ratios.values() for n, _ in points})
+    rows = ["#### Producer cost against an inline release (p50 / p50)", "",
+            "| mode | allocator | " + " | ".join(f"{n} producer{'s' if n > 1 else ''}" for n in counts) + " |",
+            "|---|---|" + "---|" * len(counts)]
+    for mode in DEFERRING:
+        for allocator, ratios in by_allocator.items():
+            points = dict(ratios.get(mode, []))
+            rows.append(f"| {mode} | {allocator} | "
+                        + " | ".join(f"{points[n]:.2f}×" if n in points else "–" for n in counts) + " |")
+    return rows + [""]
+
+
+def tables(results, by_allocator, glibc):
+    out = ratio_table(by_allocator)
     order = sorted(results, key=lambda w: (
         0 if w.startswith("Crate") else 1 if w.startswith("Article") else
         2 if w.startswith("Stream") else 3 if w.startswith("Sporadic") else
@@ -156,10 +196,38 @@ def tables(results):
         else:
             out += drain_table(workload, modes)
         out.append("")
+    for workload in sorted(w for w in glibc if STREAM.fullmatch(w)):
+        out += stream_table(workload + ", glibc", glibc[workload])
+        out.append("")
     return "\n".join(out)
 
 
-def plots(results, folder):
+def ratio_plot(by_allocator, colors, path, plt):
+    """Producer cost over an inline release against the number of producers."""
+    fig, axis = plt.subplots(figsize=(6.5, 4.2))
+    styles = {"jemalloc": "-", "glibc": "--"}
+    counts = set()
+    for allocator, ratios in by_allocator.items():
+        for mode, points in ratios.items():
+            counts.update(n for n, _ in points)
+            axis.plot([n for n, _ in points], [r for _, r in points], styles.get(allocator, ":"),
+                      marker="o", color=colors[mode], label=f"{mode}, {allocator}")
+    axis.axhline(1.0, color="#444444", linewidth=1)
+    axis.text(min(counts), 1.02, "inline release", fontsize=8, color="#444444")
+    axis.set_xscale("log", base=2)
+    axis.set_xticks(sorted(counts))
+    axis.set_xticklabels([str(n) for n in sorted(counts)])
+    axis.set_xlabel("producers handing over at once")
+    axis.set_ylabel("producer time per value / inline release (p50)")
+    axis.set_title("Producer cost against an inline release, 1M small objects (lower is better)", fontsize=9)
+    axis.legend(fontsize=8)
+    axis.grid(True, alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plots(results, by_allocator, folder):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -187,6 +255,8 @@ def plots(results, folder):
     fig.tight_layout()
     fig.savefig(folder / "producer-cost.png", dpi=110)
     plt.close(fig)
+
+    ratio_plot(by_allocator, colors, folder / "producer-vs-inline.png", plt)
 
     # Hand-off latency distributions: while the worker is busy, and per
     # scheduling class when each hand-off wakes it with the other core busy.
@@ -224,14 +294,18 @@ def main():
     source, docs = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     results = load(source)
     if not results:
-        sys.exit(f"no {PREFIX}*{SUFFIX} files in {source}")
+        sys.exit(f"no *{PREFIX}*{SUFFIX} files in {source}")
+    glibc = load(pathlib.Path(sys.argv[3])) if len(sys.argv) > 3 else {}
+    by_allocator = {"jemalloc": producer_ratios(results)}
+    if glibc:
+        by_allocator["glibc"] = producer_ratios(glibc)
     page = docs / "Benchmarks.md"
     text = page.read_text()
     begin, end = "<!-- tables:begin -->", "<!-- tables:end -->"
     text = re.sub(re.escape(begin) + ".*?" + re.escape(end),
-                  lambda _: begin + "\n\n" + tables(results) + "\n" + end, text, flags=re.S)
+                  lambda _: begin + "\n\n" + tables(results, by_allocator, glibc) + "\n" + end, text, flags=re.S)
     page.write_text(text)
-    plots(results, docs / "Benchmarks")
+    plots(results, by_allocator, docs / "Benchmarks")
     print(f"updated {page} and {docs / 'Benchmarks'}/*.png from {len(results)} workloads")
 
 

@@ -69,13 +69,7 @@ int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_n
     }
 }
 
-__thread const void *_deferdrop_tls_worker_queue;
-__thread void *_deferdrop_tls_worker_state;
-
-void _deferdrop_set_worker_thread(const void *queue, void *state) {
-    _deferdrop_tls_worker_queue = queue;
-    _deferdrop_tls_worker_state = state;
-}
+__thread _deferdrop_thread_role _deferdrop_tls_role;
 
 // Exported by the Swift runtime with the C calling convention; every Swift
 // object on Linux is native.

@@ -140,4 +140,45 @@ struct ExitAndForkTests {
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(lineCount(ofFileAt: path) == 10 * 50, "\(message)")
     }
+
+    @Test(
+        "a lock kept across fork() is free in the child, its state fixed up, though another thread held it at the fork",
+        .forkChildrenHangUnderThreadSanitizer)
+    func lockKeptAcrossFork() async {
+        await #expect(processExitsWith: .success) {
+            // Positive in the parent, where one thread holds it most of the
+            // time; the child's fix-up makes it negative.
+            let lock = _Lock(1)
+            lock.keepAcrossFork(rank: .shardAssignment) { $0 = -$0 }
+            let stop = _Lock(false)
+            let failed = _Lock<String?>(nil)
+            onThreads(2) { index in
+                if index == 0 {
+                    while !stop.withLock({ $0 }) {
+                        lock.withLock { value in
+                            busyWork(for: .microseconds(20))
+                            value += 1
+                        }
+                    }
+                    return
+                }
+                defer { stop.withLock { $0 = true } }
+                for round in 0..<50 {
+                    let succeeded = succeedsInForkChild("round \(round)", seconds: 20, drainingAtExit: false) {
+                        lock.withLock { $0 } < 0
+                    }
+                    let inParent = lock.withLock { $0 }
+                    if !succeeded || inParent <= 0 {
+                        failed.withLock { $0 = "round \(round): child succeeded \(succeeded), parent's value \(inParent)" }
+                        return
+                    }
+                }
+            }
+            if let problem = failed.withLock({ $0 }) {
+                printError(problem)
+                exit(1)
+            }
+            exit(0)
+        }
+    }
 }

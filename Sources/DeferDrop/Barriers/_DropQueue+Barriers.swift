@@ -42,7 +42,7 @@ extension _DropQueue {
             """)
         return state.withLock { state in
             _precondition(
-                !state.isDrainingOnCallingThread,
+                !isDrainingOnCallingThread,
                 """
                 flush() was called from a destructor that this thread runs while it destroys \
                 values of DropWorker "\(name)" for a worker that is behind: it would wait for \

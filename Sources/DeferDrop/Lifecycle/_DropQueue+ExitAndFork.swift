@@ -7,7 +7,7 @@ import Synchronization
 import _DeferDropShims
 
 // The queue's part in the process lifecycle: the drain at exit, and what
-// survives a `fork()` in the child.
+// its state forgets in the child of a `fork()`.
 
 extension _DropQueue {
     /// Runs the queue's and the worker's generic code paths once, on a
@@ -76,11 +76,11 @@ extension _DropQueue {
         state.items.exchange(&batch)
         state.completed += destroy(&batch, on: nil, until: 0) {}
         state.items.prepend(&batch)
-        _ = state.isDrainingOnCallingThread
+        _ = _ThreadRole.draining(object) { _ThreadRole.isDraining(object) }
         if state.takeQueueToDrain(into: &batch) {
             state.items.prepend(&batch)
         }
-        state.drainingProducer = nil
+        state.producerDrains = false
         state.workerHoldsBatch = false
         state.endCatchingUpIfCaughtUp()
         state.items.exchange(&batch)
@@ -105,17 +105,26 @@ extension _DropQueue: _ProcessLifecycleParticipant {
     func _finishExitDrain() {
         if drainsAtExit { shutdown(wait: true) }
     }
+}
 
-    func _prepareForFork() {
-        state._lockForFork()
-        metrics?._prepareForFork()
+extension _DropQueue {
+    /// Makes the queue's lock safe across `fork()` (see `_Lock.keepAcrossFork`),
+    /// with what the child must forget. Called once, from `init`.
+    func keepAcrossFork() {
+        state.keepAcrossFork(rank: .dropQueue) { [weak self] state in
+            // The forking thread may have been this queue's worker or drained
+            // it; not in the child. (One store, the same for every queue.)
+            _ThreadRole.forgetInForkChild()
+            state.forgetParentThreadsInForkChild()
+            // No worker runs: hand-offs take the locked way, whose first
+            // starts one. Lanes keep their values, which it collects.
+            self?.status.store(Status.notRunning, ordering: .relaxed)
+            self?.workingSince.store(0, ordering: .relaxed)
+        }
     }
+}
 
-    func _parentAfterFork() {
-        metrics?._parentAfterFork()
-        state._unlockAfterForkInParent()
-    }
-
+extension _DropQueue.State {
     /// The child has no worker thread and none of the threads that waited:
     /// back to "no thread yet", keeping the queued values, which the thread
     /// started by the next hand-off (or the drain at exit) destroys.
@@ -124,31 +133,24 @@ extension _DropQueue: _ProcessLifecycleParticipant {
     /// thread's memory, which the child cannot reach: those values are the
     /// parent's to finish, and the child counts them as done, so that its
     /// barriers and its bound do not wait for them for ever.
-    func _childAfterFork() {
-        state._reinitializeAfterForkInChild { state in
-            switch state.lifecycle {
-            case .running, .stopping: state.lifecycle = .idle
-            case .idle, .stopped: break
-            }
-            state.completed = state.enqueued - UInt64(state.items.count)
-            // No worker runs: hand-offs take the locked way, whose first
-            // starts one. Lanes keep their values, which it collects.
-            status.store(Status.notRunning, ordering: .relaxed)
-            workingSince.store(0, ordering: .relaxed)
-            state.isCatchingUp = false
-            state.workerHoldsBatch = false
-            state.drainingProducer = nil
-            // The waiters' threads and tasks exist only in the parent. Resuming
-            // a task's continuation here would schedule it on an executor the
-            // child does not have, and dropping it unresumed would report a
-            // leak: keep them, never resumed.
-            if !state.waiters.isEmpty {
-                _ = Unmanaged.passRetained(_Abandoned(state.waiters))
-                state.waiters = []
-            }
-            state.roomWaiters = []
+    mutating func forgetParentThreadsInForkChild() {
+        switch lifecycle {
+        case .running, .stopping: lifecycle = .idle
+        case .idle, .stopped: break
         }
-        metrics?._childAfterFork()
+        completed = enqueued - UInt64(items.count)
+        isCatchingUp = false
+        workerHoldsBatch = false
+        producerDrains = false
+        // The waiters' threads and tasks exist only in the parent. Resuming
+        // a task's continuation here would schedule it on an executor the
+        // child does not have, and dropping it unresumed would report a
+        // leak: keep them, never resumed.
+        if !waiters.isEmpty {
+            _ = Unmanaged.passRetained(_Abandoned(waiters))
+            waiters = []
+        }
+        roomWaiters = []
     }
 }
 

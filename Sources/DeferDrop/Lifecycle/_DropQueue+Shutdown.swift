@@ -46,7 +46,7 @@ extension _DropQueue {
             state.roomWaiters = []
             // From a destructor that this thread runs for the worker, on its
             // thread or in a producer's drain, waiting would wait for itself.
-            guard wait, !isOnWorkerThread, !state.isDrainingOnCallingThread else { return }
+            guard wait, !isOnWorkerThread, !isDrainingOnCallingThread else { return }
             let semaphore = _Semaphore()
             state.waiters.append((.stopped, .thread(semaphore)))
             drained = semaphore

@@ -19,7 +19,10 @@ import Musl
 package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     // @unchecked Sendable: the state is only reached through `withLock`, which
     // holds the mutex for the whole access, the mutex is made to be shared,
-    // and the state itself may cross threads (it is `Sendable`).
+    // and the state itself may cross threads (it is `Sendable`). The two fork
+    // fields are written once, by `keepAcrossFork` before the registry's lock
+    // publishes the registration, and then only read, by the fork handlers
+    // under that same lock, and by `deinit`, which no other thread can race.
 
     /// The mutex, then the state, alone on their own cache lines: the producer
     /// and the worker both write them, and anything else sharing their lines
@@ -59,6 +62,7 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     }
 
     deinit {
+        if _forkRank != nil { _ForkSafeLocks.shared.unregister(ObjectIdentifier(self)) }
         state.deinitialize(count: 1)
         pthread_mutex_destroy(mutex)
         storage.deallocate()
@@ -93,30 +97,37 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     }
 
     // MARK: fork()
+    //
+    // Used by `_ForkSafeLocks` only, for locks registered with
+    // `keepAcrossFork(rank:inChild:)` (see `_Lock+Fork.swift`).
+
+    /// Where the fork handlers take this lock, `nil` if they leave it alone.
+    var _forkRank: _LockRank?
+    /// What the child of a `fork()` does to the state once the lock is new.
+    var _inForkChild: (@Sendable (inout State) -> Void)?
 
     /// Takes the mutex and keeps it across a `fork()`, so that the child's copy
     /// of the state is consistent: no other thread can be halfway through a
-    /// critical section when the process is copied. Called from a
-    /// `pthread_atfork` prepare handler.
-    package func _lockForFork() {
+    /// critical section when the process is copied.
+    func _lockForFork() {
         pthread_mutex_lock(mutex)
     }
 
     /// Runs `body` on the state while the caller holds the mutex through
     /// `_lockForFork()`.
-    package func _withLockHeldForFork<Result>(_ body: (inout State) -> Result) -> Result {
+    func _withLockHeldForFork<Result>(_ body: (inout State) -> Result) -> Result {
         body(&state.pointee)
     }
 
     /// In the parent after `fork()`: lets go of the mutex taken by `_lockForFork()`.
-    package func _unlockAfterForkInParent() {
+    func _unlockAfterForkInParent() {
         pthread_mutex_unlock(mutex)
     }
 
     /// In the child after `fork()`: the child is the forking thread alone, so
     /// the mutex (held by that thread's former self) is made new, and `body`
     /// may fix up the state for a process whose other threads are gone.
-    package func _reinitializeAfterForkInChild(_ body: (inout State) -> Void) {
+    func _reinitializeAfterForkInChild(_ body: (inout State) -> Void) {
         Self.initializeMutex(mutex)
         body(&state.pointee)
     }

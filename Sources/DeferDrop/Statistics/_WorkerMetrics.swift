@@ -57,6 +57,7 @@ final class _WorkerMetrics: Sendable {
         case .factory(let given): factory = given
         }
         dimensions = [(Self.workerDimension, workerName)]
+        handles.keepAcrossFork(rank: .workerMetrics) { $0 = .silencedInForkChild }
     }
 
     /// The dimension that carries the worker's name on every metric.
@@ -121,24 +122,6 @@ final class _WorkerMetrics: Sendable {
         guard let handles = makeHandles() else { return }
         handles.deferred.increment()
         handles.destroyedInline.increment()
-    }
-
-    // MARK: fork()
-
-    /// Called by the worker's queue before `fork()`, with the queue's lock
-    /// held: no handle is half made while memory is copied. Lock order: the
-    /// queue's lock, then this one; nothing takes the queue's lock while
-    /// holding this one.
-    func _prepareForFork() {
-        handles._lockForFork()
-    }
-
-    func _parentAfterFork() {
-        handles._unlockAfterForkInParent()
-    }
-
-    func _childAfterFork() {
-        handles._reinitializeAfterForkInChild { $0 = .silencedInForkChild }
     }
 
     /// Runs every metrics code path of a worker once, against swift-metrics'
@@ -226,9 +209,6 @@ enum _WorkerMetrics: Sendable {
 
     func countDestroyedInline() {}
     func countDrainedByProducer(_ count: UInt64) {}
-    func _prepareForFork() {}
-    func _parentAfterFork() {}
-    func _childAfterFork() {}
     static func _warmUpCodePaths() {}
 }
 #endif

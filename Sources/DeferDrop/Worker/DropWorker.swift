@@ -277,10 +277,11 @@ public final class DropWorker: Disposer {
         _queue.shutdown(wait: false)
     }
 
-    /// Whether the calling thread is this worker's thread, that is, the caller
-    /// is a destructor this worker is running.
-    package var _isCurrentThread: Bool {
-        _queue.isOnWorkerThread
+    /// Which of `workers` the calling thread is the thread of, that is, whose
+    /// destructor the caller is; `nil` if none. For pools: one read of the
+    /// thread's role (`_ThreadRole`), however many workers.
+    package static func _indexOfCurrentThread(in workers: [DropWorker]) -> Int? {
+        _ThreadRole.indexOfWorker(among: workers.lazy.map(\._queue))
     }
 
     /// How many values, one inside another's destructor, a worker destroys in

@@ -257,7 +257,7 @@ extension _DropQueue {
         let catchingUp = state.isCatchingUp
         // Set only with `catchingUp`: any bit but `sleeping` sends a hand-off
         // the locked way, and a busy worker that is not behind always holds a batch.
-        let queueHeld = catchingUp && (state.workerHoldsBatch || state.drainingProducer != nil)
+        let queueHeld = catchingUp && (state.workerHoldsBatch || state.producerDrains)
         // Only the lock's holder changes these two bits: most calls find
         // them as they should be, and write nothing.
         let current = status.load(ordering: .relaxed)

@@ -64,9 +64,9 @@ extension _DropQueue {
         /// With a time bound: whether the worker holds values it took from
         /// the queue and has not yet published as destroyed or handed back.
         var workerHoldsBatch = false
-        /// With a time bound: the producer's thread that is destroying values
-        /// it took from the head of the queue, if one is.
-        var drainingProducer: pthread_t?
+        /// With a time bound: whether a producer is destroying values it took
+        /// from the head of the queue (which one: `_ThreadRole.isDraining`).
+        var producerDrains = false
         /// Values queued, then destroyed by a producer that found the worker
         /// behind: in `enqueued` and `completed`, and reported as destroyed inline.
         var drainedByProducers: UInt64 = 0
@@ -150,24 +150,17 @@ extension _DropQueue {
         /// the oldest values, as barriers need.
         mutating func takeQueueToDrain(into batch: inout [_ChunkedQueue.Chunk]) -> Bool {
             isCatchingUp = true
-            guard !workerHoldsBatch, drainingProducer == nil, !items.isEmpty else { return false }
+            guard !workerHoldsBatch, !producerDrains, !items.isEmpty else { return false }
             items.exchange(&batch)
-            drainingProducer = pthread_self()
+            producerDrains = true
             return true
-        }
-
-        /// Whether the calling thread is a producer draining this queue, which
-        /// only a destructor of a value it drains can ask.
-        var isDrainingOnCallingThread: Bool {
-            guard let drainingProducer else { return false }
-            return pthread_equal(drainingProducer, pthread_self()) != 0
         }
 
         /// Called by whoever drained values from the head, worker or producer,
         /// once they are published: the worker has caught up once nothing is
         /// queued and no one holds values taken from the queue.
         mutating func endCatchingUpIfCaughtUp() {
-            if items.isEmpty, !workerHoldsBatch, drainingProducer == nil { isCatchingUp = false }
+            if items.isEmpty, !workerHoldsBatch, !producerDrains { isCatchingUp = false }
         }
     }
 }

@@ -209,7 +209,7 @@ extension _DropQueue {
         let isRunning = if case .running = state.lifecycle { true } else { false }
         state.endCatchingUpIfCaughtUp()
         let producersMadeProgress = drainedWhenStoodAside != state.drainedByProducers
-        if state.drainingProducer != nil || (state.isCatchingUp && isRunning && producersMadeProgress) {
+        if state.producerDrains || (state.isCatchingUp && isRunning && producersMadeProgress) {
             drainedWhenStoodAside = state.drainedByProducers
             return true
         }

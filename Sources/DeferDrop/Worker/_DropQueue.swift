@@ -96,6 +96,7 @@ final class _DropQueue: Sendable {
         // Before any producer of any queue appends: which side fences.
         _ = _DropQueue.sleeperFences
         state = _Lock(State(priority: priority))
+        keepAcrossFork()
         _ProcessLifecycle.shared.register(self)
     }
 
@@ -206,7 +207,7 @@ final class _DropQueue: Sendable {
         // A destructor of a value this thread is draining: part of that
         // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
         // would wait for ever: the worker stands aside while a producer drains.)
-        if maximumWait != nil, state.isDrainingOnCallingThread { return .destroyInline }
+        if maximumWait != nil, isDrainingOnCallingThread { return .destroyInline }
         switch state.lifecycle {
         case .idle:
             startWorkerThread()
@@ -228,7 +229,7 @@ final class _DropQueue: Sendable {
         // counts towards what is pending, behind or bounded.
         if usesLanes { Self.collectLanes(&state) }
         if let bound, state.pending >= bound.count, !isOnWorkerThread {
-            if bound.policy == .destroyInline || _WorkerThreadState.isWorkerThread {
+            if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
                 return .destroyInline
             }
             let room = _Semaphore()
@@ -256,7 +257,7 @@ final class _DropQueue: Sendable {
     /// queue, oldest first, until `deadline` (at least one), gives back what
     /// is left, and publishes them as the worker publishes a batch.
     private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
-        let count = Self.destroy(&batch, on: nil, until: deadline) {}
+        let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
         // Results through variables, not a tuple: see `WorkerDecision`.
         var ready: [_Waiter] = []
         var mustWake = false
@@ -264,7 +265,7 @@ final class _DropQueue: Sendable {
             state.completed += count
             state.drainedByProducers += count
             state.items.prepend(&batch)
-            state.drainingProducer = nil
+            state.producerDrains = false
             state.endCatchingUpIfCaughtUp()
             publishCatchingUp(state)
             // The worker stands aside while a producer drains, for up to the
@@ -286,7 +287,13 @@ final class _DropQueue: Sendable {
 
     /// Whether the calling thread is the worker's.
     var isOnWorkerThread: Bool {
-        _WorkerThreadState.isWorker(of: self)
+        _ThreadRole.isWorker(of: self)
+    }
+
+    /// Whether the calling thread is a producer draining this queue, which
+    /// only a destructor of a value it drains can ask.
+    var isDrainingOnCallingThread: Bool {
+        _ThreadRole.isDraining(self)
     }
 
     /// On the worker's own thread: destroys `item` in place unless that would

@@ -49,7 +49,7 @@ struct _LastReferenceCheck {
             // the first time it meets a type. It is done while no fork()
             // can begin (the fork's prepare handler takes the same lock
             // first), so that no child inherits one of those locks held.
-            lastInspector = _ProcessLifecycle.shared.excludingFork { Self.inspector(for: objectType) }
+            lastInspector = _ForkSafeLocks.shared.excludingFork { Self.inspector(for: objectType) }
         }
         guard let lastInspector else { return false }
         return Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef { lastInspector($0) }

@@ -12,8 +12,8 @@ import _DeferDropShims
 /// Why thread-local: a hand-off has to know whether it comes from a destructor
 /// that its own worker is running (which destroys the value right there, as the
 /// Rust crate does), and a thread-local load answers that without the queue's
-/// lock. The worker's thread creates this object, reaches it through
-/// thread-local storage, and releases it when it stops; no other thread ever
+/// lock (`_ThreadRole`). The worker's thread creates this object, reaches it
+/// through thread-local storage, and releases it when it stops; no other thread ever
 /// sees it, so it needs no lock and is not `Sendable`.
 ///
 /// Its stored properties have unchecked exclusivity: only the owning thread
@@ -55,13 +55,6 @@ final class _WorkerThreadState {
         _WorkerThreadState(queueName: "")
     }
 
-    /// Whether the calling thread is the worker of `queue`: one thread-local
-    /// load and a comparison, no reference counting.
-    @inline(__always)
-    static func isWorker(of queue: AnyObject) -> Bool {
-        UInt(bitPattern: _deferdrop_worker_thread_queue()) == UInt(bitPattern: _address(of: queue))
-    }
-
     /// The calling thread's state; only on a worker's thread.
     static var current: _WorkerThreadState {
         Unmanaged<_WorkerThreadState>.fromOpaque(_deferdrop_worker_thread_state()!).takeUnretainedValue()
@@ -69,12 +62,7 @@ final class _WorkerThreadState {
 
     /// The calling thread's nesting depth, 0 on a thread that is no worker's.
     static var currentNestingDepth: Int {
-        isWorkerThread ? current.nestingDepth : 0
-    }
-
-    /// Whether the calling thread is some worker's thread, of any queue.
-    static var isWorkerThread: Bool {
-        _deferdrop_worker_thread_state() != nil
+        _ThreadRole.isWorkerThread ? current.nestingDepth : 0
     }
 
     /// Releases the worker's reference `object` (+1, taken from a chunk),

@@ -24,11 +24,10 @@ final class _ShardAssignment: Sendable {
 
     init(shardCount: Int) {
         state = _Lock(State(pinnedThreads: Array(repeating: 0, count: shardCount)))
-        _ProcessLifecycle.shared.register(self)
-    }
-
-    deinit {
-        _ProcessLifecycle.shared.unregister(ObjectIdentifier(self))
+        // The child of a `fork()` keeps the counts: its other threads are gone
+        // without unpinning, which skews the balance of pins made in the
+        // child, never where a value goes.
+        state.keepAcrossFork(rank: .shardAssignment)
     }
 
     /// Picks the shard for a new producer thread and counts the thread there.
@@ -66,22 +65,5 @@ final class _ShardAssignment: Sendable {
 
     var isClosed: Bool {
         state.withLock { $0.isClosed }
-    }
-}
-
-/// Only the lock needs care across `fork()`. The child keeps the counts: its
-/// other threads are gone without unpinning, which skews the balance of pins
-/// made in the child, never where a value goes.
-extension _ShardAssignment: _ProcessLifecycleParticipant {
-    func _prepareForFork() {
-        state._lockForFork()
-    }
-
-    func _parentAfterFork() {
-        state._unlockAfterForkInParent()
-    }
-
-    func _childAfterFork() {
-        state._reinitializeAfterForkInChild { _ in }
     }
 }

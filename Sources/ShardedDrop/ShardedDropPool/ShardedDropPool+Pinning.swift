@@ -24,7 +24,7 @@ extension ShardedDropPool {
     @inline(never)
     private func _pinCurrentThread() -> Int {
         _ThreadPins.shard(in: _assignment) {
-            if let own = _workers.firstIndex(where: \._isCurrentThread) {
+            if let own = DropWorker._indexOfCurrentThread(in: _workers) {
                 return (own, counts: false)
             }
             return (_assignment.pinNewThread(), counts: true)

@@ -197,7 +197,7 @@ public final class ShardedDropPool: Disposer {
         for worker in _workers {
             worker._beginShutdown()
         }
-        guard !_workers.contains(where: \._isCurrentThread) else { return }
+        guard DropWorker._indexOfCurrentThread(in: _workers) == nil else { return }
         for worker in _workers {
             worker.shutdown()
         }

@@ -52,28 +52,76 @@ int _deferdrop_set_current_thread_scheduling(int kind);
 /// clock, retrying on EINTR. Returns 0 once it took the semaphore, or ETIMEDOUT.
 int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns);
 
-/// The calling thread's part in a worker, in thread-local storage: the queue
-/// whose worker it is (its address, never dereferenced here) and that
-/// worker's state (an unretained pointer to an object the thread owns), both
-/// NULL on every other thread. Set by a worker's thread for its whole life.
-extern __thread const void *_deferdrop_tls_worker_queue;
-extern __thread void *_deferdrop_tls_worker_state;
+/// One drain of a queue's head by a producer that found the worker behind,
+/// on that producer's stack: drains nest when a destructor being drained hands
+/// a value to another queue that is behind too.
+typedef struct _deferdrop_drain {
+    const void *queue;
+    const struct _deferdrop_drain *outer;
+} _deferdrop_drain;
+
+/// The calling thread's part in DeferDrop's workers: the one thread-local
+/// that says which worker the thread is, if any, and which queues it drains.
+/// - `worker_queue`: the queue whose worker the thread is (its address, never
+///   dereferenced here), and `worker_state` that worker's state (an
+///   unretained pointer to an object the thread owns); both NULL on every
+///   other thread. Set by a worker's thread for its whole life.
+/// - `drain`: the innermost drain the thread runs as a producer, NULL if none.
+/// In the child of a `fork()` the forking thread is no worker and drains
+/// nothing: `_deferdrop_forget_thread_role()`.
+typedef struct _deferdrop_thread_role {
+    const void *worker_queue;
+    void *worker_state;
+    const _deferdrop_drain *drain;
+} _deferdrop_thread_role;
+
+extern __thread _deferdrop_thread_role _deferdrop_tls_role;
 
 /// The queue whose worker the calling thread is, or NULL. Inline, so that a
 /// hand-off pays one thread-local load to ask whether it comes from its own
 /// worker's thread.
 static inline const void *_deferdrop_worker_thread_queue(void) {
-    return _deferdrop_tls_worker_queue;
+    return _deferdrop_tls_role.worker_queue;
 }
 
 /// The calling thread's worker state, or NULL on a thread that is no worker's.
 static inline void *_deferdrop_worker_thread_state(void) {
-    return _deferdrop_tls_worker_state;
+    return _deferdrop_tls_role.worker_state;
 }
 
 /// Makes the calling thread the worker of `queue`, with `state`; NULL, NULL
 /// when the worker stops.
-void _deferdrop_set_worker_thread(const void *queue, void *state);
+static inline void _deferdrop_set_worker_thread(const void *queue, void *state) {
+    _deferdrop_tls_role.worker_queue = queue;
+    _deferdrop_tls_role.worker_state = state;
+}
+
+/// The calling thread begins draining `queue`: `drain` (on the caller's
+/// stack, alive until `_deferdrop_end_drain`) becomes its innermost drain.
+static inline void _deferdrop_begin_drain(_deferdrop_drain *drain, const void *queue) {
+    drain->queue = queue;
+    drain->outer = _deferdrop_tls_role.drain;
+    _deferdrop_tls_role.drain = drain;
+}
+
+/// The calling thread's innermost drain, `drain`, is over.
+static inline void _deferdrop_end_drain(const _deferdrop_drain *drain) {
+    _deferdrop_tls_role.drain = drain->outer;
+}
+
+/// Whether the calling thread is draining `queue`, at any depth.
+static inline int _deferdrop_is_draining(const void *queue) {
+    for (const _deferdrop_drain *drain = _deferdrop_tls_role.drain; drain; drain = drain->outer) {
+        if (drain->queue == queue) return 1;
+    }
+    return 0;
+}
+
+/// In the child of a `fork()`: the forking thread is no worker there (the
+/// child's workers start afresh) and drains nothing.
+static inline void _deferdrop_forget_thread_role(void) {
+    _deferdrop_tls_role = (_deferdrop_thread_role){0};
+}
 
 /// Whether the Swift object at `object` has a strong reference count of
 /// exactly one: the Swift runtime's test behind `isKnownUniquelyReferenced`,

@@ -1,0 +1,56 @@
+import _DeferDropShims
+
+/// What the calling thread is to DeferDrop: the worker of one queue, a
+/// producer draining some queues' heads, or neither. The one thread-local
+/// every such question reads (`_deferdrop_tls_role` in the C shims).
+///
+/// Why thread-local and not a thread id kept in each queue: a hand-off asks
+/// "am I my worker's thread?" on every call, which one thread-local load and
+/// a comparison answer without the queue's lock; thread ids are recycled as
+/// soon as a thread exits; and the child of a `fork()` must forget the role
+/// its forking thread had in the parent, which is one store here
+/// (`forgetInForkChild()`) and would be one per queue otherwise.
+enum _ThreadRole {
+    /// Whether the calling thread is the worker of `queue`: one thread-local
+    /// load and a comparison, no reference counting.
+    @inline(__always)
+    static func isWorker(of queue: AnyObject) -> Bool {
+        UInt(bitPattern: _deferdrop_worker_thread_queue()) == UInt(bitPattern: _address(of: queue))
+    }
+
+    /// Where in `queues` the queue whose worker the calling thread is stands,
+    /// if it is there.
+    static func indexOfWorker(among queues: some Collection<some AnyObject>) -> Int? {
+        let current = UInt(bitPattern: _deferdrop_worker_thread_queue())
+        guard current != 0 else { return nil }
+        return queues.enumerated().first { UInt(bitPattern: _address(of: $0.element)) == current }?.offset
+    }
+
+    /// Whether the calling thread is some worker's thread, of any queue.
+    static var isWorkerThread: Bool {
+        _deferdrop_worker_thread_state() != nil
+    }
+
+    /// Runs `body` as the calling thread's drain of `queue`'s head, as a
+    /// producer that found its worker behind; drains may nest.
+    static func draining<Result>(_ queue: AnyObject, _ body: () -> Result) -> Result {
+        var drain = _deferdrop_drain()
+        return withUnsafeMutablePointer(to: &drain) { drain in
+            _deferdrop_begin_drain(drain, _address(of: queue))
+            defer { _deferdrop_end_drain(drain) }
+            return body()
+        }
+    }
+
+    /// Whether the calling thread is draining `queue`, at any depth: only a
+    /// destructor of a value it drains can ask.
+    static func isDraining(_ queue: AnyObject) -> Bool {
+        _deferdrop_is_draining(_address(of: queue)) != 0
+    }
+
+    /// In the child of a `fork()`: the forking thread is no worker there, whose
+    /// workers start afresh, and drains nothing.
+    static func forgetInForkChild() {
+        _deferdrop_forget_thread_role()
+    }
+}
