@@ -227,6 +227,36 @@ struct TimeBoundTests {
         #expect(drainedByProducer1 > 0, "in 10 rounds, producer 1 never destroyed a value the starved worker had queued")
     }
 
+    @Test("a worker stuck past its bound: the next hand-off is destroyed inline, however few came before it")
+    func firstHandOffPastTheBound() {
+        // One value at a time, as a server hands over one large value per
+        // request: the time bound must not wait for a count of hand-offs
+        // before it applies (a lane once checked only every 16th).
+        let worker = DropWorker(name: "stuck", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)
+        let started = Signal()
+        let release = Signal()
+        let released = _Lock(true)
+        worker.dispose(OnDestroy {
+            started.raise()
+            released.withLock { $0 = release.wait(seconds: 20) }
+        })
+        #expect(started.wait(seconds: 10), "the worker never began the blocking value")
+        for value in 0..<3 { worker.dispose([value]) }
+        // Past the bound on the coarse clock (4 ms ticks at most).
+        busyWork(for: .milliseconds(50))
+        let destroyedOn = _Lock<UInt?>(nil)
+        worker.dispose(OnDestroy { destroyedOn.withLock { $0 = currentThread() } })
+        let statistics = worker.statistics
+        release.raise()
+        worker.flush()
+        #expect(destroyedOn.withLock { $0 } == currentThread(), "the hand-off past the bound was queued")
+        // The three before it went to the lane, unless this thread was held up
+        // past the bound before it handed them over.
+        #expect(statistics.destroyedInline >= 1, "\(statistics)")
+        #expect(released.withLock { $0 })
+        #expect(worker.statistics.deferred == 5 && worker.statistics.pending == 0, "\(worker.statistics)")
+    }
+
     @Test("a wait that is not positive stops the program with a message naming it")
     func zeroWait() async {
         let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {

@@ -125,14 +125,12 @@ extension _DropQueue {
         }
 
         /// With a time bound, on the locked way: whether this hand-off should
-        /// ask the clock whether the worker is behind (`_DropQueue.isBehind`).
-        ///
-        /// Only when values are pending, and with many pending only on every
-        /// 16th hand-off: a burst of small values pays a few nanoseconds, and
-        /// a bound of milliseconds does not need every one of them checked.
+        /// ask the clock whether the worker is behind (`_DropQueue.isBehind`):
+        /// whenever values are pending. Not only on every 16th hand-off, as
+        /// once: one large value at a time, a producer would queue fifteen
+        /// past the bound (see `enqueueThroughLane`).
         var shouldCheckWhetherBehind: Bool {
-            let pending = pending
-            return pending > 0 && (pending < 16 || enqueued & 15 == 0)
+            pending > 0
         }
 
         /// With a time bound, for a producer that found the worker behind:
