@@ -73,7 +73,9 @@ extension Mode {
         case .foreground:
             destroyHere(value)
         case .sharedWorker:
-            DropWorker.shared.dispose(value)
+            // What users write for the shared worker (and cheaper than
+            // `DropWorker.shared.dispose(_:)`, which retains the worker).
+            deferDrop(value)
         case .pool:
             sharedPool.dispose(value)
         case .strict:

@@ -98,7 +98,14 @@ extension _DropQueue {
         // every 16th, a saturated server (`Docs/Benchmarks.md`, workload 8)
         // kept 362 MB resident against 75–101 MB.
         if let maximumWait, isBehind(maximumWait: maximumWait) {
-            return false
+            // The locked way decides, unless the worker holds the lock: then
+            // it would destroy inline without waiting, and so does this,
+            // without touching the lock's line (a worker at `.idle`
+            // preempted in its section may hold it for milliseconds while
+            // every producer's hand-off finds it behind).
+            guard workerHoldsLock.load(ordering: .relaxed) else { return false }
+            destroyInline(item.take()!)
+            return true
         }
         let lane = _deferdrop_current_lane(id) ?? laneOfCallingThread()
         guard _deferdrop_lane_reserve(lane) != 0 else { return false }
