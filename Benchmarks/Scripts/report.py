@@ -28,11 +28,14 @@ import sys
 PREFIX = ".DeferDropBenchmarks."  # after the baseline's name
 SUFFIX = ".histogram.percentiles.tsv"
 METRICS = ["wallClock", "peakMemoryResident", "mallocCountTotal", "destroyed_per_s_(K)",
-           "until_destroyed_(µs)", "reclaimed_(KiB)", "producer_ns_per_value"]
+           "until_destroyed_(µs)", "reclaimed_(KiB)", "producer_ns_per_value",
+           "rounds_per_s", "round_p99_(µs)", "freed_inline_(%)"]
 MODES = ["foreground", "DropWorker.shared", "ShardedDropPool",
          "DispatchQueue.global", "Task.detached", "Thread per drop",
          # Workload 7: a private DropWorker per scheduling class.
-         "normal", "batch", "idle"]
+         "normal", "batch", "idle",
+         # Workload 8: the crate's strict mode.
+         "DropWorker, .unbounded"]
 
 
 def load(folder):
@@ -177,12 +180,30 @@ def ratio_table(by_allocator):
     return rows + [""]
 
 
+def saturated_table(workload, modes):
+    base = get(modes, "foreground", "rounds_per_s", 50)
+
+    def cells(mode):
+        rounds = get(modes, mode, "rounds_per_s", 50)
+        inline = get(modes, mode, "freed_inline_(%)", 50)
+        return [
+            mode, fmt(rounds), "1" if mode == "foreground" else f"{rounds / base:.2f}×",
+            fmt(get(modes, mode, "round_p99_(µs)", 50) / 1000, " ms"),
+            fmt(get(modes, mode, "peakMemoryResident", 50), " MB"),
+            "–" if inline is None or mode == "foreground" else f"{inline:.0f}%",
+        ]
+    return table(workload, modes, [
+        "mode", "rounds per s, p50", "vs foreground", "round p99, p50", "peak RSS, p50",
+        "freed inline, p50"], cells)
+
+
 def tables(results, by_allocator, glibc):
     out = ratio_table(by_allocator)
     order = sorted(results, key=lambda w: (
         0 if w.startswith("Crate") else 1 if w.startswith("Article") else
         2 if w.startswith("Stream") else 3 if w.startswith("Sporadic") else
-        4 if w.startswith("Hand-off") else 6 if w.startswith("Priority") else 5, w))
+        4 if w.startswith("Hand-off") else 6 if w.startswith("Priority") else
+        7 if w.startswith("Saturated") else 5, w))
     for workload in order:
         modes = results[workload]
         if workload.startswith(("Crate", "Article")):
@@ -193,6 +214,8 @@ def tables(results, by_allocator, glibc):
             out += latency_table(workload, modes, " ns")
         elif workload.startswith(("Hand-off", "Priority")):
             out += latency_table(workload, modes, " ns")
+        elif workload.startswith("Saturated"):
+            out += saturated_table(workload, modes)
         else:
             out += drain_table(workload, modes)
         out.append("")
@@ -213,7 +236,8 @@ def ratio_plot(by_allocator, colors, path, plt):
             axis.plot([n for n, _ in points], [r for _, r in points], styles.get(allocator, ":"),
                       marker="o", color=colors[mode], label=f"{mode}, {allocator}")
     axis.axhline(1.0, color="#444444", linewidth=1)
-    axis.text(min(counts), 1.02, "inline release", fontsize=8, color="#444444")
+    axis.text(max(counts), 1.03, "inline release", fontsize=8, color="#444444", ha="right")
+    axis.set_ylim(bottom=0)
     axis.set_xscale("log", base=2)
     axis.set_xticks(sorted(counts))
     axis.set_xticklabels([str(n) for n in sorted(counts)])
@@ -234,7 +258,7 @@ def plots(results, by_allocator, folder):
 
     folder.mkdir(parents=True, exist_ok=True)
     colors = dict(zip(MODES, ["#444444", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728",
-                              "#8c564b", "#17becf", "#bcbd22"]))
+                              "#8c564b", "#17becf", "#bcbd22", "#e377c2"]))
 
     # Producer cost: per-value ns for the streams, µs for the large drops.
     workloads = [w for w in results if w.startswith(("Crate", "Article", "Stream"))]

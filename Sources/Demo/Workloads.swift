@@ -17,10 +17,5 @@ func freshCopy(_ string: String) -> String {
 
 /// The article's workload: a million keys, each mapped to a one-element array.
 func makeMap(keys: Int) -> [Int: [Int]] {
-    var map: [Int: [Int]] = [:]
-    map.reserveCapacity(keys)
-    for key in 0..<keys {
-        map[key] = [key]
-    }
-    return map
+    Dictionary(uniqueKeysWithValues: (0..<keys).lazy.map { ($0, [$0]) })
 }

@@ -36,17 +36,14 @@ final class Tracked {
 
 /// A value handed over by another value's destructor.
 final class Nested: Sendable {
-    let producer: ProducerLedger
-    let ledger: Ledger
-    let sequence: Int
+    /// Whose value it is, in that producer's sequence, and where it is recorded.
+    let origin: (producer: ProducerLedger, sequence: Int, ledger: Ledger)
 
     init(producer: ProducerLedger, ledger: Ledger, sequence: Int) {
-        self.producer = producer
-        self.ledger = ledger
-        self.sequence = sequence
+        origin = (producer, sequence, ledger)
     }
 
     deinit {
-        producer.recordNestedDestruction(sequence, ledger: ledger)
+        origin.producer.recordNestedDestruction(origin.sequence, ledger: origin.ledger)
     }
 }
