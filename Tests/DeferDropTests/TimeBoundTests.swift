@@ -232,29 +232,42 @@ struct TimeBoundTests {
         // One value at a time, as a server hands over one large value per
         // request: the time bound must not wait for a count of hand-offs
         // before it applies (a lane once checked only every 16th).
-        let worker = DropWorker(name: "stuck", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)
-        let started = Signal()
-        let release = Signal()
-        let released = _Lock(true)
-        worker.dispose(OnDestroy {
-            started.raise()
-            released.withLock { $0 = release.wait(seconds: 20) }
-        })
-        #expect(started.wait(seconds: 10), "the worker never began the blocking value")
+        let stuck = StuckWorker(named: "stuck")
+        let worker = stuck.worker
         for value in 0..<3 { worker.dispose([value]) }
         // Past the bound on the coarse clock (4 ms ticks at most).
         busyWork(for: .milliseconds(50))
         let destroyedOn = _Lock<UInt?>(nil)
         worker.dispose(OnDestroy { destroyedOn.withLock { $0 = currentThread() } })
-        let statistics = worker.statistics
-        release.raise()
-        worker.flush()
+        let statistics = stuck.release()
         #expect(destroyedOn.withLock { $0 } == currentThread(), "the hand-off past the bound was queued")
         // The three before it went to the lane, unless this thread was held up
         // past the bound before it handed them over.
         #expect(statistics.destroyedInline >= 1, "\(statistics)")
-        #expect(released.withLock { $0 })
         #expect(worker.statistics.deferred == 5 && worker.statistics.pending == 0, "\(worker.statistics)")
+    }
+
+    @Test("after a stream that spaced its clock reads out, the bound applies within 32 hand-offs")
+    func boundAfterAFastStream() {
+        // A fast stream reads the clock at one hand-off in up to 32
+        // (`_deferdrop_lane_clock_due`); a pause past the bound must not let
+        // more than that many through to the stuck worker.
+        let stuck = StuckWorker(named: "stuck-after-stream")
+        let worker = stuck.worker
+        // Fast enough that the clock stands still between reads, so the gap
+        // between them grows to its largest.
+        for value in 0..<700 { worker.dispose([value]) }
+        busyWork(for: .milliseconds(50))
+        let me = currentThread()
+        let onThisThread = _Lock(0)
+        for _ in 0..<32 {
+            worker.dispose(OnDestroy { if currentThread() == me { onThisThread.withLock { $0 += 1 } } })
+        }
+        let statistics = stuck.release()
+        // The 32nd at the latest read the clock, found the worker behind and
+        // was destroyed here; every one after it too.
+        #expect(onThisThread.withLock { $0 } >= 1, "32 hand-offs past the bound all queued: \(statistics)")
+        #expect(worker.statistics.deferred == 733 && worker.statistics.pending == 0, "\(worker.statistics)")
     }
 
     @Test("a wait that is not positive stops the program with a message naming it")
@@ -265,5 +278,34 @@ struct TimeBoundTests {
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("DropWorker(capacity: .timeBounded(maximumWait: "))
         #expect(message.contains("the wait must be positive"))
+    }
+}
+
+/// A time-bounded worker (20 ms, `.batch`) held up in the destructor of its
+/// first value until `release()`.
+private struct StuckWorker {
+    let worker: DropWorker
+    private let go = Signal()
+    private let released = _Lock(true)
+
+    init(named name: String) {
+        worker = DropWorker(name: name, capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)
+        let started = Signal()
+        let (go, released) = (go, released)
+        worker.dispose(OnDestroy {
+            started.raise()
+            released.withLock { $0 = go.wait(seconds: 20) }
+        })
+        #expect(started.wait(seconds: 10), "the worker never began the blocking value")
+    }
+
+    /// Lets the worker go and waits for it to destroy everything: returns the
+    /// statistics from just before.
+    func release() -> DropStatistics {
+        let statistics = worker.statistics
+        go.raise()
+        worker.flush()
+        #expect(released.withLock { $0 }, "the blocking value waited 20 s to be released")
+        return statistics
     }
 }

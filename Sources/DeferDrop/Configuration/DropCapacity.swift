@@ -105,7 +105,11 @@ public enum DropCapacity: Sendable, Hashable {
     ///
     /// The wait is read from the kernel's coarse monotonic clock, whose tick
     /// is 1 to 4 ms: a `maximumWait` of a few ticks (10 ms and more) is
-    /// precise enough. It must be positive.
+    /// precise enough. It must be positive. A thread that hands values over
+    /// faster than the clock ticks reads it at one hand-off in up to 32, so
+    /// up to 31 of its hand-offs past the bound may still be queued; a
+    /// slower one, such as a server handing over one value per request,
+    /// reads it at every hand-off.
     ///
     /// A worker with this capacity runs at ``DropPriority/idle`` unless told
     /// otherwise, so that it takes only CPU your threads leave: see

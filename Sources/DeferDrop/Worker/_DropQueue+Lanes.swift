@@ -91,23 +91,32 @@ extension _DropQueue {
             destroyInline(item.take()!)
             return true
         }
-        // With a time bound, every hand-off asks whether the worker is behind
-        // (a coarse clock read, about 6 ns, while the worker owes progress):
-        // a count of hand-offs between checks would let a producer that hands
-        // over one large value at a time queue many past the bound. Checking
-        // every 16th, a saturated server (`Docs/Benchmarks.md`, workload 8)
-        // kept 362 MB resident against 75–101 MB.
-        if let maximumWait, isBehind(maximumWait: maximumWait) {
-            // The locked way decides, unless the worker holds the lock: then
-            // it would destroy inline without waiting, and so does this,
-            // without touching the lock's line (a worker at `.idle`
-            // preempted in its section may hold it for milliseconds while
-            // every producer's hand-off finds it behind).
-            guard workerHoldsLock.load(ordering: .relaxed) else { return false }
-            destroyInline(item.take()!)
-            return true
-        }
         let lane = _deferdrop_current_lane(id) ?? laneOfCallingThread()
+        // With a time bound, a hand-off asks whether the worker is behind
+        // while it owes progress: at every hand-off of a thread that hands
+        // values over slower than the coarse clock ticks, and at one in up to
+        // 32 of a faster one (`_deferdrop_lane_clock_due`). The read costs
+        // as much as the rest of the hand-off (a stream of small objects to
+        // `DropWorker.shared`: 22–23 ns per value with a read at each, 12–15
+        // without). A fixed count of hand-offs between reads would let a
+        // producer that hands over one large value per request queue many past
+        // the bound: checking every 16th, a saturated server
+        // (`Docs/Benchmarks.md`, workload 8) kept 362 MB resident against
+        // 75–101 MB.
+        if let maximumWait, let since = owedProgressSince, _deferdrop_lane_clock_due(lane) != 0 {
+            let now = _deferdrop_coarse_monotonic_ns()
+            _deferdrop_lane_clock_read(lane, now)
+            if now &- since > maximumWait {
+                // The locked way decides, unless the worker holds the lock: then
+                // it would destroy inline without waiting, and so does this,
+                // without touching the lock's line (a worker at `.idle`
+                // preempted in its section may hold it for milliseconds while
+                // every producer's hand-off finds it behind).
+                guard workerHoldsLock.load(ordering: .relaxed) else { return false }
+                destroyInline(item.take()!)
+                return true
+            }
+        }
         guard _deferdrop_lane_reserve(lane) != 0 else { return false }
         let ticket = tickets.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
         _Lane.append(&item, ticket: ticket, to: lane)
@@ -128,11 +137,19 @@ extension _DropQueue {
     /// With a time bound: whether the worker has owed progress for longer
     /// than `maximumWait` ns (since a producer woke it, or it took its
     /// batch), so that a hand-off should destroy inline. Asked by both ways
-    /// of handing over: the lane's every value, the lock's when
-    /// `State.shouldCheckWhetherBehind`.
+    /// of handing over: the lane's on its schedule (`enqueueThroughLane`),
+    /// the lock's when `State.shouldCheckWhetherBehind`.
     func isBehind(maximumWait: UInt64) -> Bool {
+        guard let since = owedProgressSince else { return false }
+        return _deferdrop_coarse_monotonic_ns() &- since > maximumWait
+    }
+
+    /// With a time bound: since when (coarse clock, ns) the worker has owed
+    /// progress, or `nil` while it is asleep with nothing to do.
+    @inline(__always)
+    var owedProgressSince: UInt64? {
         let since = workingSince.load(ordering: .relaxed)
-        return since != 0 && _deferdrop_coarse_monotonic_ns() &- since > maximumWait
+        return since == 0 ? nil : since
     }
 
     /// The calling thread's lane to this queue when it is not the one in the
