@@ -52,7 +52,9 @@ typedef struct _deferdrop_lane {
     _deferdrop_lane_chunk *read_chunk;
     uint64_t read_index;
     uint64_t taken;
-    char consumer_padding[64 - 3 * 8];
+    /// The block this lane sits in, for `free` (see `_deferdrop_lane_create`).
+    void *allocation;
+    char consumer_padding[64 - 4 * 8];
 } _deferdrop_lane;
 
 /// A new, empty lane, or NULL if memory is exhausted.
