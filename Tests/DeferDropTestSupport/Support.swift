@@ -199,11 +199,27 @@ public final class Signal: Sendable {
 /// Has `producers` new threads each hand `perProducer` sequence-numbered probes
 /// to `disposer`, and returns once every thread has handed all of them over.
 /// With `slow`, each probe's destructor takes 1 ms.
+///
+/// With `together`, every producer hands over its first value and then waits
+/// (up to 60 s, then stops the program) until all have: so all are alive and
+/// have used `disposer` at once, as a pool's least-loaded pinning needs to be
+/// tested (a quick producer could otherwise end, and unpin, before the last
+/// one started).
 public func handOverSequenced(
-    producers: Int, perProducer: Int, slow: Bool = false, to disposer: some Disposer, log: DestructionLog
+    producers: Int, perProducer: Int, slow: Bool = false, together: Bool = false,
+    to disposer: some Disposer, log: DestructionLog
 ) {
+    precondition(!together || perProducer >= 2, "handOverSequenced(together: true) needs 2 or more values per producer, not \(perProducer)")
+    let started = DispatchGroup()
+    if together { for _ in 0..<producers { started.enter() } }
     onThreads(producers) { producer in
         for sequence in 0..<perProducer {
+            if together, sequence == 1 {
+                started.leave()
+                precondition(
+                    started.wait(timeout: .now() + 60) == .success,
+                    "\(producers) producers did not all start within 60 s")
+            }
             if slow {
                 disposer.dispose(SlowProbe(log, producer: producer, sequence: sequence))
             } else {

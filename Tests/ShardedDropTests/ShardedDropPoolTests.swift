@@ -9,7 +9,7 @@ struct ShardedDropPoolTests {
     func orderPerProducerUnderLoad() {
         let pool = ShardedDropPool(shards: 3, name: "order", capacity: .unbounded)
         let log = DestructionLog()
-        handOverSequenced(producers: 8, perProducer: 50_000, to: pool, log: log)
+        handOverSequenced(producers: 8, perProducer: 50_000, together: true, to: pool, log: log)
         pool.flush()
         #expect(log.count == 400_000)
         #expect(log.onCreatorCount == 0)
