@@ -265,7 +265,7 @@ struct TimeBoundTests {
         }
         let statistics = stuck.release()
         // The 32nd at the latest read the clock, found the worker behind and
-        // was destroyed here; every one after it too.
+        // was destroyed here.
         #expect(onThisThread.withLock { $0 } >= 1, "32 hand-offs past the bound all queued: \(statistics)")
         #expect(worker.statistics.deferred == 733 && worker.statistics.pending == 0, "\(worker.statistics)")
     }

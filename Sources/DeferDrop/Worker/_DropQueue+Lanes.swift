@@ -97,8 +97,8 @@ extension _DropQueue {
         // values over slower than the coarse clock ticks, and at one in up to
         // 32 of a faster one (`_deferdrop_lane_clock_due`). The read costs
         // as much as the rest of the hand-off (a stream of small objects to
-        // `DropWorker.shared`: 22–23 ns per value with a read at each, 12–15
-        // without). A fixed count of hand-offs between reads would let a
+        // `DropWorker.shared`: 19–23 ns per value with a read at each, 12–15
+        // with none). A fixed count of hand-offs between reads would let a
         // producer that hands over one large value per request queue many past
         // the bound: checking every 16th, a saturated server
         // (`Docs/Benchmarks.md`, workload 8) kept 362 MB resident against
@@ -106,7 +106,7 @@ extension _DropQueue {
         if let maximumWait, let since = owedProgressSince, _deferdrop_lane_clock_due(lane) != 0 {
             let now = _deferdrop_coarse_monotonic_ns()
             _deferdrop_lane_clock_read(lane, now)
-            if now &- since > maximumWait {
+            if Self.isBehind(since: since, now: now, maximumWait: maximumWait) {
                 // The locked way decides, unless the worker holds the lock: then
                 // it would destroy inline without waiting, and so does this,
                 // without touching the lock's line (a worker at `.idle`
@@ -141,7 +141,13 @@ extension _DropQueue {
     /// the lock's when `State.shouldCheckWhetherBehind`.
     func isBehind(maximumWait: UInt64) -> Bool {
         guard let since = owedProgressSince else { return false }
-        return _deferdrop_coarse_monotonic_ns() &- since > maximumWait
+        return Self.isBehind(since: since, now: _deferdrop_coarse_monotonic_ns(), maximumWait: maximumWait)
+    }
+
+    /// Whether a worker that has owed progress `since` is behind at `now`.
+    @inline(__always)
+    static func isBehind(since: UInt64, now: UInt64, maximumWait: UInt64) -> Bool {
+        now &- since > maximumWait
     }
 
     /// With a time bound: since when (coarse clock, ns) the worker has owed
