@@ -48,6 +48,10 @@ const char *_deferdrop_glibc_version(void) {
 #endif
 }
 
+int _deferdrop_current_thread_id(void) {
+    return (int)gettid();
+}
+
 int _deferdrop_set_current_thread_scheduling(int kind) {
     struct sched_param param = { .sched_priority = 0 };
     int policy = kind == DEFERDROP_SCHED_BATCH ? SCHED_BATCH
@@ -93,6 +97,40 @@ int _deferdrop_object_is_immortal(const void *object) {
     return (bits & 0xffffffffu) == 0xffffffffu && (bits >> 62) == 2;
 #else
     (void)object;
+    return 0;
+#endif
+}
+
+// The nominal type descriptors of the standard library's single-buffer
+// collections, exported by libswiftCore under their mangled names.
+extern const char _deferdrop_array_descriptor __asm__("$sSaMn");
+extern const char _deferdrop_contiguous_array_descriptor __asm__("$ss15ContiguousArrayVMn");
+extern const char _deferdrop_dictionary_descriptor __asm__("$sSDMn");
+extern const char _deferdrop_set_descriptor __asm__("$sShMn");
+
+// The metadata layout is the runtime's (docs/ABI/TypeMetadata.rst in the
+// Swift repository, 64-bit): the first word is the kind; a struct's second
+// word is its nominal type descriptor; an existential's 32-bit flags follow
+// the kind, and their top bit is set when it is *not* class-bound.
+int _deferdrop_type_is_one_counted_reference(const void *metadata) {
+#if UINTPTR_MAX == 0xffffffffffffffffu
+    const uintptr_t *words = (const uintptr_t *)metadata;
+    uintptr_t kind = words[0];
+    enum { kind_class = 0, kind_struct = 0x200, kind_existential = 0x303, last_enumerated_kind = 0x7ff };
+    // A Swift class is kind 0; an Objective-C class's first word is an isa pointer.
+    if (kind == kind_class || kind > last_enumerated_kind) return 1;
+    if (kind == kind_struct) {
+        const void *descriptor = (const void *)words[1];
+        return descriptor == &_deferdrop_array_descriptor || descriptor == &_deferdrop_contiguous_array_descriptor
+            || descriptor == &_deferdrop_dictionary_descriptor || descriptor == &_deferdrop_set_descriptor;
+    }
+    if (kind == kind_existential) {
+        uint32_t flags = *(const uint32_t *)(words + 1);
+        return (flags & 0x80000000u) == 0;
+    }
+    return 0;
+#else
+    (void)metadata;
     return 0;
 #endif
 }

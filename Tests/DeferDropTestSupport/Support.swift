@@ -417,52 +417,6 @@ public func printError(_ message: String) {
     _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
 }
 
-/// Waits up to `seconds` for the child process `pid` to end; returns its exit
-/// code, or `nil` if it was killed by a signal or had to be killed after the
-/// time ran out.
-public func waitForChild(_ pid: Int32, seconds: Double) -> Int32? {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    var status: Int32 = 0
-    while true {
-        let result = waitpid(pid, &status, WNOHANG)
-        if result == pid { break }
-        precondition(result == 0, "waitpid failed: \(errno)")
-        if ContinuousClock.now > deadline {
-            kill(pid, SIGKILL)
-            waitpid(pid, &status, 0)
-            return nil
-        }
-        usleep(1_000)
-    }
-    return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
-}
-
-/// Forks this process. The child turns the leak check off, runs `body`, and
-/// ends with status 0 if `body` returned `true`, 1 otherwise: through `exit`,
-/// so that the exit drain runs, or with `drainingAtExit: false` through
-/// `_exit`. The parent waits up to `seconds` for it and returns whether it
-/// succeeded, after writing why not, named by `label`, to standard error.
-public func succeedsInForkChild(
-    _ label: String, seconds: Double = 60, drainingAtExit: Bool = true, _ body: () -> Bool
-) -> Bool {
-    let child = _deferdrop_fork()
-    if child == 0 {
-        turnOffLeakCheckAtExit()
-        let status: Int32 = body() ? 0 : 1
-        if drainingAtExit { exit(status) } else { _exit(status) }
-    }
-    guard child > 0 else {
-        printError("\(label): fork failed: \(errno)")
-        return false
-    }
-    let status = waitForChild(child, seconds: seconds)
-    guard status == 0 else {
-        printError("\(label): the child failed or hung: exit code \(status.map(String.init) ?? "none")")
-        return false
-    }
-    return true
-}
-
 /// Whether ThreadSanitizer or AddressSanitizer runs this process: they replace
 /// the allocator, so figures about glibc's or jemalloc's heap do not apply.
 public let runningUnderSanitizer: Bool = runningUnderThreadSanitizer || isLinked("__asan_init")
@@ -472,22 +426,6 @@ public let runningUnderThreadSanitizer: Bool = isLinked("__tsan_init")
 
 public func isLinked(_ symbol: String) -> Bool {
     dlsym(UnsafeMutableRawPointer(bitPattern: 0), symbol) != nil
-}
-
-/// Set in the child of a `fork()` of this multi-threaded test process, whose
-/// memory includes objects only the parent's threads referenced: LeakSanitizer
-/// would report them at the child's exit, though nothing leaked in the parent.
-private let leakCheckIsOff = _Lock(false)
-
-/// Turns LeakSanitizer's check at exit off for this process (a fork child).
-public func turnOffLeakCheckAtExit() {
-    leakCheckIsOff.withLock { $0 = true }
-}
-
-/// LeakSanitizer's hook: it asks before checking, at exit, whether to skip.
-@_cdecl("__lsan_is_turned_off")
-public func _lsanIsTurnedOff() -> Int32 {
-    leakCheckIsOff.withLock { $0 } ? 1 : 0
 }
 
 /// Appends one line to a file when destroyed, slowly (300 µs) enough that

@@ -124,20 +124,21 @@ struct MetricsTests {
     func forkWhileMakingHandles() async {
         // Each child writes how far it got, so that a hang says where.
         let path = temporaryPath("fork-metrics")
+        let story = temporaryPath("fork-story")
         defer { unlink(path) }
-        await #expect(processExitsWith: .success) { [path = path as String] in
+        let result = await #expect(processExitsWith: .success) { [path = path as String, story = story as String] in
             for round in 0..<20 {
                 // A worker whose thread is starting when the process forks: it
                 // spends about 0.7 ms making its handles with the lock held.
                 let inherited = DropWorker(name: "inherited-\(round)", metricsFactory: SlowMetricsFactory())
                 inherited.dispose([round])
                 if round % 2 == 1 { usleep(300) }
-                let succeeded = succeedsInForkChild("round \(round)", drainingAtExit: false) {
+                let succeeded = succeedsInForkChild("round \(round)", storyPath: story, drainingAtExit: false) {
                     appendLine("round \(round): forked", toFileAt: path)
                     let destroyed = _Lock(0)
                     for _ in 0..<100 { inherited.dispose(OnDestroy { destroyed.withLock { $0 += 1 } }) }
                     appendLine("round \(round): handed 100 to the inherited worker", toFileAt: path)
-                    guard inherited.flush(timeout: .seconds(20)), destroyed.withLock({ $0 }) == 100 else {
+                    guard flushesInForkChild(inherited, "round \(round)"), destroyed.withLock({ $0 }) == 100 else {
                         printError("round \(round): the inherited worker destroyed \(destroyed.withLock { $0 }) of 100")
                         return false
                     }
@@ -146,7 +147,7 @@ struct MetricsTests {
                     let made = DropWorker(name: "made-in-child", metricsFactory: factory)
                     for _ in 0..<10 { made.dispose([1, 2, 3].map { $0 * 2 }) }
                     appendLine("round \(round): handed 10 to a new worker", toFileAt: path)
-                    guard made.flush(timeout: .seconds(20)),
+                    guard flushesInForkChild(made, "round \(round)"),
                         (try? WorkerMetrics(factory, worker: "made-in-child").destroyed) == 10
                     else {
                         printError("round \(round): the worker made in the child did not report 10 destroyed")
@@ -160,6 +161,7 @@ struct MetricsTests {
             }
             exit(0)
         }
+        if let told = forkStory(at: story, ifFailed: result) { Issue.record(Comment(rawValue: told)) }
         let progress = lines(ofFileAt: path)
         #expect(progress.count == 20 * 5, "the children's last steps: \(progress.suffix(3))")
     }

@@ -2,6 +2,13 @@
 #include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
+#include <spawn.h>
+#include <signal.h>
+#include <stdio.h>
+#include <time.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include "_DeferDropTestShims.h"
 #include "_DeferDropShims.h"
 
@@ -20,4 +27,40 @@ int _deferdrop_current_thread_scheduling(void) {
 
 int _deferdrop_fork(void) {
     return (int)fork();
+}
+
+extern char **environ;
+
+int _deferdrop_write_backtraces(int pid, int fd, int timeout_seconds) {
+    // Yama's ptrace scope 1 lets a process trace only its descendants:
+    // gdb is the caller's child, so tracing the caller itself needs this.
+    if (pid == getpid()) prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+    char pid_text[16];
+    snprintf(pid_text, sizeof pid_text, "%d", pid);
+    char *argv[] = {
+        "gdb", "-nx", "-batch", "-p", pid_text,
+        "-ex", "info threads", "-ex", "thread apply all bt", 0,
+    };
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fd, 1);
+    posix_spawn_file_actions_adddup2(&actions, fd, 2);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    pid_t gdb;
+    int failed = posix_spawnp(&gdb, "gdb", &actions, 0, argv, environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (failed) return -1;
+    int status = 0;
+    for (int waited_ms = 0;; waited_ms += 10) {
+        pid_t done = waitpid(gdb, &status, WNOHANG);
+        if (done == gdb) break;
+        if (done < 0 || waited_ms >= timeout_seconds * 1000) {
+            kill(gdb, SIGKILL);
+            waitpid(gdb, &status, 0);
+            return -1;
+        }
+        struct timespec pause = { .tv_sec = 0, .tv_nsec = 10 * 1000 * 1000 };
+        nanosleep(&pause, 0);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -5,7 +5,9 @@
 /// whichever thread released it — the worker's, or the producer's if the
 /// value was destroyed inline.
 @usableFromInline
-final class _CompletionBox<Value: ~Copyable> {
+final class _CompletionBox<Value: ~Copyable>: _ValueBox {
+    /// The first stored property: `_LastReferenceCheck` reads a held
+    /// reference in place (`nil` is all zero bits there).
     @usableFromInline
     var value: Value?
     @usableFromInline
@@ -15,6 +17,11 @@ final class _CompletionBox<Value: ~Copyable> {
     init(_ value: consuming Value, whenDestroyed: @escaping @Sendable () -> Void) {
         self.value = consume value
         self.whenDestroyed = whenDestroyed
+        super.init()
+    }
+
+    override var heldType: UnsafeRawPointer {
+        unsafeBitCast(Value.self, to: UnsafeRawPointer.self)
     }
 
     deinit {

@@ -86,8 +86,9 @@ extension _DropQueue {
         state.items.exchange(&batch)
         state.completed += destroy(&batch, on: _WorkerThreadState.detached()) {}
         state.items.exchange(&batch)
-        _ = state.takeReadyWaiters()
-        _ = state.takeRoomWaiters(bound: 1)
+        // Iterated, as the worker and the producers' drain resume them.
+        for waiter in state.takeReadyWaiters() { waiter.resume() }
+        for room in state.takeRoomWaiters(bound: 1) { room.signal() }
         // And what `_childAfterFork()` itself uses, which runs first in the child.
         _ = _Abandoned(state.waiters)
         // And, with the `Metrics` trait, what a worker reports through.

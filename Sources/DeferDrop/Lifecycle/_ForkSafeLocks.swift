@@ -18,8 +18,7 @@ import Musl
 ///    progress" for ever in the child, whose first `deferDrop` would hang) and
 ///    the Swift runtime's metadata on the worker's code paths
 ///    (`_DropQueue._warmUpCodePaths()`).
-/// 2. It takes this list's own lock, so no lock is made or freed meanwhile,
-///    and nothing runs inside `excludingFork`.
+/// 2. It takes this list's own lock, so no lock is made or freed meanwhile.
 /// 3. It takes every registered lock in `_LockRank` order, so no critical
 ///    section is in progress while memory is copied.
 final class _ForkSafeLocks: Sendable {
@@ -61,16 +60,6 @@ final class _ForkSafeLocks: Sendable {
     /// its weak entry, so only its identity is passed.
     func unregister(_ lock: ObjectIdentifier) {
         state.withLock { _ = $0.entries.removeValue(forKey: lock) }
-    }
-
-    /// Runs `body` while no `fork()` can be under way: the prepare handler
-    /// takes this list's lock before any other. For work that takes the Swift
-    /// runtime's own locks (a first dynamic cast to a protocol, say) on a
-    /// worker's thread, which could otherwise hold one of them at the moment
-    /// of a fork and leave it held for ever in the child. `body` must not make
-    /// or free a fork-safe lock, nor take one.
-    func excludingFork<Result>(_ body: () -> Result) -> Result {
-        state.withLock { _ in body() }
     }
 
     private func prepare() {

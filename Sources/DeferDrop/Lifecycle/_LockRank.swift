@@ -8,8 +8,8 @@
 /// once. Within a rank the handler's order is arbitrary, which that rule makes
 /// safe.
 ///
-/// The registry's own lock comes before all of these: see
-/// `_ForkSafeLocks.excludingFork`.
+/// The registry's own lock (`_ForkSafeLocks`) comes before all of these:
+/// code holding one of them never registers or frees a fork-safe lock.
 package enum _LockRank: Int, Comparable, Sendable {
     /// The list of workers and pools that drain at exit (`_ProcessLifecycle`).
     /// Taken alone: registering and leaving hold no other lock.

@@ -10,6 +10,8 @@ protocol _ProcessLifecycleParticipant: AnyObject, Sendable {
     func _beginExitDrain()
     /// At a normal exit, second pass: wait for the drain begun in the first.
     func _finishExitDrain()
+    /// What it would say about its state to someone who waited too long for it.
+    var diagnosis: String { get }
 }
 
 /// The process-wide list of live participants, and the `atexit` handler that
@@ -69,6 +71,11 @@ final class _ProcessLifecycle: Sendable {
         state.withLock { $0.entries.values.compactMap(\.participant) }
     }
 
+    /// Every live participant's diagnosis, one paragraph each.
+    var diagnoses: [String] {
+        liveParticipants.map(\.diagnosis)
+    }
+
     /// Every participant begins its drain, then each is waited for, so all
     /// workers drain at once.
     private func drainAtExit() {
@@ -82,4 +89,5 @@ final class _ProcessLifecycle: Sendable {
 private final class _StandIn: _ProcessLifecycleParticipant {
     func _beginExitDrain() {}
     func _finishExitDrain() {}
+    var diagnosis: String { "" }
 }

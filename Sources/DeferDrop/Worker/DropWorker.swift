@@ -277,6 +277,14 @@ public final class DropWorker: Disposer {
         _queue.shutdown(wait: false)
     }
 
+    /// One paragraph per live worker in the process, pools' shards included:
+    /// its lifecycle, what is pending where, its thread and whether that
+    /// thread exists, and who waits. For diagnosing a worker that makes no
+    /// progress (the fork tests print it from a child whose flush timed out).
+    package static var _diagnosesOfEveryWorker: [String] {
+        _ProcessLifecycle.shared.diagnoses
+    }
+
     /// Which of `workers` the calling thread is the thread of, that is, whose
     /// destructor the caller is; `nil` if none. For pools: one read of the
     /// thread's role (`_ThreadRole`), however many workers.

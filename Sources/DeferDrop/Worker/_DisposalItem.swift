@@ -1,10 +1,9 @@
 /// A heap box that gives a value of any type, copyable or not, the one shape the
 /// queue stores: a single object reference. Releasing the box destroys the value.
 @usableFromInline
-final class _Box<Value: ~Copyable> {
-    /// A `var` only so that the worker can test a held class instance or
-    /// buffer for other references in place (see `_LastReferenceCheck`);
-    /// nothing changes it. Unchecked exclusivity: the box is made by the
+final class _Box<Value: ~Copyable>: _ValueBox {
+    /// The first stored property: `_LastReferenceCheck` reads a held
+    /// reference in place. Unchecked exclusivity: the box is made by the
     /// producer and then only ever read, by the one thread that holds it.
     @exclusivity(unchecked)
     @usableFromInline
@@ -13,6 +12,11 @@ final class _Box<Value: ~Copyable> {
     @inlinable
     init(_ value: consuming Value) {
         self.value = value
+        super.init()
+    }
+
+    override var heldType: UnsafeRawPointer {
+        unsafeBitCast(Value.self, to: UnsafeRawPointer.self)
     }
 }
 

@@ -74,6 +74,10 @@ extension _DropQueue {
         /// `nil` where the allocator cannot tell.
         var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
         var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
+        /// The kernel's id of the last thread that ran this queue's worker,
+        /// 0 before the first: for a diagnosis only (`_DropQueue.diagnosis`),
+        /// which tells whether that thread still exists.
+        var workerThreadID: Int32 = 0
 
         /// Removes and returns the waiters whose point has been reached.
         mutating func takeReadyWaiters() -> [_Waiter] {

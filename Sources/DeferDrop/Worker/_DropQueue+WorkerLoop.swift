@@ -57,7 +57,10 @@ extension _DropQueue {
         // The priority applies from the first batch on: a worker at `.idle`
         // that took its first batch at the default priority would then be
         // preempted in the middle of it, on a busy machine, for seconds.
-        var appliedPriority: DropPriority? = state.withLock { $0.priority }
+        var appliedPriority: DropPriority? = state.withLock { state in
+            state.workerThreadID = _deferdrop_current_thread_id()
+            return state.priority
+        }
         _ = _deferdrop_set_current_thread_scheduling(appliedPriority!._schedulingClass)
         let freed = _ThreadFreedBytes()
         var publisher = metrics.map(_WorkerMetrics.Publisher.init)

@@ -12,19 +12,28 @@ import _DeferDropShims
 /// visible (`DropStatistics.releasedElsewhere`).
 ///
 /// What it can see: a class instance handed over as it is, and inside the
-/// package's boxes a class instance or the buffer of an `Array`,
-/// `ContiguousArray`, `Dictionary` or `Set`. Other values (a struct holding
-/// references, a `String`) are not inspected. It reads reference counts only;
-/// the producer pays nothing for it.
+/// package's boxes a class instance, a class-bound existential, or the buffer
+/// of an `Array`, `ContiguousArray`, `Dictionary` or `Set`. Other values (a
+/// struct holding references, a `String`) are not inspected. It reads
+/// reference counts only; the producer pays nothing for it.
 ///
-/// What it costs the worker: one reference-count load per value (on the
-/// object the worker is about to release anyway) and, for a value of another
-/// type than the one before it, a dynamic conformance lookup; a stream of
-/// values of one type pays the lookup once.
+/// It never calls into the Swift runtime in a way that can take a lock: a
+/// class cast walks superclass pointers, and what a box holds is read from
+/// its value type's metadata (`_deferdrop_type_is_one_counted_reference`).
+/// A dynamic conformance lookup would take the runtime's conformance-cache
+/// lock the first time it meets a type, and in the child of a `fork()` that
+/// lock may be held for ever by a thread of the parent (any thread, not only
+/// the package's): the child's worker would hang on its first value of a
+/// new type (`Docs/Architecture.md`, "fork()").
+///
+/// What it costs the worker: one reference-count load per value, and, for a
+/// value of another class than the one before it, a class cast and a look at
+/// the held type's metadata.
 struct _LastReferenceCheck {
     /// The class (its metadata's address) of the last object checked.
     private var lastClass: UInt = 0
-    private var lastInspector: ((AnyObject) -> Bool)?
+    /// Whether objects of that class are boxes holding one counted reference.
+    private var lastHoldsReference = false
 
     /// Whether the object at `address`, which the caller holds one reference
     /// to and is about to release, or the value inside it (for the package's
@@ -38,33 +47,40 @@ struct _LastReferenceCheck {
         if _isShared(address) { return true }
         // A Swift object's first word is its class's metadata (the runtime's
         // `HeapObject`): one load tells a stream of values of one class from
-        // a change of class, without asking the runtime for the type.
+        // a change of class.
         let objectClass = address.load(as: UInt.self)
         if objectClass != lastClass {
             lastClass = objectClass
-            let objectType: AnyObject.Type = Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef {
-                Swift.type(of: $0)
+            lastHoldsReference = Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef { object in
+                guard let box = object as? _ValueBox else { return false }
+                return _deferdrop_type_is_one_counted_reference(box.heldType) != 0
             }
-            // A dynamic conformance lookup takes the Swift runtime's locks
-            // the first time it meets a type. It is done while no fork()
-            // can begin (the fork's prepare handler takes the same lock
-            // first), so that no child inherits one of those locks held.
-            lastInspector = _ForkSafeLocks.shared.excludingFork { Self.inspector(for: objectType) }
         }
-        guard let lastInspector else { return false }
-        return Unmanaged<AnyObject>.fromOpaque(address)._withUnsafeGuaranteedRef { lastInspector($0) }
+        guard lastHoldsReference else { return false }
+        // The held value is the box's first stored property, right after
+        // the object header (metadata and reference counts, two words), and
+        // is one reference, aligned as a pointer; `nil` in an optional.
+        guard let held = address.load(fromByteOffset: _heapObjectHeaderSize, as: UnsafeRawPointer?.self) else {
+            return false
+        }
+        return _isShared(held)
     }
+}
 
-    /// How to look inside an object of `type`, if it is one of the package's
-    /// boxes around a value that can be inspected.
-    private static func inspector(for type: AnyObject.Type) -> ((AnyObject) -> Bool)? {
-        if let box = type as? any _HoldsObject.Type {
-            return box._heldValueIsReferencedElsewhere
-        }
-        if let box = type as? any _HoldsSingleBufferValue.Type {
-            return box._heldValueIsReferencedElsewhere
-        }
-        return nil
+/// The size of a Swift object's header: its metadata and its reference counts.
+let _heapObjectHeaderSize = 2 * MemoryLayout<UnsafeRawPointer>.size
+
+/// A box of the package's (`_Box`, `_CompletionBox`): the one kind of object
+/// the worker looks inside. Its held value is its subclass's first stored
+/// property.
+@usableFromInline
+class _ValueBox {
+    @usableFromInline
+    init() {}
+
+    /// The held value's type: its metadata.
+    var heldType: UnsafeRawPointer {
+        fatalError("a subclass of _ValueBox says what it holds")
     }
 }
 
@@ -87,77 +103,4 @@ func _address(of object: AnyObject) -> UnsafeRawPointer {
 @inline(__always)
 func _isShared(_ address: UnsafeRawPointer) -> Bool {
     _deferdrop_object_is_uniquely_referenced(address) == 0 && _deferdrop_object_is_immortal(address) == 0
-}
-
-/// A box of the package's whose value is a class instance.
-protocol _HoldsObject: AnyObject {
-    /// Whether the held instance is referenced outside `box` too.
-    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool
-}
-
-/// A box of the package's whose value is a collection with one buffer.
-protocol _HoldsSingleBufferValue: AnyObject {
-    /// Whether the held value's buffer is referenced outside `box` too.
-    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool
-}
-
-/// A value whose contents live in a single reference-counted buffer that the
-/// worker can test for other references without copying it: the standard
-/// library's `Array`, `ContiguousArray`, `Dictionary` and `Set`, each a single
-/// reference to its buffer on Linux (where there is no Objective-C bridging).
-protocol _SingleBufferValue {
-    /// How many elements the buffer has room for; 0 for the static empty
-    /// buffer that every empty collection of the kind shares.
-    var capacity: Int { get }
-}
-
-extension _SingleBufferValue {
-    /// The address of the value's own buffer, or `nil` where it has none to
-    /// test: empty, or, as a safeguard, not exactly one reference in size.
-    ///
-    /// A default implementation rather than one per collection: here the
-    /// caller passes `Self`'s metadata in, where code written for `Array`
-    /// would look up `Array<Element>`'s on every call.
-    @inline(__always)
-    var _ownBuffer: UnsafeRawPointer? {
-        guard MemoryLayout<Self>.size == MemoryLayout<AnyObject>.size, capacity > 0 else { return nil }
-        return unsafeBitCast(self, to: UnsafeRawPointer.self)
-    }
-}
-
-extension Array: _SingleBufferValue {}
-extension ContiguousArray: _SingleBufferValue {}
-extension Dictionary: _SingleBufferValue {}
-extension Set: _SingleBufferValue {}
-
-// Each test below takes the address in a statement of its own and reads the
-// count in the next, so that no copy of the held value is alive while it does.
-
-extension _Box: _HoldsObject where Value: AnyObject {
-    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        let held = _address(of: unsafeDowncast(box, to: Self.self).value)
-        return _isShared(held)
-    }
-}
-
-extension _Box: _HoldsSingleBufferValue where Value: _SingleBufferValue {
-    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        guard let buffer = unsafeDowncast(box, to: Self.self).value._ownBuffer else { return false }
-        return _isShared(buffer)
-    }
-}
-
-extension _CompletionBox: _HoldsObject where Value: AnyObject {
-    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        guard unsafeDowncast(box, to: Self.self).value != nil else { return false }
-        let held = _address(of: unsafeDowncast(box, to: Self.self).value!)
-        return _isShared(held)
-    }
-}
-
-extension _CompletionBox: _HoldsSingleBufferValue where Value: _SingleBufferValue {
-    static func _heldValueIsReferencedElsewhere(_ box: AnyObject) -> Bool {
-        guard let buffer = unsafeDowncast(box, to: Self.self).value?._ownBuffer else { return false }
-        return _isShared(buffer)
-    }
 }

@@ -59,6 +59,13 @@ final class _Semaphore: @unchecked Sendable {
         return result == 0
     }
 
+    /// The count right now, for a diagnosis: posts not yet taken.
+    var value: Int32 {
+        var value: Int32 = 0
+        sem_getvalue(handle, &value)
+        return value
+    }
+
     /// Waits until the count is positive, then takes one from it.
     func wait() {
         while sem_wait(handle) != 0 {

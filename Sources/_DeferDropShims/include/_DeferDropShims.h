@@ -20,6 +20,10 @@ int _deferdrop_glibc_malloc_info(unsigned long long *in_use, unsigned long long 
 /// glibc's version, such as "2.36", or NULL where the C library is not glibc.
 const char *_deferdrop_glibc_version(void);
 
+/// The kernel's id of the calling thread (`gettid()`): its entry in
+/// `/proc/self/task`.
+int _deferdrop_current_thread_id(void);
+
 #include <semaphore.h>
 #include <time.h>
 
@@ -135,6 +139,15 @@ int _deferdrop_object_is_uniquely_referenced(const void *object);
 /// share), which no release ever destroys. Reads the object's reference
 /// counts, without a lock.
 int _deferdrop_object_is_immortal(const void *object);
+
+/// Whether a value of the Swift type whose metadata is at `metadata` is,
+/// in memory, exactly one strong reference whose count tells whether the
+/// value is referenced elsewhere: a class instance, a class-bound
+/// existential (`AnyObject`, `any P & AnyObject`), or an `Array`,
+/// `ContiguousArray`, `Dictionary` or `Set` (one reference to its buffer).
+/// Reads the metadata only: no call into the Swift runtime, so no lock of
+/// its own that a `fork()` could have left held.
+int _deferdrop_type_is_one_counted_reference(const void *metadata);
 
 #include "_DeferDropLane.h"
 

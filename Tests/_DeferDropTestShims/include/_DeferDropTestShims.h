@@ -12,4 +12,10 @@ int _deferdrop_current_thread_scheduling(void);
 /// fork(): Swift's Glibc module does not offer it on every platform.
 int _deferdrop_fork(void);
 
+/// Writes a backtrace of every thread of process `pid` to `fd`, with gdb
+/// (`thread apply all bt`), giving gdb at most `timeout_seconds`. Returns
+/// gdb's exit status, or -1 if gdb could not be run (not installed).
+/// The calling process may be `pid` itself: it lets any process trace it first.
+int _deferdrop_write_backtraces(int pid, int fd, int timeout_seconds);
+
 #endif

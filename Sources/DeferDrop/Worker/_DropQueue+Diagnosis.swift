@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import _DeferDropShims
+
+// What a queue can say about itself when something waits too long for it:
+// for the fork tests' children and anyone debugging a worker that makes no
+// progress. Never on a hot path.
+
+extension _DropQueue {
+    /// One paragraph on the queue's state: its lifecycle, what is pending
+    /// where, the bits producers read, the worker's thread and whether it
+    /// still exists, and who waits.
+    ///
+    /// Takes the lock only if it is free within a few thousand tries: a
+    /// diagnosis must not hang on the lock it may be diagnosing.
+    var diagnosis: String {
+        let bits = status.load(ordering: .relaxed)
+        let shared = """
+            status bits \(Self.describe(status: bits)), wake-up semaphore \(wakeUp.value), \
+            destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
+            owes progress since \(Self.describe(since: workingSince.load(ordering: .relaxed)))
+            """
+        let locked: String? = state.withLockIfAvailable(attempts: 10_000) { state in
+            let lifecycle = switch state.lifecycle {
+            case .idle: "idle"
+            case .running: "running"
+            case .stopping: "stopping"
+            case .stopped: "stopped"
+            }
+            let thread = state.workerThreadID
+            let threadExists = thread != 0 && access("/proc/self/task/\(thread)", F_OK) == 0
+            return """
+                lifecycle \(lifecycle), pending \(state.pending) (enqueued \(state.enqueued), \
+                completed \(state.completed)), queued \(state.items.count), \
+                in lanes \(valuesInLanes(state)) over \(state.lanes.count) lanes, \
+                catching up \(state.isCatchingUp), worker holds batch \(state.workerHoldsBatch), \
+                producer drains \(state.producerDrains), drained by producers \(state.drainedByProducers), \
+                barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
+                worker thread \(thread == 0 ? "never started" : "\(thread) (\(threadExists ? "exists" : "gone"))"), \
+                priority \(state.priority)
+                """
+        }
+        return "DropWorker \"\(name)\": \(locked ?? "lock held by another thread"); \(shared)"
+    }
+
+    private static func describe(status bits: UInt8) -> String {
+        let names = [
+            (Status.sleeping, "sleeping"), (Status.notRunning, "notRunning"),
+            (Status.catchingUp, "catchingUp"), (Status.queueHeld, "queueHeld"),
+        ]
+        let set = names.filter { bits & $0.0 != 0 }.map(\.1)
+        return set.isEmpty ? "none" : set.joined(separator: "|")
+    }
+
+    private static func describe(since: UInt64) -> String {
+        guard since != 0 else { return "never (owes nothing)" }
+        let age = _deferdrop_coarse_monotonic_ns() &- since
+        return "\(age / 1_000_000) ms"
+    }
+}

@@ -1,0 +1,230 @@
+public import DeferDrop
+import _DeferDropTestShims
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Fork children for the tests of fork(), and the story a failing one tells.
+//
+// A fork test runs in an exit test (a process of its own), which forks
+// children and checks each. When a child fails, the exit test fails, and
+// Swift Testing then gives back none of that process's output. So each
+// child writes its standard error into a story file the test names, the
+// exit-test process adds what it saw of a child that hung, and the test
+// reads the file back when the exit test failed (`recordForkStory`).
+
+/// Forks this process. The child sends its standard error to the end of
+/// the file at `storyPath`, turns the leak check off, runs `body`, and ends
+/// with status 0 if `body` returned `true`, 1 otherwise: through `exit`, so
+/// that the exit drain runs, or with `drainingAtExit: false` through
+/// `_exit`. The parent runs `inParentAfterFork`, then waits up to `seconds`
+/// for the child and returns whether it
+/// succeeded, after adding why not to the story, named by `label`: for a
+/// child that hung, every thread's state and stack as the child was then.
+public func succeedsInForkChild(
+    _ label: String, storyPath: String, seconds: Double = 60, drainingAtExit: Bool = true,
+    inParentAfterFork: () -> Void = {}, _ body: () -> Bool
+) -> Bool {
+    let child = _deferdrop_fork()
+    if child == 0 {
+        let story = open(storyPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        if story >= 0 {
+            dup2(story, 2)
+            close(story)
+        }
+        turnOffLeakCheckAtExit()
+        let status: Int32 = body() ? 0 : 1
+        if drainingAtExit { exit(status) } else { _exit(status) }
+    }
+    guard child > 0 else {
+        appendStory("\(label): fork failed: \(errno)", to: storyPath)
+        return false
+    }
+    inParentAfterFork()
+    switch waitForChild(child, seconds: seconds) {
+    case .exited(code: 0):
+        return true
+    case .exited(let code):
+        appendStory("\(label): the child failed: exit code \(code)", to: storyPath)
+    case .killed:
+        appendStory("\(label): the child was killed by a signal", to: storyPath)
+    case .running:
+        // It hung. Say what it was doing before ending it.
+        appendStory("\(label): the child hung for \(seconds) s; as it was then:\n\(describeProcess(child))", to: storyPath)
+        kill(child, SIGKILL)
+        _ = waitForChild(child, seconds: 3_600)
+    }
+    return false
+}
+
+/// In a fork child whose wait for a worker timed out: writes `what`, every
+/// worker's state and every thread's state and stack to standard error
+/// (the story, in a child of `succeedsInForkChild`).
+public func tellStoryOfTimeout(_ what: String) {
+    printError("\(what). Every worker, as the child sees it:")
+    for diagnosis in DropWorker._diagnosesOfEveryWorker { printError("  \(diagnosis)") }
+    // Without stacks: gdb cannot reliably trace the process that waits for it.
+    printError(describeProcess(getpid(), withStacks: false))
+}
+
+/// After an exit test that forked through `succeedsInForkChild`, given
+/// what it returned (`nil` when it failed): what its children told, for the
+/// test to record, or `nil` if it passed. Removes the story file.
+public func forkStory(at storyPath: String, ifFailed result: Any?) -> String? {
+    defer { unlink(storyPath) }
+    guard result == nil else { return nil }
+    let story = String(decoding: contents(ofFileAt: storyPath), as: UTF8.self)
+    return "What the fork children told:\n" + (story.isEmpty ? "(nothing)" : story)
+}
+
+/// How a child process ended, if it did.
+private enum ChildEnd: Equatable {
+    case exited(code: Int32)
+    case killed
+    case running
+}
+
+/// Waits up to `seconds` for the child process `pid` to end.
+private func waitForChild(_ pid: Int32, seconds: Double) -> ChildEnd {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    var status: Int32 = 0
+    while true {
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == pid { break }
+        precondition(result == 0, "waitpid failed: \(errno)")
+        if ContinuousClock.now > deadline { return .running }
+        usleep(1_000)
+    }
+    return status & 0x7f == 0 ? .exited(code: (status >> 8) & 0xff) : .killed
+}
+
+/// Every thread of process `pid`: its id, name, state, scheduling policy,
+/// CPU time, where it sleeps in the kernel and the system call it is in
+/// (number and first argument: for a futex, its address); then, unless
+/// `withStacks` is false, every thread's stack, from gdb where it is installed.
+public func describeProcess(_ pid: Int32, withStacks: Bool = true) -> String {
+    var lines = [
+        "threads of process \(pid) (id, name, state, policy, ms run, ms waited to run, kernel wait, system call):"
+    ]
+    let tasks = "/proc/\(pid)/task"
+    for tid in (try? directoryEntries(tasks)) ?? [] {
+        let path = "\(tasks)/\(tid)"
+        let name = text(ofFileAt: "\(path)/comm").trimmingTrailingNewline
+        // Fields after the name, which is in parentheses and may hold spaces.
+        let stat = text(ofFileAt: "\(path)/stat")
+        let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
+        let state = fields.first.map(String.init) ?? "?"
+        // stat(5): field 41 is the policy; after the name, index 41 - 3.
+        let policy = fields.count > 38 ? policyName(Int(fields[38]) ?? -1) : "?"
+        let schedstat = text(ofFileAt: "\(path)/schedstat").split(separator: " ").compactMap { UInt64($0) }
+        let run = schedstat.count > 0 ? "\(schedstat[0] / 1_000_000)" : "?"
+        let wait = schedstat.count > 1 ? "\(schedstat[1] / 1_000_000)" : "?"
+        let wchan = text(ofFileAt: "\(path)/wchan")
+        let call = text(ofFileAt: "\(path)/syscall").split(separator: " ").prefix(2).joined(separator: " ")
+        lines.append(
+            "  \(tid) \(name) \(state) \(policy) run \(run) wait \(wait) in \(wchan.isEmpty ? "-" : wchan) syscall \(call)")
+    }
+    lines.append(contentsOf: mappings(ofAddressesIn: lines, pid: pid))
+    guard withStacks else { return lines.joined(separator: "\n") }
+    lines.append("stacks (gdb):")
+    let pipe = temporaryPath("gdb")
+    let output = open(pipe, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+    defer {
+        close(output)
+        unlink(pipe)
+    }
+    if _deferdrop_write_backtraces(pid, output, 60) < 0 {
+        lines.append("  (gdb is not installed or did not finish)")
+    }
+    lines.append(text(ofFileAt: pipe))
+    return lines.joined(separator: "\n")
+}
+
+/// For each address after "syscall 202" (futex) in `lines`: the mapping of
+/// process `pid` it lies in, and its offset there, to name the lock.
+private func mappings(ofAddressesIn lines: [String], pid: Int32) -> [String] {
+    let addresses = Set(lines.compactMap { line -> UInt? in
+        let words = line.split(separator: " ")
+        guard let at = words.firstIndex(of: "syscall"), at + 2 < words.count, words[at + 1] == "202" else { return nil }
+        return UInt(words[at + 2].dropFirst(2), radix: 16)
+    })
+    guard !addresses.isEmpty else { return [] }
+    var found = ["futex addresses (mapping, offset in its file):"]
+    for line in text(ofFileAt: "/proc/\(pid)/maps").split(separator: "\n") {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        let bounds = fields[0].split(separator: "-").compactMap { UInt($0, radix: 16) }
+        guard bounds.count == 2, fields.count >= 5 else { continue }
+        for address in addresses where bounds[0] <= address && address < bounds[1] {
+            let offset = (UInt(fields[2], radix: 16) ?? 0) + address - bounds[0]
+            let file = fields.count > 5 ? String(fields[5]) : "(anonymous)"
+            found.append("  0x\(String(address, radix: 16)): \(file) +0x\(String(offset, radix: 16))")
+        }
+    }
+    return found
+}
+
+private func appendStory(_ message: String, to storyPath: String) {
+    let story = open(storyPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+    guard story >= 0 else { return printError(message) }
+    defer { close(story) }
+    let bytes = Array((message + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(story, $0.baseAddress, $0.count) }
+}
+
+private func policyName(_ policy: Int) -> String {
+    switch policy {
+    case 0: "normal"
+    case 3: "batch"
+    case 5: "idle"
+    default: "policy \(policy)"
+    }
+}
+
+private func text(ofFileAt path: String) -> String {
+    String(decoding: contents(ofFileAt: path), as: UTF8.self)
+}
+
+private func directoryEntries(_ path: String) throws -> [String] {
+    guard let directory = opendir(path) else { return [] }
+    defer { closedir(directory) }
+    var names: [String] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names.sorted { (Int($0) ?? 0) < (Int($1) ?? 0) }
+}
+
+extension String {
+    fileprivate var trimmingTrailingNewline: String {
+        hasSuffix("\n") ? String(dropLast()) : self
+    }
+}
+
+/// Set in the child of a `fork()` of this multi-threaded test process, whose
+/// memory includes objects only the parent's threads referenced: LeakSanitizer
+/// would report them at the child's exit, though nothing leaked in the parent.
+private let leakCheckIsOff = _Lock(false)
+
+/// Turns LeakSanitizer's check at exit off for this process (a fork child).
+public func turnOffLeakCheckAtExit() {
+    leakCheckIsOff.withLock { $0 = true }
+}
+
+/// LeakSanitizer's hook: it asks before checking, at exit, whether to skip.
+@_cdecl("__lsan_is_turned_off")
+public func _lsanIsTurnedOff() -> Int32 {
+    leakCheckIsOff.withLock { $0 } ? 1 : 0
+}
+
+/// In a fork child: flushes `worker`, waiting at most `seconds`; when that
+/// runs out, tells the story (`tellStoryOfTimeout`), named by `label`, and
+/// returns false.
+public func flushesInForkChild(_ worker: DropWorker, _ label: String, seconds: Int = 20) -> Bool {
+    if worker.flush(timeout: .seconds(seconds)) { return true }
+    tellStoryOfTimeout("\(label): flush() of DropWorker \"\(worker.name)\" timed out after \(seconds) s")
+    return false
+}
