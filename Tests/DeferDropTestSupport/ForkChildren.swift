@@ -12,7 +12,7 @@ import Glibc
 // Swift Testing then gives back none of that process's output. So each
 // child writes its standard error into a story file the test names, the
 // exit-test process adds what it saw of a child that hung, and the test
-// reads the file back when the exit test failed (`recordForkStory`).
+// reads the file back when the exit test failed (`forkStory(at:ifFailed:)`).
 
 /// Forks this process. The child sends its standard error to the end of
 /// the file at `storyPath`, turns the leak check off, runs `body`, and ends
@@ -38,7 +38,7 @@ public func succeedsInForkChild(
         if drainingAtExit { exit(status) } else { _exit(status) }
     }
     guard child > 0 else {
-        appendStory("\(label): fork failed: \(errno)", to: storyPath)
+        appendLine("\(label): fork failed: \(errno)", toFileAt: storyPath)
         return false
     }
     inParentAfterFork()
@@ -46,12 +46,12 @@ public func succeedsInForkChild(
     case .exited(code: 0):
         return true
     case .exited(let code):
-        appendStory("\(label): the child failed: exit code \(code)", to: storyPath)
+        appendLine("\(label): the child failed: exit code \(code)", toFileAt: storyPath)
     case .killed:
-        appendStory("\(label): the child was killed by a signal", to: storyPath)
+        appendLine("\(label): the child was killed by a signal", toFileAt: storyPath)
     case .running:
         // It hung. Say what it was doing before ending it.
-        appendStory("\(label): the child hung for \(seconds) s; as it was then:\n\(describeProcess(child))", to: storyPath)
+        appendLine("\(label): the child hung for \(seconds) s; as it was then:\n\(describeProcess(child))", toFileAt: storyPath)
         kill(child, SIGKILL)
         _ = waitForChild(child, seconds: 3_600)
     }
@@ -108,7 +108,8 @@ public func describeProcess(_ pid: Int32, withStacks: Bool = true) -> String {
         "threads of process \(pid) (id, name, state, policy, ms run, ms waited to run, kernel wait, system call):"
     ]
     let tasks = "/proc/\(pid)/task"
-    for tid in (try? directoryEntries(tasks)) ?? [] {
+    var futexAddresses: Set<UInt> = []
+    for tid in directoryEntries(tasks) {
         let path = "\(tasks)/\(tid)"
         let name = text(ofFileAt: "\(path)/comm").trimmingTrailingNewline
         // Fields after the name, which is in parentheses and may hold spaces.
@@ -121,11 +122,14 @@ public func describeProcess(_ pid: Int32, withStacks: Bool = true) -> String {
         let run = schedstat.count > 0 ? "\(schedstat[0] / 1_000_000)" : "?"
         let wait = schedstat.count > 1 ? "\(schedstat[1] / 1_000_000)" : "?"
         let wchan = text(ofFileAt: "\(path)/wchan")
-        let call = text(ofFileAt: "\(path)/syscall").split(separator: " ").prefix(2).joined(separator: " ")
+        let call = text(ofFileAt: "\(path)/syscall").split(separator: " ").prefix(2)
+        if call.first == "202", call.count == 2, let address = UInt(call[1].dropFirst(2), radix: 16) {
+            futexAddresses.insert(address)
+        }
         lines.append(
-            "  \(tid) \(name) \(state) \(policy) run \(run) wait \(wait) in \(wchan.isEmpty ? "-" : wchan) syscall \(call)")
+            "  \(tid) \(name) \(state) \(policy) run \(run) wait \(wait) in \(wchan.isEmpty ? "-" : wchan) syscall \(call.joined(separator: " "))")
     }
-    lines.append(contentsOf: mappings(ofAddressesIn: lines, pid: pid))
+    lines.append(contentsOf: mappings(of: futexAddresses, pid: pid))
     guard withStacks else { return lines.joined(separator: "\n") }
     lines.append("stacks (gdb):")
     let pipe = temporaryPath("gdb")
@@ -141,14 +145,9 @@ public func describeProcess(_ pid: Int32, withStacks: Bool = true) -> String {
     return lines.joined(separator: "\n")
 }
 
-/// For each address after "syscall 202" (futex) in `lines`: the mapping of
-/// process `pid` it lies in, and its offset there, to name the lock.
-private func mappings(ofAddressesIn lines: [String], pid: Int32) -> [String] {
-    let addresses = Set(lines.compactMap { line -> UInt? in
-        let words = line.split(separator: " ")
-        guard let at = words.firstIndex(of: "syscall"), at + 2 < words.count, words[at + 1] == "202" else { return nil }
-        return UInt(words[at + 2].dropFirst(2), radix: 16)
-    })
+/// For each futex address in `addresses`: the mapping of process `pid` it
+/// lies in, and its offset there, to name the lock.
+private func mappings(of addresses: Set<UInt>, pid: Int32) -> [String] {
     guard !addresses.isEmpty else { return [] }
     var found = ["futex addresses (mapping, offset in its file):"]
     for line in text(ofFileAt: "/proc/\(pid)/maps").split(separator: "\n") {
@@ -164,14 +163,6 @@ private func mappings(ofAddressesIn lines: [String], pid: Int32) -> [String] {
     return found
 }
 
-private func appendStory(_ message: String, to storyPath: String) {
-    let story = open(storyPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-    guard story >= 0 else { return printError(message) }
-    defer { close(story) }
-    let bytes = Array((message + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(story, $0.baseAddress, $0.count) }
-}
-
 private func policyName(_ policy: Int) -> String {
     switch policy {
     case 0: "normal"
@@ -185,7 +176,7 @@ private func text(ofFileAt path: String) -> String {
     String(decoding: contents(ofFileAt: path), as: UTF8.self)
 }
 
-private func directoryEntries(_ path: String) throws -> [String] {
+private func directoryEntries(_ path: String) -> [String] {
     guard let directory = opendir(path) else { return [] }
     defer { closedir(directory) }
     var names: [String] = []

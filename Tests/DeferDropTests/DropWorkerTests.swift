@@ -337,6 +337,27 @@ struct PreconditionTests {
         let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
         #expect(message.contains("would wait for itself forever"))
     }
+
+    @Test("a worker's diagnosis names its lifecycle, what is pending and whether its thread exists")
+    func diagnosisDescribesTheWorker() {
+        let name = "diagnosed-\(UInt32.random(in: 0...UInt32.max))"
+        func diagnosis() -> String? {
+            DropWorker._diagnosesOfEveryWorker.first { $0.hasPrefix("DropWorker \"\(name)\":") }
+        }
+        let worker = DropWorker(name: name, capacity: .unbounded)
+        let before = diagnosis()
+        #expect(before?.contains("lifecycle idle, pending 0") == true, "\(before ?? "no diagnosis")")
+        #expect(before?.contains("worker thread never started") == true, "\(before ?? "no diagnosis")")
+        deferDrop([1, 2, 3], on: worker)
+        worker.flush()
+        let running = diagnosis()
+        #expect(running?.contains("lifecycle running, pending 0") == true, "\(running ?? "no diagnosis")")
+        #expect(running?.contains("(exists)") == true, "\(running ?? "no diagnosis")")
+        worker.shutdown()
+        let stopped = diagnosis()
+        #expect(stopped?.contains("lifecycle stopped") == true, "\(stopped ?? "no diagnosis")")
+        withExtendedLifetime(worker) {}
+    }
 }
 
 protocol ClassBoundProbe: AnyObject {}

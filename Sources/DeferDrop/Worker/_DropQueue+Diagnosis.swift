@@ -23,35 +23,40 @@ extension _DropQueue {
             destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
             owes progress since \(Self.describe(since: workingSince.load(ordering: .relaxed)))
             """
-        let locked: String? = state.withLockIfAvailable(attempts: 10_000) { state in
+        // Read under the lock, described after it: `access` is a system call.
+        // A struct, not a tuple: a fork child may diagnose, and a tuple type's
+        // metadata is made under a runtime lock the fork may have left held.
+        let locked: _LockedDiagnosis? = state.withLockIfAvailable(attempts: 10_000) { state in
             let lifecycle = switch state.lifecycle {
             case .idle: "idle"
             case .running: "running"
             case .stopping: "stopping"
             case .stopped: "stopped"
             }
-            let thread = state.workerThreadID
-            let threadExists = thread != 0 && access("/proc/self/task/\(thread)", F_OK) == 0
-            return """
+            let text = """
                 lifecycle \(lifecycle), pending \(state.pending) (enqueued \(state.enqueued), \
                 completed \(state.completed)), queued \(state.items.count), \
                 in lanes \(valuesInLanes(state)) over \(state.lanes.count) lanes, \
                 catching up \(state.isCatchingUp), worker holds batch \(state.workerHoldsBatch), \
                 producer drains \(state.producerDrains), drained by producers \(state.drainedByProducers), \
                 barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
-                worker thread \(thread == 0 ? "never started" : "\(thread) (\(threadExists ? "exists" : "gone"))"), \
                 priority \(state.priority)
                 """
+            return _LockedDiagnosis(text: text, thread: state.workerThreadID)
         }
-        return "DropWorker \"\(name)\": \(locked ?? "lock held by another thread"); \(shared)"
+        guard let locked else { return "DropWorker \"\(name)\": lock held by another thread; \(shared)" }
+        let thread = locked.thread
+        let threadExists = thread != 0 && access("/proc/self/task/\(thread)", F_OK) == 0
+        let threadText = thread == 0 ? "never started" : "\(thread) (\(threadExists ? "exists" : "gone"))"
+        return "DropWorker \"\(name)\": \(locked.text), worker thread \(threadText); \(shared)"
     }
 
     private static func describe(status bits: UInt8) -> String {
-        let names = [
-            (Status.sleeping, "sleeping"), (Status.notRunning, "notRunning"),
-            (Status.catchingUp, "catchingUp"), (Status.queueHeld, "queueHeld"),
-        ]
-        let set = names.filter { bits & $0.0 != 0 }.map(\.1)
+        var set: [String] = []
+        if bits & Status.sleeping != 0 { set.append("sleeping") }
+        if bits & Status.notRunning != 0 { set.append("notRunning") }
+        if bits & Status.catchingUp != 0 { set.append("catchingUp") }
+        if bits & Status.queueHeld != 0 { set.append("queueHeld") }
         return set.isEmpty ? "none" : set.joined(separator: "|")
     }
 
@@ -60,4 +65,10 @@ extension _DropQueue {
         let age = _deferdrop_coarse_monotonic_ns() &- since
         return "\(age / 1_000_000) ms"
     }
+}
+
+/// What `_DropQueue.diagnosis` reads under the lock.
+private struct _LockedDiagnosis {
+    var text: String
+    var thread: Int32
 }

@@ -73,6 +73,16 @@ let _heapObjectHeaderSize = 2 * MemoryLayout<UnsafeRawPointer>.size
 /// A box of the package's (`_Box`, `_CompletionBox`): the one kind of object
 /// the worker looks inside. Its held value is its subclass's first stored
 /// property.
+///
+/// Invariant: this class has no stored property, so a subclass's first
+/// stored property lies right after the object header
+/// (`_heapObjectHeaderSize`), where `_LastReferenceCheck` reads it. A stored
+/// property added here would move it.
+///
+/// Why a base class and not a protocol: the worker's check is a class cast,
+/// which reads the metadata's superclass chain and takes no lock. A cast to
+/// a protocol consults the runtime's conformance cache under a lock that a
+/// fork() may leave held by a thread the child does not have.
 @usableFromInline
 class _ValueBox {
     @usableFromInline

@@ -14,8 +14,9 @@ int _deferdrop_fork(void);
 
 /// Writes a backtrace of every thread of process `pid` to `fd`, with gdb
 /// (`thread apply all bt`), giving gdb at most `timeout_seconds`. Returns
-/// gdb's exit status, or -1 if gdb could not be run (not installed).
-/// The calling process may be `pid` itself: it lets any process trace it first.
+/// gdb's exit status, or -1 if gdb could not be run (not installed) or did
+/// not finish in time. `pid` is another process: one that traces itself
+/// this way waits for gdb while gdb stops it.
 int _deferdrop_write_backtraces(int pid, int fd, int timeout_seconds);
 
 #endif
