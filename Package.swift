@@ -100,17 +100,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "Soak",
-            dependencies: ["DeferDrop", "ShardedDrop"],
+            dependencies: ["DeferDrop", "ShardedDrop", "DeferDropTestSupport"],
             swiftSettings: strictSettings
         ),
-        // C helpers only the tests use (fork, thread names, scheduling getters),
-        // kept out of the shipped library.
+        // C helpers only the tests and the soak use (fork, thread names,
+        // scheduling getters), kept out of the shipped library.
         .target(
             name: "_DeferDropTestShims",
             dependencies: ["_DeferDropShims"],
             path: "Tests/_DeferDropTestShims"
         ),
-        // Probes and threads shared by the test targets.
+        // Probes, threads and fork children shared by the test targets and the soak.
         .target(
             name: "DeferDropTestSupport",
             dependencies: ["DeferDrop", "_DeferDropShims", "_DeferDropTestShims"],

@@ -108,7 +108,7 @@ final class ProducerLedger: Sendable {
         let thread = currentThread()
         let onProducer = thread == self.thread.load(ordering: .relaxed)
         let onAnyProducer = ledger.isOnProducerThread()
-        let problem: String? = state.withLock { state in
+        record(in: ledger) { state in
             state.destroyed[sequence] += 1
             state.destroyedOnThread[sequence] = thread
             if onAnyProducer { state.onProducers += 1 }
@@ -126,22 +126,20 @@ final class ProducerLedger: Sendable {
             }
             return nil
         }
-        if let problem { ledger.fail(problem) }
     }
 
     func recordNestedDestruction(_ sequence: Int, ledger: Ledger) {
         let onAnyProducer = ledger.isOnProducerThread()
-        let problem: String? = state.withLock { state in
+        record(in: ledger) { state in
             state.nestedDestroyed[sequence] += 1
             if onAnyProducer { state.onProducers += 1 }
             guard state.nestedDestroyed[sequence] > 1 else { return nil }
             return "the value nested in \(index)/\(sequence) was destroyed \(state.nestedDestroyed[sequence]) times"
         }
-        if let problem { ledger.fail(problem) }
     }
 
     func recordCompletion(_ sequence: Int, ledger: Ledger) {
-        let problem: String? = state.withLock { state in
+        record(in: ledger) { state in
             state.completions[sequence] += 1
             if state.completions[sequence] > 1 { return "the completion of \(index)/\(sequence) ran twice" }
             if state.destroyed[sequence] != 1 {
@@ -149,7 +147,15 @@ final class ProducerLedger: Sendable {
             }
             return nil
         }
-        if let problem { ledger.fail(problem) }
+    }
+
+    /// Updates the state under its lock with `body`, and fails `ledger` with
+    /// the problem `body` returns, if any. Records nothing in a fork child
+    /// (`isForkChild`): the values it destroys there are its copies of the
+    /// parent's, and the lock may have been held by a parent thread at the fork.
+    private func record(in ledger: Ledger, _ body: (inout State) -> String?) {
+        guard !isForkChild.load(ordering: .relaxed) else { return }
+        if let problem = state.withLock(body) { ledger.fail(problem) }
     }
 
     /// Whether value `sequence` was destroyed on this producer's thread.

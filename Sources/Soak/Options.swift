@@ -9,6 +9,8 @@ struct SoakOptions {
     var seconds = 10
     var seed = UInt64(UInt32(truncatingIfNeeded: time(nil)))
     var verbose = false
+    /// Whether some rounds fork (`Forks.swift`); never under ThreadSanitizer.
+    var forks = forksAreSupported()
 
     static func parse(_ arguments: ArraySlice<String>) -> SoakOptions {
         var options = SoakOptions()
@@ -27,6 +29,8 @@ struct SoakOptions {
                 options.seed = value
             case "--verbose":
                 options.verbose = true
+            case "--no-forks":
+                options.forks = false
             case "--help", "-h":
                 usage(nil)
             default:
@@ -39,6 +43,6 @@ struct SoakOptions {
 
 private func usage(_ problem: String?) -> Never {
     if let problem { print("soak: \(problem)") }
-    print("usage: soak [--seconds N] [--seed N] [--verbose]")
+    print("usage: soak [--seconds N] [--seed N] [--verbose] [--no-forks]")
     exit(problem == nil ? 0 : 2)
 }

@@ -1,4 +1,5 @@
 import DeferDrop
+import DeferDropTestSupport
 import Dispatch
 import ShardedDrop
 import Synchronization
@@ -103,6 +104,29 @@ func runRound(_ scenario: Scenario, round: Int, random: inout SoakRandom) -> Str
                 ledger.checkDestroyed(upTo: handed, nested: true, after: "shutdown()")
             })
         stopped = true
+    }
+    if scenario.forks > 0 {
+        // Each fork after a random number of hand-offs in all, or once every producer is done.
+        let total = scenario.producers * scenario.valuesPerProducer
+        let forkAfter = (0..<scenario.forks).map { _ in Int.random(in: 0...total, using: &random) }.sorted()
+        let learning = Atomic<Bool>(true)
+        threads.append(SoakThread { findConformancesOfNewTypes { learning.load(ordering: .relaxed) } })
+        threads.append(
+            SoakThread {
+                defer { learning.store(false, ordering: .relaxed) }
+                for (index, after) in forkAfter.enumerated() {
+                    while ledger.handedCounts().reduce(0, +) < after,
+                        producersDone.load(ordering: .acquiring) < scenario.producers
+                    {
+                        sched_yield()
+                    }
+                    let label = "round \(round), fork \(index + 1)"
+                    if let story = forkAndCheck(label, target: target, strict: scenario.isStrict, ledger: ledger) {
+                        ledger.fail("a fork child failed. \(story)")
+                        return
+                    }
+                }
+            })
     }
     for thread in threads { thread.join() }
     if let problem = ledger.problem { return problem }

@@ -21,8 +21,11 @@ struct Scenario: CustomStringConvertible {
     var slowNanoseconds: UInt64
     /// After how many hand-offs in all a concurrent `shutdown()` begins, if one does.
     var shutdownAfter: Int?
+    /// How many times the process forks during the round (`Forks.swift`).
+    var forks = 0
 
-    static func random(using random: inout SoakRandom, round: Int) -> Scenario {
+    /// A random round; one that may fork if `forking`.
+    static func random(using random: inout SoakRandom, round: Int, forking: Bool) -> Scenario {
         let capacity: DropCapacity = switch Int.random(in: 0..<5, using: &random) {
         case 0: .unbounded
         case 1: .bounded(Int.random(in: 1...64, using: &random), whenFull: .block)
@@ -38,7 +41,7 @@ struct Scenario: CustomStringConvertible {
         let producers = Int.random(in: 1...8, using: &random)
         let values = Int.random(in: 1...(random.chance(0.2) ? 20_000 : 2_000), using: &random)
         let isShared = if case .shared = target { true } else { false }
-        return Scenario(
+        var scenario = Scenario(
             target: target, producers: producers, valuesPerProducer: values,
             nestedChance: random.chance(0.5) ? Double.random(in: 0...0.3, using: &random) : 0,
             flushChance: random.chance(0.7) ? Double.random(in: 0...0.02, using: &random) : 0,
@@ -46,6 +49,12 @@ struct Scenario: CustomStringConvertible {
             slowNanoseconds: UInt64.random(in: 1_000...200_000, using: &random),
             shutdownAfter: !isShared && random.chance(0.3)
                 ? Int.random(in: 0...(producers * values), using: &random) : nil)
+        // Not at `idle`: while the parent's producers keep every core busy,
+        // a child's worker at `idle` gets almost no CPU, as documented.
+        if forking, scenario.priority != .idle, random.chance(0.1) {
+            scenario.forks = Int.random(in: 1...3, using: &random)
+        }
+        return scenario
     }
 
     var description: String {
@@ -59,6 +68,7 @@ struct Scenario: CustomStringConvertible {
         if flushChance > 0 { text += ", flush \(String(format: flushChance * 100))%" }
         if slowChance > 0 { text += ", slow \(String(format: slowChance * 100))% × \(slowNanoseconds / 1000) µs" }
         if let shutdownAfter { text += ", shutdown after \(shutdownAfter)" }
+        if forks > 0 { text += ", \(forks) forks" }
         return text
     }
 
@@ -68,6 +78,15 @@ struct Scenario: CustomStringConvertible {
         switch capacity {
         case .unbounded, .bounded(_, whenFull: .block): true
         default: false
+        }
+    }
+
+    /// The priority of the round's worker, or of each shard.
+    var priority: DropPriority {
+        switch target {
+        case .shared: DropWorker.shared.priority
+        case .worker(_, let priority): priority
+        case .pool(_, let capacity): capacity.defaultPriority
         }
     }
 

@@ -97,6 +97,45 @@ struct ExitAndForkTests {
     }
 
     @Test(
+        "a child's flush() of a worker it hands nothing to destroys the values the worker inherited",
+        .forkChildrenHangUnderThreadSanitizer)
+    func forkChildFlushesInheritedValues() async {
+        let story = temporaryPath("fork-story")
+        let result = await #expect(processExitsWith: .success) { [story = story as String] in
+            let worker = DropWorker(name: "inherited", capacity: .unbounded)
+            let destroyed = _Lock(0)
+            for round in 0..<5 {
+                // The parent's worker waits inside a destructor, so the values
+                // after it are queued, not in its batch, at the fork.
+                let entered = HeldLock()
+                let gate = HeldLock()
+                entered.lock()
+                gate.lock()
+                deferDrop(OnDestroy { entered.unlock(); gate.lock(); gate.unlock() }, on: worker)
+                entered.lock()
+                entered.unlock()  // A semaphore ends as it began.
+                for _ in 0..<100 {
+                    deferDrop(OnDestroy { destroyed.withLock { $0 += 1 } }, on: worker)
+                }
+                let before = destroyed.withLock { $0 }
+                let succeeded = succeedsInForkChild("round \(round)", storyPath: story, drainingAtExit: false) {
+                    guard flushesInForkChild(worker, "round \(round)") else { return false }
+                    let count = destroyed.withLock { $0 } - before
+                    if count != 100 { printError("round \(round): the child destroyed \(count) of 100 inherited values") }
+                    return count == 100
+                }
+                gate.unlock()
+                await worker.flush()
+                if !succeeded { exit(1) }
+            }
+            let total = destroyed.withLock { $0 }
+            if total != 500 { appendLine("the parent destroyed \(total) of 500 values", toFileAt: story) }
+            exit(total == 500 ? 0 : 2)
+        }
+        if let told = forkStory(at: story, ifFailed: result) { Issue.record(Comment(rawValue: told)) }
+    }
+
+    @Test(
         "after fork(), the child hands values over and flushes: its worker restarts, nothing hangs",
         .forkChildrenHangUnderThreadSanitizer)
     func forkChildRestartsWorkers() async {
@@ -212,19 +251,13 @@ struct ExitAndForkTests {
             // Finds conformances of types the runtime has never seen, without
             // end: it holds the runtime's conformance-cache lock much of the
             // time, and a child forked meanwhile inherits it held.
-            Thread.detach {
-                var number = 1 << 30
-                while true {
-                    _ = nestedType(number, Int.self) as? any _NeverConformed.Type
-                    number += 1
-                }
-            }
+            Thread.detach { findConformancesOfNewTypes { true } }
             for round in 0..<60 {
                 // Classes whose metadata exists but that were never cast:
                 // the child hands them over, and only its worker looks at them.
                 var objects: [any AnyObject & Sendable] = []
                 for index in 0..<8 {
-                    objects.append(newObject(ofType: nestedType(round * 8 + index, Double.self)))
+                    objects.append(objectOfNewClass(round * 8 + index))
                 }
                 let worker = DropWorker(name: "runtime-\(round)", capacity: round % 2 == 0 ? .unbounded : .default)
                 let succeeded = succeedsInForkChild("round \(round)", storyPath: story, drainingAtExit: false) {
@@ -247,24 +280,3 @@ private enum HammerPhase: Sendable {
     case hammering, paused, stopped
 }
 
-/// A protocol nothing conforms to: each cast to it is a conformance lookup.
-private protocol _NeverConformed {}
-private struct _Left<T> {}
-private struct _Right<T> {}
-private final class _Held<T>: Sendable {}
-
-/// A type of its own for each `number`: its low 20 bits choose `_Left` or
-/// `_Right` at each of 20 levels of nesting around `base`.
-private func nestedType(_ number: Int, _ base: Any.Type, depth: Int = 20) -> Any.Type {
-    guard depth > 0 else { return base }
-    func left<T>(_: T.Type) -> Any.Type { _Left<T>.self }
-    func right<T>(_: T.Type) -> Any.Type { _Right<T>.self }
-    func wrap<T>(_ type: T.Type) -> Any.Type { number & 1 == 0 ? left(type) : right(type) }
-    return nestedType(number >> 1, _openExistential(base, do: wrap), depth: depth - 1)
-}
-
-/// An instance of `_Held<T>` for the type `type`.
-private func newObject(ofType type: Any.Type) -> any AnyObject & Sendable {
-    func make<T>(_: T.Type) -> any AnyObject & Sendable { _Held<T>() }
-    return _openExistential(type, do: make)
-}

@@ -52,7 +52,7 @@ extension _DropQueue {
             if usesLanes { Self.collectLanes(&state) }
             guard state.completed < state.enqueued else { return nil }
             let semaphore = _Semaphore()
-            state.waiters.append((.destroyed(count: state.enqueued), .thread(semaphore)))
+            addBarrierWaiter(.destroyed(count: state.enqueued), .thread(semaphore), &state)
             return semaphore
         }
     }
@@ -66,6 +66,15 @@ extension _DropQueue {
         }
     }
 
+    /// Registers `waiter` for `point`, which values not yet destroyed stand
+    /// before. A queue with such values and no thread, which only a fork
+    /// child has before its first hand-off, starts its thread: nothing else
+    /// would reach the point.
+    private func addBarrierWaiter(_ point: WaitPoint, _ waiter: _Waiter, _ state: inout State) {
+        state.waiters.append((point, waiter))
+        if case .idle = state.lifecycle { startRunning(&state) }
+    }
+
     /// Suspends the calling task until the worker reaches the point that
     /// `point` names under the lock, or not at all where it returns `nil`
     /// (the point is already behind).
@@ -73,7 +82,7 @@ extension _DropQueue {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let mustWait = state.withLock { state in
                 guard let point = point(&state) else { return false }
-                state.waiters.append((point, .task(continuation)))
+                addBarrierWaiter(point, .task(continuation), &state)
                 return true
             }
             if !mustWait { continuation.resume() }

@@ -40,6 +40,16 @@ extension _DropQueue {
     }
 
     /// Starts the worker thread. Called once, under the lock, by the first producer.
+    /// Starts the worker's thread and marks the queue running: at the first
+    /// hand-off, or at a barrier on an idle queue that has values (only in a
+    /// fork child, which inherits values without the thread).
+    func startRunning(_ state: inout State) {
+        startWorkerThread()
+        state.lifecycle = .running
+        setStatus(Status.notRunning, false)
+        if maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+    }
+
     func startWorkerThread() {
         _WorkerThread.start(named: threadName) { [self] in
             _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)

@@ -215,10 +215,7 @@ final class _DropQueue: Sendable {
         if maximumWait != nil, isDrainingOnCallingThread { return .destroyInline }
         switch state.lifecycle {
         case .idle:
-            startWorkerThread()
-            state.lifecycle = .running
-            setStatus(Status.notRunning, false)
-            if maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+            startRunning(&state)
         case .running:
             break
         case .stopping:
