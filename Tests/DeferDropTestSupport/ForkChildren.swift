@@ -86,17 +86,37 @@ private enum ChildEnd: Equatable {
 }
 
 /// Waits up to `seconds` for the child process `pid` to end.
-private func waitForChild(_ pid: Int32, seconds: Double) -> ChildEnd {
-    let deadline = ContinuousClock.now + .seconds(seconds)
+///
+/// The bound is on the child's work. Once its main thread has exited, what
+/// is left is the kernel's teardown of its other threads, each of which must
+/// run once to die; a worker at `.idle` priority (`SCHED_IDLE`) on a busy
+/// machine can wait seconds for that turn. That is slow, not hung, so the
+/// teardown gets a bound of its own, `teardownSeconds` more.
+private func waitForChild(_ pid: Int32, seconds: Double, teardownSeconds: Double = 300) -> ChildEnd {
+    let workDeadline = ContinuousClock.now + .seconds(seconds)
+    let teardownDeadline = workDeadline + .seconds(teardownSeconds)
     var status: Int32 = 0
     while true {
         let result = waitpid(pid, &status, WNOHANG)
         if result == pid { break }
         precondition(result == 0, "waitpid failed: \(errno)")
-        if ContinuousClock.now > deadline { return .running }
+        let now = ContinuousClock.now
+        if now > workDeadline && (now > teardownDeadline || !mainThreadHasExited(pid)) { return .running }
         usleep(1_000)
     }
     return status & 0x7f == 0 ? .exited(code: (status >> 8) & 0xff) : .killed
+}
+
+/// Whether process `pid`'s main thread has exited (it is a zombie), leaving
+/// only the teardown of its other threads.
+private func mainThreadHasExited(_ pid: Int32) -> Bool {
+    statFields(ofThreadAt: "/proc/\(pid)/task/\(pid)").first == "Z"
+}
+
+/// The fields of a thread's `stat` file after its name, which is in
+/// parentheses and may hold spaces: the state first (proc(5)).
+private func statFields(ofThreadAt path: String) -> [Substring] {
+    text(ofFileAt: "\(path)/stat").split(separator: ")").last.map { $0.split(separator: " ") } ?? []
 }
 
 /// Every thread of process `pid`: its id, name, state, scheduling policy,
@@ -112,9 +132,7 @@ public func describeProcess(_ pid: Int32, withStacks: Bool = true) -> String {
     for tid in directoryEntries(tasks) {
         let path = "\(tasks)/\(tid)"
         let name = text(ofFileAt: "\(path)/comm").trimmingTrailingNewline
-        // Fields after the name, which is in parentheses and may hold spaces.
-        let stat = text(ofFileAt: "\(path)/stat")
-        let fields = stat.split(separator: ")").last.map { $0.split(separator: " ") } ?? []
+        let fields = statFields(ofThreadAt: path)
         let state = fields.first.map(String.init) ?? "?"
         // stat(5): field 41 is the policy; after the name, index 41 - 3.
         let policy = fields.count > 38 ? policyName(Int(fields[38]) ?? -1) : "?"

@@ -42,6 +42,10 @@ public enum DropPriority: Sendable, Hashable {
     /// share. For garbage that may wait as long as the machine is busy. The
     /// default for ``DropCapacity/timeBounded(maximumWait:)``, and so for
     /// ``DropWorker/shared``.
+    ///
+    /// The wait includes the process's end: every thread must run once to
+    /// die, so on a saturated machine a process with an idle worker can take
+    /// seconds to be reaped after its last line of code has run.
     case idle
 }
 
