@@ -9,6 +9,11 @@
 //     probe objects producers N              the same with N producer threads at
 //                                            once, each handing over 1M / N: the
 //                                            slowest one's time per value
+//     probe burst                            300 arrays of 5,000 objects handed
+//                                            over at once, then nothing: the time
+//                                            until a time-bounded worker has
+//                                            destroyed them, against an unbounded
+//                                            one's, 9 rounds, median ratio
 //
 // objects: 1,000,000 small class instances; arrays: 200,000 one-element arrays
 // (each boxed); large: 1,000 arrays of 1,000 objects. In `drain`, the values
@@ -114,13 +119,40 @@ func producerCost(of producers: Int, on worker: DropWorker) -> (inline: Double, 
     return (inline, deferred.producer, deferred.drained)
 }
 
+/// Nanoseconds from handing over 300 arrays of 5,000 objects at once (all
+/// made beforehand) until `worker` has destroyed them all.
+@inline(never)
+func drainAfterBurst(on worker: DropWorker) -> Double {
+    var arrays = (0..<300).map { _ in (0..<5_000).map { _ in Leaf() } }
+    let start = DispatchTime.now().uptimeNanoseconds
+    while let array = arrays.popLast() { worker.dispose(consume array) }
+    worker.flush()
+    return Double(DispatchTime.now().uptimeNanoseconds - start)
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "objects"
 // Strict, so that every value goes through the queue: the probe holds the
 // worker at a gate while values pile up, and the default capacity's producers
 // would free them inline after 20 ms.
 let worker = DropWorker(name: "probe", capacity: .unbounded)
-if arguments.dropFirst().first == "cost" || arguments.dropFirst().first == "producers" {
+if mode == "burst" {
+    // Both at `.batch`, so that only the capacity differs; the rounds
+    // alternate, so that the machine's drift touches both alike.
+    let timeBounded = DropWorker(name: "burst-bounded", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)
+    let unbounded = DropWorker(name: "burst-unbounded", capacity: .unbounded, priority: .batch)
+    var ratios: [Double] = []
+    var milliseconds: [(Double, Double)] = []
+    for _ in 0..<9 {
+        let bounded = drainAfterBurst(on: timeBounded)
+        let strict = drainAfterBurst(on: unbounded)
+        ratios.append(bounded / strict)
+        milliseconds.append((bounded / 1e6, strict / 1e6))
+    }
+    let median = ratios.sorted()[4]
+    let inline = timeBounded.statistics.destroyedInline
+    print("drain after a burst: time-bounded (20 ms) \((median * 100).rounded() / 100)x unbounded (median of 9; rounds in ms: \(milliseconds.map { "\(Int($0.0))/\(Int($0.1))" }.joined(separator: " ")); \(inline) destroyed inline)")
+} else if arguments.dropFirst().first == "cost" || arguments.dropFirst().first == "producers" {
     // Medians of 9 rounds, each against its own inline release, for a strict
     // worker (the other core destroys while the producer hands over) and the
     // shared one (time-bounded, at idle priority).

@@ -8,6 +8,7 @@
 #   Benchmarks/Scripts/probe.sh drain [objects|arrays|large] [REV ...]
 #   Benchmarks/Scripts/probe.sh cost [REV ...]
 #   Benchmarks/Scripts/probe.sh producers [N] [REV ...]
+#   Benchmarks/Scripts/probe.sh burst [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
 #   thread (which also makes the values) and on the worker's: repeatable to a
@@ -21,6 +22,9 @@
 #   rounds), for an unbounded worker and the shared one. Wall-clock.
 # producers: the same with N threads (default 4) handing over 1M / N each at
 #   once, the slowest thread's time against the slowest inline release.
+# burst: 300 arrays of 5,000 objects handed over at once, then nothing: the
+#   time until a time-bounded worker (20 ms) has destroyed them all, as a ratio
+#   to an unbounded one's (both at .batch; median of 9 alternating rounds).
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
@@ -86,10 +90,13 @@ measure() {  # label, package path
     cost)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects cost | sed "s/^/$label /"
         ;;
+    burst)
+        LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" burst | sed "s/^/$label /"
+        ;;
     producers)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects producers "$producers" | sed "s/^/$label /"
         ;;
-    *) echo "$0: measure 'instructions', 'drain', 'cost' or 'producers', not '$what'" >&2; exit 2 ;;
+    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers' or 'burst', not '$what'" >&2; exit 2 ;;
     esac
 }
 

@@ -31,7 +31,7 @@ struct Scenario: CustomStringConvertible {
         case 1: .bounded(Int.random(in: 1...64, using: &random), whenFull: .block)
         case 2: .bounded(Int.random(in: 1...64, using: &random), whenFull: .destroyInline)
         case 3: .timeBounded(maximumWait: .milliseconds(Int.random(in: 1...20, using: &random)))
-        default: .default
+        default: .server
         }
         let target: Target = switch Int.random(in: 0..<5, using: &random) {
         case 0: .shared

@@ -1,5 +1,6 @@
 import DeferDrop
 import DeferDropTestSupport
+import Dispatch
 import Testing
 
 #if canImport(Glibc)
@@ -9,12 +10,60 @@ import Glibc
 @Suite("Bounded capacity")
 struct CapacityTests {
     @Test(
-        "capacity is DropCapacity.default (20 ms) unless given",
+        "capacity is DropCapacity.default (unbounded) unless given",
         arguments: [DropCapacity.unbounded, .bounded(3, whenFull: .block), .timeBounded(maximumWait: .seconds(2))])
     func capacityIsKept(capacity: DropCapacity) {
-        #expect(DropCapacity.default == .timeBounded(maximumWait: .milliseconds(20)))
+        #expect(DropCapacity.default == .unbounded)
+        #expect(DropCapacity.server == .timeBounded(maximumWait: .milliseconds(20)))
         #expect(DropWorker(name: "cap").capacity == .default)
         #expect(DropWorker(name: "cap", capacity: capacity).capacity == capacity)
+    }
+
+    /// Every policy, one after another, while producers hand over: the
+    /// switch must lose nothing, destroy nothing twice and keep each
+    /// producer's queued values in order, whichever way its hand-offs went.
+    @Test(
+        "capacity switched back and forth while 4 threads hand over: each value once, in order, the statistics exact",
+        arguments: [nil, DropPriority.idle])
+    func capacitySwitchedUnderLoad(priority: DropPriority?) {
+        let worker = priority.map { DropWorker(name: "switching", priority: $0) } ?? DropWorker(name: "switching")
+        let capacities: [DropCapacity] = [
+            .server, .bounded(16, whenFull: .block), .timeBounded(maximumWait: .milliseconds(1)),
+            .bounded(4, whenFull: .destroyInline), .unbounded,
+        ]
+        let log = DestructionLog()
+        let stop = _Lock(false)
+        let stopped = DispatchSemaphore(value: 0)
+        Thread.detach {
+            var switches = 0
+            while !stop.withLock({ $0 }) {
+                worker.capacity = capacities[switches % capacities.count]
+                switches += 1
+                usleep(100)
+            }
+            worker.capacity = .server
+            stopped.signal()
+        }
+        handOverSequenced(producers: 4, perProducer: 50_000, to: worker, log: log)
+        stop.withLock { $0 = true }
+        stopped.wait()
+        worker.flush()
+        #expect(log.checkExactlyOnceDeferredInOrder(producers: 4, perProducer: 50_000) == nil)
+        let statistics = worker.statistics
+        #expect(statistics.deferred == 200_000 && statistics.destroyed == 200_000 && statistics.pending == 0)
+        #expect(statistics.destroyedInline == UInt64(log.onProducerCount))
+        #expect(worker.capacity == .server, "reading gives back what was last set")
+        if priority == nil { #expect(worker.priority == .idle, "the priority follows the capacity") }
+        if let priority { #expect(worker.priority == priority, "a given priority stays") }
+    }
+
+    @Test("a capacity set to a bad value names it")
+    func badCapacityIsNamed() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            DropWorker(name: "bad").capacity = .bounded(0, whenFull: .block)
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("DropWorker.capacity = .bounded(0, …): the capacity must be at least 1"), "\(message)")
     }
 
     @Test(

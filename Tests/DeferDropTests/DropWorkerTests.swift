@@ -30,7 +30,7 @@ struct DropWorkerTests {
         "hand-offs ordered across 8 threads are destroyed in that order, beside 4 free producers",
         arguments: [true, false])
     func orderAcrossThreads(strict: Bool) {
-        let worker = DropWorker(name: "across", capacity: strict ? .unbounded : .default)
+        let worker = DropWorker(name: "across", capacity: strict ? .unbounded : .server)
         let ordered = DestructionLog()
         let free = DestructionLog()
         let next = _Lock(0)

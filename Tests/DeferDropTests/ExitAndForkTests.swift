@@ -259,7 +259,7 @@ struct ExitAndForkTests {
                 for index in 0..<8 {
                     objects.append(objectOfNewClass(round * 8 + index))
                 }
-                let worker = DropWorker(name: "runtime-\(round)", capacity: round % 2 == 0 ? .unbounded : .default)
+                let worker = DropWorker(name: "runtime-\(round)", capacity: round % 2 == 0 ? .unbounded : .server)
                 let succeeded = succeedsInForkChild("round \(round)", storyPath: story, drainingAtExit: false) {
                     while let object = objects.popLast() {
                         worker.dispose(object)

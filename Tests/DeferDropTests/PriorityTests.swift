@@ -6,15 +6,18 @@ import _DeferDropTestShims
 
 @Suite("Worker priority")
 struct PriorityTests {
-    @Test("the default capacity runs in SCHED_IDLE, the shared worker too; an unbounded or count-bounded one in SCHED_BATCH")
+    @Test("the default capacity runs in SCHED_BATCH, the shared worker too; a time-bounded one in SCHED_IDLE")
     func defaultPriorityFollowsCapacity() {
         let worker = DropWorker(name: "prio-default")
         #expect(worker.capacity == .default)
-        #expect(worker.priority == .idle)
-        #expect(schedulingClassOfThread(destroyingOn: worker) == Int32(DEFERDROP_SCHED_IDLE))
+        #expect(worker.priority == .batch)
+        #expect(schedulingClassOfThread(destroyingOn: worker) == Int32(DEFERDROP_SCHED_BATCH))
         #expect(DropWorker.shared.capacity == .default)
-        #expect(DropWorker.shared.priority == .idle)
-        #expect(schedulingClassOfThread(destroyingOn: DropWorker.shared) == Int32(DEFERDROP_SCHED_IDLE))
+        #expect(DropWorker.shared.priority == .batch)
+        #expect(schedulingClassOfThread(destroyingOn: DropWorker.shared) == Int32(DEFERDROP_SCHED_BATCH))
+        let server = DropWorker(name: "prio-server", capacity: .server)
+        #expect(server.priority == .idle)
+        #expect(schedulingClassOfThread(destroyingOn: server) == Int32(DEFERDROP_SCHED_IDLE))
         let strict = DropWorker(name: "prio-strict", capacity: .unbounded)
         #expect(strict.priority == .batch)
         #expect(schedulingClassOfThread(destroyingOn: strict) == Int32(DEFERDROP_SCHED_BATCH))

@@ -18,18 +18,24 @@ struct TimeBoundTests {
         #expect(log.outrunWorkerProblem(after: worker.statistics) == nil)
     }
 
-    @Test("the same producers and a worker made with the defaults: 20 ms, at idle priority")
-    func outrunningTheDefault() {
-        let worker = DropWorker(name: "default-bound")
+    @Test("the same producers and a worker with the server's capacity: 20 ms, at idle priority")
+    func outrunningTheServerCapacity() {
+        let worker = DropWorker(name: "server-bound", capacity: .server)
+        #expect(worker.priority == .idle)
         let log = DestructionLog()
         outrunSlowly(worker, log: log)
         worker.flush()
         #expect(log.outrunWorkerProblem(after: worker.statistics) == nil)
     }
 
-    @Test("the same producers and the shared worker, in a process of its own for exact statistics")
+    @Test("the same producers and the shared worker given the server recipe, in a process of its own for exact statistics")
     func outrunningTheSharedWorker() async {
         await #expect(processExitsWith: .success) {
+            DropWorker.shared.capacity = .server
+            if DropWorker.shared.priority != .idle {
+                printError("the shared worker's priority did not follow its capacity: \(DropWorker.shared.priority)")
+                exit(1)
+            }
             let log = DestructionLog()
             outrunSlowly(DropWorker.shared, log: log)
             await DropWorker.shared.flush()

@@ -5,9 +5,10 @@ import Testing
 
 @Suite("ShardedDropPool")
 struct ShardedDropPoolTests {
-    @Test("8 producers × 50,000 values into 3 shards: each destroyed once, off its producer, in its producer's order")
+    @Test("8 producers × 50,000 values into 3 shards with the default capacity: each destroyed once, off its producer, in its producer's order")
     func orderPerProducerUnderLoad() {
-        let pool = ShardedDropPool(shards: 3, name: "order", capacity: .unbounded)
+        let pool = ShardedDropPool(shards: 3, name: "order")
+        #expect(pool.capacity == .unbounded && pool.priority == .batch)
         let log = DestructionLog()
         handOverSequenced(producers: 8, perProducer: 50_000, together: true, to: pool, log: log)
         pool.flush()
@@ -284,10 +285,10 @@ struct ShardedDropPoolTests {
         #expect(log.threads.count == 1, "one thread's values went to more than one shard")
     }
 
-    @Test("the same producers and a pool made with the defaults: each shard bounded in time")
-    func outrunningTheDefaultPool() {
-        let pool = ShardedDropPool(shards: 2, name: "default-pool")
-        #expect(pool.capacity == .default && pool.priority == .idle)
+    @Test("the same producers and a pool with the server's capacity: each shard bounded in time")
+    func outrunningTheServerPool() {
+        let pool = ShardedDropPool(shards: 2, name: "server-pool", capacity: .server)
+        #expect(pool.capacity == .server && pool.priority == .idle)
         let log = DestructionLog()
         outrunSlowly(pool, log: log)
         pool.flush()

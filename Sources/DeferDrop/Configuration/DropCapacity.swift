@@ -1,23 +1,29 @@
 /// How far a worker may fall behind, in time or in values, before a hand-off
 /// destroys its value itself or waits.
 ///
-/// The default, ``default``, bounds the backlog in *time*: while the worker
-/// keeps up every value is deferred, and while it is more than 20 ms behind,
-/// hand-offs destroy their values inline, as without deferring. Such a worker
-/// runs at ``DropPriority/idle`` unless told otherwise (see
-/// ``defaultPriority``), so deferring uses CPU your threads leave. On a
-/// saturated 2-core server (Docs/Server.md) the producers then freed 98–100%
-/// of the values themselves; the server kept a p99 within 0.99–1.32×, a
-/// peak memory within 1.5–2.0× and a throughput of 0.94–1.03× (jemalloc) or
-/// 0.84–0.89× (glibc) of dropping inline's.
+/// The default, ``default``, is ``unbounded``: the Rust crate's promise.
+/// Every value handed over is destroyed on the worker, never on the thread
+/// that hands it over, and each producer's values in its order, however far
+/// behind the worker is. The crate says it plainly: "if you produce more
+/// garbage than the thread can handle, this will cause unbounded memory
+/// consumption". On a saturated 2-core server (Docs/Server.md) it served
+/// 0.35–0.71× the requests of dropping inline, with 1.8–4.6× the p99 and up to
+/// 6 GiB of queued garbage after 15 seconds.
 ///
-/// The Rust crate's queue is unbounded: "if you produce more garbage than the
-/// thread can handle, this will cause unbounded memory consumption". That
-/// strict behaviour, every value deferred, stays available as ``unbounded``.
-/// Measured on the same saturated server, it served 0.35–0.71× the requests
-/// of dropping inline, with 1.8–4.6× the p99 and up to 6 GiB of queued
-/// garbage after 15 seconds. Choose it when every value must leave the
-/// dropping thread and the worker is known to keep up.
+/// A saturated server is better served by a time bound, one line at startup:
+///
+/// ```swift
+/// DropWorker.shared.capacity = .server  // .timeBounded(maximumWait: .milliseconds(20))
+/// ```
+///
+/// While the worker keeps up, every value is deferred; while it is more than
+/// 20 ms behind, hand-offs destroy their values inline, as without deferring.
+/// Such a worker runs at ``DropPriority/idle`` unless told otherwise (see
+/// ``defaultPriority``), so deferring uses CPU your threads leave. On the same
+/// server the producers then freed 98–100% of the values themselves, and the
+/// server kept a p99 within 0.99–1.32×, a peak memory within 1.5–2.0× and a
+/// throughput of 0.94–1.03× (jemalloc) or 0.84–0.89× (glibc) of dropping
+/// inline's.
 ///
 /// A count bound caps the backlog in values. *Pending* values are the ones
 /// handed over and not yet destroyed, counting the one being destroyed right
@@ -44,7 +50,8 @@
 /// *thread*, a cooperative-pool thread when the hand-off happens in an
 /// `async` function: see ``OverflowPolicy/block``.
 public enum DropCapacity: Sendable, Hashable {
-    /// No bound: every hand-off is queued, the Rust crate's strict behaviour.
+    /// No bound: every hand-off is queued, the Rust crate's strict behaviour,
+    /// and the ``default``.
     ///
     /// Every value leaves the dropping thread, however far behind the worker
     /// is. A worker that cannot keep up (a saturated machine) holds ever more
@@ -113,19 +120,26 @@ public enum DropCapacity: Sendable, Hashable {
     ///
     /// A worker with this capacity runs at ``DropPriority/idle`` unless told
     /// otherwise, so that it takes only CPU your threads leave: see
-    /// ``defaultPriority``.
+    /// ``defaultPriority``. ``server`` is this policy at 20 ms.
     case timeBounded(maximumWait: Duration)
 }
 
 extension DropCapacity {
     /// The capacity of ``DropWorker/shared``, and of every worker and pool
-    /// made without one: `.timeBounded(maximumWait: .milliseconds(20))`.
+    /// made without one: ``unbounded``, the Rust crate's promise. Every value
+    /// is destroyed on a worker, never on the thread that hands it over, and
+    /// each producer's values in its order.
+    public static let `default` = DropCapacity.unbounded
+
+    /// The time-bounded policy for a saturated server,
+    /// `.timeBounded(maximumWait: .milliseconds(20))`: set it at startup with
+    /// `DropWorker.shared.capacity = .server`.
     ///
     /// 20 ms is five or more ticks of the coarse clock the bound reads: short
     /// enough that a worker that falls behind holds a few tens of milliseconds
     /// of production at most, and long enough that a worker busy with a batch
     /// of ordinary size does not count as behind.
-    public static let `default` = DropCapacity.timeBounded(maximumWait: .milliseconds(20))
+    public static let server = DropCapacity.timeBounded(maximumWait: .milliseconds(20))
 
     /// The scheduling class of a worker made with this capacity and no
     /// priority: ``DropPriority/idle`` for ``timeBounded(maximumWait:)``,
@@ -156,7 +170,7 @@ extension DropCapacity {
         case .bounded(let count, let policy):
             _precondition(
                 count >= 1,
-                "\(owner)(capacity: .bounded(\(count), …)): the capacity must be at least 1")
+                "\(Self.site(owner, ".bounded(\(count), …)")): the capacity must be at least 1")
             return (UInt64(count), policy)
         }
     }
@@ -169,9 +183,18 @@ extension DropCapacity {
         guard case .timeBounded(let maximumWait) = self else { return nil }
         _precondition(
             maximumWait > .zero,
-            "\(owner)(capacity: .timeBounded(maximumWait: \(maximumWait))): the wait must be positive")
+            "\(Self.site(owner, ".timeBounded(maximumWait: \(maximumWait))")): the wait must be positive")
         let (seconds, attoseconds) = maximumWait.components
         guard seconds < 1_000_000_000 else { return UInt64.max }
         return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+}
+
+extension DropCapacity {
+    /// Where a bad capacity was given, for a precondition's message: an
+    /// initializer (`DropWorker(capacity: …)`) or a property
+    /// (`DropWorker.capacity = …`), as `owner` names it.
+    static func site(_ owner: String, _ value: String) -> String {
+        owner.hasSuffix(".capacity") ? "\(owner) = \(value)" : "\(owner)(capacity: \(value))"
     }
 }

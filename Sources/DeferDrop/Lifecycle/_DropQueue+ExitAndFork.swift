@@ -32,7 +32,7 @@ extension _DropQueue {
     /// one path fewer to replay.
     static func _warmUpCodePaths() {
         let object = _WarmUp()
-        var state = State(priority: .batch)
+        var state = State(capacity: .unbounded, priority: .batch, priorityFollowsCapacity: false)
         // More than a chunk, so that both of `append`'s paths and the spare
         // chunks' path of `exchange` run.
         for _ in 0..._ChunkedQueue.chunkCapacity {

@@ -20,7 +20,7 @@ extension _DropQueue {
         var blockedProducers: [_Semaphore] = []
         state.withLock { state in
             // Values in lanes count as queued: the drain takes them too.
-            if usesLanes { Self.collectLanes(&state) }
+            Self.collectLanes(&state)
             switch state.lifecycle {
             case .idle where state.items.isEmpty:
                 state.lifecycle = .stopped

@@ -47,7 +47,8 @@ extension DropWorker {
     /// running at its capacity's ``DropCapacity/defaultPriority``: see
     /// ``init(name:capacity:priority:metricsFactory:)``.
     public convenience init(name: String, capacity: DropCapacity = .default, metricsFactory: any MetricsFactory) {
-        self.init(name: name, capacity: capacity, priority: capacity.defaultPriority, metricsFactory: metricsFactory)
+        Self._checkName(name, of: "DropWorker")
+        self.init(_checkedName: name, capacity: capacity, priority: nil, metrics: .factory(metricsFactory))
     }
 }
 #endif

@@ -99,9 +99,39 @@ public final class DropWorker: Disposer {
     @usableFromInline
     let _queue: _DropQueue
 
-    /// What this worker does when it holds as many pending values as it may:
-    /// see ``DropCapacity``. Fixed at creation.
-    public let capacity: DropCapacity
+    /// How far this worker may fall behind: see ``DropCapacity``. Reading it
+    /// gives back what was last set.
+    ///
+    /// Setting it takes effect for the hand-offs that follow, and is safe
+    /// while other threads hand values over: nothing is lost or destroyed
+    /// twice, and each producer's values stay in order. Any capacity may
+    /// change to any other:
+    /// - values already pending stay queued and are destroyed by the worker,
+    ///   or, under a time bound while it is behind, by producers, oldest
+    ///   first. A new count bound below what is pending makes producers wait
+    ///   (``OverflowPolicy/block``) or destroy inline until the worker is
+    ///   below it again;
+    /// - producers waiting for room try again under the new capacity;
+    /// - a worker whose priority was never given (at creation or through
+    ///   ``priority``) takes the new capacity's
+    ///   ``DropCapacity/defaultPriority``. Leaving ``DropPriority/idle``
+    ///   needs a privilege (see ``DropPriority``): without it, a worker that
+    ///   once ran at `.idle` stays there.
+    ///
+    /// The server recipe, at startup:
+    ///
+    /// ```swift
+    /// DropWorker.shared.capacity = .server
+    /// ```
+    public var capacity: DropCapacity {
+        get { _queue.capacity }
+        set { _setCapacity(newValue, owner: "DropWorker.capacity") }
+    }
+
+    /// Sets ``capacity``; `owner` names the property in a precondition's message.
+    package func _setCapacity(_ capacity: DropCapacity, owner: String) {
+        _queue.setCapacity(capacity, owner: owner)
+    }
 
     /// Creates a private worker with its own thread, running at the priority
     /// that suits its capacity, ``DropCapacity/defaultPriority``.
@@ -116,7 +146,8 @@ public final class DropWorker: Disposer {
     ///     their values inline; ``DropCapacity/unbounded`` is the Rust crate's
     ///     strict behaviour. A bound must be at least 1, a wait positive.
     public convenience init(name: String, capacity: DropCapacity = .default) {
-        self.init(name: name, capacity: capacity, priority: capacity.defaultPriority)
+        Self._checkName(name, of: "DropWorker")
+        self.init(_checkedName: name, capacity: capacity, priority: nil, metrics: .defaultFactory)
     }
 
     /// Creates a private worker with its own thread, running in the scheduling
@@ -133,11 +164,10 @@ public final class DropWorker: Disposer {
     }
 
     /// A worker named `name`, which the caller has checked.
-    convenience init(_checkedName name: String, capacity: DropCapacity, priority: DropPriority, metrics: _MetricsDestination) {
+    convenience init(_checkedName name: String, capacity: DropCapacity, priority: DropPriority?, metrics: _MetricsDestination) {
         self.init(
             _name: name, threadName: _WorkerThread.osName(for: name),
-            capacity: capacity, bound: capacity._checkedBound(for: "DropWorker"),
-            maximumWait: capacity._checkedMaximumWait(for: "DropWorker"), priority: priority, metrics: metrics)
+            capacity: capacity, policy: _DropPolicy(capacity, owner: "DropWorker"), priority: priority, metrics: metrics)
     }
 
     /// A worker named `prefix + suffix` whose thread name keeps the whole of
@@ -145,24 +175,22 @@ public final class DropWorker: Disposer {
     /// (`"defer-drop" + "-3"`). The caller has checked `prefix`; `capacity` is
     /// checked here, in the pool's name.
     package convenience init(
-        _namePrefix prefix: String, suffix: String, capacity: DropCapacity, priority: DropPriority,
+        _namePrefix prefix: String, suffix: String, capacity: DropCapacity, priority: DropPriority?,
         metrics: _MetricsDestination
     ) {
         self.init(
             _name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix),
-            capacity: capacity, bound: capacity._checkedBound(for: "ShardedDropPool"),
-            maximumWait: capacity._checkedMaximumWait(for: "ShardedDropPool"), priority: priority, metrics: metrics)
+            capacity: capacity, policy: _DropPolicy(capacity, owner: "ShardedDropPool"), priority: priority,
+            metrics: metrics)
     }
 
     private init(
         _name name: String, threadName: String,
-        capacity: DropCapacity, bound: (count: UInt64, policy: OverflowPolicy)?, maximumWait: UInt64?,
-        priority: DropPriority, metrics: _MetricsDestination
+        capacity: DropCapacity, policy: _DropPolicy, priority: DropPriority?, metrics: _MetricsDestination
     ) {
         self.name = name
-        self.capacity = capacity
         _queue = _DropQueue(
-            name: name, threadName: threadName, bound: bound, maximumWait: maximumWait, priority: priority,
+            name: name, threadName: threadName, capacity: capacity, policy: policy, priority: priority,
             metrics: _WorkerMetrics(metrics, workerName: name))
     }
 

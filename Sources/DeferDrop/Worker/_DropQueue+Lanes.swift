@@ -80,7 +80,7 @@ extension _DropQueue {
     /// and returns true, or returns false without touching `item` when the
     /// locked way must decide.
     @inline(__always)
-    func enqueueThroughLane(_ item: inout _DisposalItem?) -> Bool {
+    func enqueueThroughLane(_ item: inout _DisposalItem?, maximumWait: UInt64?) -> Bool {
         let seen = status.load(ordering: .relaxed) & ~Status.sleeping
         guard seen == 0 else {
             // Behind, and the queue is someone else's to drain: what the
@@ -289,8 +289,7 @@ extension _DropQueue {
     /// the worker's step): mirrors them into `status`, where producers
     /// appending to lanes read them without the lock.
     func publishCatchingUp(_ state: borrowing State) {
-        guard usesLanes, maximumWait != nil else { return }
-        let catchingUp = state.isCatchingUp
+        let catchingUp = policy.maximumWait != nil && state.isCatchingUp
         // Set only with `catchingUp`: any bit but `sleeping` sends a hand-off
         // the locked way, and a busy worker that is not behind always holds a batch.
         let queueHeld = catchingUp && (state.workerHoldsBatch || state.producerDrains)

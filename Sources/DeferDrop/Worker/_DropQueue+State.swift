@@ -33,9 +33,15 @@ extension _DropQueue {
     /// Noncopyable, as the queue it holds is.
     struct State: ~Copyable, Sendable {
         var lifecycle = Lifecycle.idle
+        /// The capacity as last set (`DropWorker.capacity`); `policyWord`
+        /// holds the policy it makes, for producers to read without the lock.
+        var capacity: DropCapacity
         /// The scheduling class the worker's thread should run in; it checks
         /// before each batch.
         var priority: DropPriority
+        /// Whether `priority` is the capacity's default and changes with it:
+        /// until a priority is given, at creation or later.
+        var priorityFollowsCapacity: Bool
         /// Whether the handler at process exit drains this queue.
         var drainsAtExit = true
         /// Producers waiting for room in a bounded queue, each on its own semaphore.

@@ -37,6 +37,8 @@ extension _DropQueue {
         var ready: [_Waiter]
         var priority: DropPriority
         var snapshot: _WorkerMetrics.Snapshot?
+        /// The policy the batch was taken under, which it is destroyed under.
+        var policy: _DropPolicy
     }
 
     /// Starts the worker thread. Called once, under the lock, by the first producer.
@@ -47,7 +49,7 @@ extension _DropQueue {
         startWorkerThread()
         state.lifecycle = .running
         setStatus(Status.notRunning, false)
-        if maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+        if policy.maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
     }
 
     func startWorkerThread() {
@@ -61,9 +63,9 @@ extension _DropQueue {
     private func runWorker(_ thread: _WorkerThreadState) {
         var batch: [_ChunkedQueue.Chunk] = []
         var destroyedInBatch: UInt64 = 0
-        /// With a time bound: `drainedByProducers` when the worker last stood
-        /// aside, or `nil` if it did not.
-        var drainedWhenStoodAside: UInt64?
+        /// With a time bound: the producers' activity at the worker's last
+        /// boundary (see `takeNextBatchWithTimeBound`).
+        var producerActivity: UInt64 = 0
         // The priority applies from the first batch on: a worker at `.idle`
         // that took its first batch at the default priority would then be
         // preempted in the middle of it, on a busy machine, for seconds.
@@ -82,7 +84,7 @@ extension _DropQueue {
         while true {
             let reclaimed = freed.bytes
             let (inPlace, releasedElsewhere) = thread.takeCounts()
-            let now = maximumWait == nil ? 0 : _deferdrop_coarse_monotonic_ns()
+            let now = _deferdrop_coarse_monotonic_ns()
             let decision = state.withLock { state -> WorkerDecision in
                     workerHoldsLock.store(true, ordering: .relaxed)
                     defer { workerHoldsLock.store(false, ordering: .relaxed) }
@@ -90,15 +92,27 @@ extension _DropQueue {
                     state.destroyedInPlace += inPlace
                     state.releasedElsewhere += releasedElsewhere
                     if let reclaimed { state.reclaimedBytes = reclaimed }
-                    if usesLanes { Self.collectLanes(&state) }
+                    Self.collectLanes(&state)
+                    let policy = policy
+                    // What a time-bounded batch left goes back to the head of
+                    // the queue, whatever the policy is now.
+                    if state.items.prepend(&batch), policy.maximumWait != nil { state.isCatchingUp = true }
+                    state.workerHoldsBatch = false
                     let standsAside: Bool
-                    if maximumWait != nil {
+                    if state.producerDrains {
+                        // The head of the queue is a producer's until it gives it back.
+                        standsAside = true
+                    } else if policy.maximumWait != nil {
                         standsAside = takeNextBatchWithTimeBound(
-                            &batch, drainedWhenStoodAside: &drainedWhenStoodAside, now: now, state: &state)
+                            &batch, producerActivity: &producerActivity, now: now, state: &state)
                     } else {
                         standsAside = false
                         state.items.exchange(&batch)
+                        state.workerHoldsBatch = !batch.isEmpty
                     }
+                    // Lanes outlive a change of capacity: once a producer has
+                    // one, the worker looks at them last before it sleeps or stops.
+                    let hasLanes = !state.lanes.isEmpty
                     let step: WorkerStep
                     if standsAside {
                         setStatus(Status.sleeping, true)
@@ -106,13 +120,13 @@ extension _DropQueue {
                     } else if !batch.isEmpty {
                         step = .destroy
                     } else if case .stopping = state.lifecycle {
-                        if usesLanes, !lookedLast {
+                        if hasLanes, !lookedLast {
                             step = .lookLast
                         } else {
                             state.lifecycle = .stopped
                             step = .stop
                         }
-                    } else if usesLanes, !announcedSleep {
+                    } else if hasLanes, !announcedSleep {
                         setStatus(Status.sleeping, true)
                         step = .announceSleep
                     } else {
@@ -122,7 +136,7 @@ extension _DropQueue {
                     publishCatchingUp(state)
                     return WorkerDecision(
                         step: step, ready: state.takeReadyWaiters(), priority: state.priority,
-                        snapshot: publisher == nil ? nil : state.metricsSnapshot)
+                        snapshot: publisher == nil ? nil : state.metricsSnapshot, policy: policy)
                 }
             let step = decision.step
             let ready = decision.ready
@@ -153,10 +167,10 @@ extension _DropQueue {
             case .destroy:
                 lookedLast = false
                 let start = publisher == nil ? nil : ContinuousClock.now
-                if let bound {
+                if let bound = decision.policy.bound {
                     Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count, thread: thread) }
                     destroyedInBatch = 0
-                } else if let maximumWait {
+                } else if let maximumWait = decision.policy.maximumWait {
                     destroyedInBatch = Self.destroy(&batch, on: thread, until: now &+ maximumWait) {}
                 } else {
                     destroyedInBatch = Self.destroy(&batch, on: thread) {}
@@ -172,7 +186,9 @@ extension _DropQueue {
                 wakeUp.wait()
             case .standAside:
                 destroyedInBatch = 0
-                _ = wakeUp.wait(nanoseconds: maximumWait!)
+                // A producer's drain lasts up to the bound it was taken
+                // under; one that outlives a lifted bound wakes the worker.
+                _ = wakeUp.wait(nanoseconds: decision.policy.maximumWait ?? Self.standAsideWithoutTimeBound)
                 // Stood aside until the time ran out, or was woken: awake either way.
                 setStatus(Status.sleeping, false)
             case .announceSleep:
@@ -191,6 +207,11 @@ extension _DropQueue {
         }
     }
 
+    /// How long (ns) a worker without a time bound waits, at most, for a
+    /// producer's drain begun under one to end; the drain wakes it when it
+    /// does, so this bounds only a lost race.
+    private static let standAsideWithoutTimeBound: UInt64 = 20_000_000
+
     /// Before the worker's last look at the lanes: every producer's append
     /// so far is visible, or that producer will see what the worker
     /// published before (`sleeping`, `notRunning`).
@@ -207,26 +228,30 @@ extension _DropQueue {
     /// Why stand aside: a worker that is behind, at `.idle` on a saturated
     /// machine, is preempted for long stretches, and whatever it has taken
     /// off the queue stays allocated until it runs again. So while it is
-    /// catching up, it leaves the queue to the producers, which destroy it
-    /// in order on their next hand-offs (`takeQueueToDrain`), and sleeps
-    /// for up to the bound. It takes the queue back only if no producer
-    /// made progress with it in that time: then no one else will, and it
-    /// is the worker's again. A worker that stands aside holds nothing, so
-    /// a producer can always take the queue.
+    /// catching up and producers are handing over, it leaves the queue to
+    /// them, which destroy it in order on their next hand-offs
+    /// (`takeQueueToDrain`), and sleeps for up to the bound.
+    ///
+    /// Whether producers are handing over shows in `producerActivity`: the
+    /// values they drained or destroyed inline, which is all a hand-off can
+    /// do while the worker is catching up. A producer cannot drain while the
+    /// worker holds a batch, so a change since the last boundary means
+    /// producers are there, and one since the last stand-aside means they
+    /// went on. With none, the worker keeps the queue and drains it as fast
+    /// as an unbounded one: a burst followed by quiet costs no stand-aside.
+    /// A worker that stands aside holds nothing, so a producer can always
+    /// take the queue.
     private func takeNextBatchWithTimeBound(
-        _ batch: inout [_ChunkedQueue.Chunk], drainedWhenStoodAside: inout UInt64?, now: UInt64,
-        state: inout State
+        _ batch: inout [_ChunkedQueue.Chunk], producerActivity: inout UInt64, now: UInt64, state: inout State
     ) -> Bool {
-        if state.items.prepend(&batch) { state.isCatchingUp = true }
-        state.workerHoldsBatch = false
         let isRunning = if case .running = state.lifecycle { true } else { false }
         state.endCatchingUpIfCaughtUp()
-        let producersMadeProgress = drainedWhenStoodAside != state.drainedByProducers
-        if state.producerDrains || (state.isCatchingUp && isRunning && producersMadeProgress) {
-            drainedWhenStoodAside = state.drainedByProducers
+        let activity = state.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
+        let producersAreActive = activity != producerActivity
+        producerActivity = activity
+        if state.isCatchingUp && isRunning && producersAreActive {
             return true
         }
-        drainedWhenStoodAside = nil
         state.items.exchange(&batch)
         state.workerHoldsBatch = !batch.isEmpty
         // While catching up, the worker still owes what it owed: producers

@@ -40,13 +40,9 @@ final class _DropQueue: Sendable {
     let threadName: String
     /// The public name, for messages.
     let name: String
-    /// The most values pending at once, and what a full queue does; `nil`
-    /// when unbounded.
-    let bound: (count: UInt64, policy: OverflowPolicy)?
-    /// With `DropCapacity.timeBounded`, how long in nanoseconds the worker may
-    /// be busy with one batch (or asleep with values waiting) before
-    /// hand-offs destroy inline; `nil` otherwise.
-    let maximumWait: UInt64?
+    /// The capacity's policy, encoded (`_DropPolicy.word`): written only
+    /// under the lock, read anywhere. Read it through `policy`.
+    let policyWord: Atomic<UInt64>
     /// Where the worker reports its metrics; `nil` without the `Metrics` trait.
     let metrics: _WorkerMetrics?
 
@@ -65,10 +61,6 @@ final class _DropQueue: Sendable {
 
     /// The queue's identity for the producers' lanes (see `_DropQueue+Lanes`).
     let id = _DropQueue.nextIdentity()
-    /// Whether producers hand values over through lanes, without the lock:
-    /// unbounded and time-bounded queues. (A bound needs the count of
-    /// pending values at each hand-off, which only the lock has.)
-    let usesLanes: Bool
     /// What producers read without the lock: `Status` bits.
     let status = Atomic<UInt8>(Status.notRunning)
     /// The tickets producers take before they append to their lanes, from
@@ -84,18 +76,16 @@ final class _DropQueue: Sendable {
     static let maximumNestingDepth = 64
 
     init(
-        name: String, threadName: String, bound: (count: UInt64, policy: OverflowPolicy)?, maximumWait: UInt64?,
-        priority: DropPriority, metrics: _WorkerMetrics?
+        name: String, threadName: String, capacity: DropCapacity, policy: _DropPolicy, priority: DropPriority?,
+        metrics: _WorkerMetrics?
     ) {
         self.name = name
         self.threadName = threadName
-        self.bound = bound
-        self.maximumWait = maximumWait
+        policyWord = Atomic(policy.word)
         self.metrics = metrics
-        usesLanes = bound == nil
         // Before any producer of any queue appends: which side fences.
         _ = _DropQueue.sleeperFences
-        state = _Lock(State(priority: priority))
+        state = _Lock(State(capacity: capacity, priority: priority ?? capacity.defaultPriority, priorityFollowsCapacity: priority == nil))
         keepAcrossFork()
         _ProcessLifecycle.shared.register(self)
     }
@@ -147,8 +137,9 @@ final class _DropQueue: Sendable {
         let isOnWorkerThread = isOnWorkerThread
         if isOnWorkerThread {
             if Self.destroyInPlace(&item) { return }
-        } else if usesLanes, enqueueThroughLane(&item) {
-            return
+        } else {
+            let policy = policy
+            if policy.usesLanes, enqueueThroughLane(&item, maximumWait: policy.maximumWait) { return }
         }
         while true {
             // With a time bound, a producer does not wait for the lock while
@@ -165,7 +156,7 @@ final class _DropQueue: Sendable {
             // the benchmark's stream in ten).
             var handoff: Handoff?
             var drained: [_ChunkedQueue.Chunk] = []
-            if maximumWait == nil || isOnWorkerThread {
+            if policy.maximumWait == nil || isOnWorkerThread {
                 handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
             } else {
                 let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
@@ -209,10 +200,12 @@ final class _DropQueue: Sendable {
         _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
     ) -> Handoff {
         defer { publishCatchingUp(state) }
+        // The lock's holder reads the policy it decides under.
+        let policy = policy
         // A destructor of a value this thread is draining: part of that
         // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
         // would wait for ever: the worker stands aside while a producer drains.)
-        if maximumWait != nil, isDrainingOnCallingThread { return .destroyInline }
+        if state.producerDrains, isDrainingOnCallingThread { return .destroyInline }
         switch state.lifecycle {
         case .idle:
             startRunning(&state)
@@ -228,9 +221,10 @@ final class _DropQueue: Sendable {
             return .destroyInline
         }
         // Every value put in a lane before is queued ahead of this one, and
-        // counts towards what is pending, behind or bounded.
-        if usesLanes { Self.collectLanes(&state) }
-        if let bound, state.pending >= bound.count, !isOnWorkerThread {
+        // counts towards what is pending, behind or bounded (lanes outlive a
+        // change of capacity to a count bound).
+        Self.collectLanes(&state)
+        if let bound = policy.bound, state.pending >= bound.count, !isOnWorkerThread {
             if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
                 return .destroyInline
             }
@@ -238,7 +232,7 @@ final class _DropQueue: Sendable {
             state.roomWaiters.append(room)
             return .waitForRoom(room)
         }
-        if let maximumWait, !isOnWorkerThread {
+        if let maximumWait = policy.maximumWait, !isOnWorkerThread {
             if state.isCatchingUp || (state.shouldCheckWhetherBehind && isBehind(maximumWait: maximumWait)) {
                 guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
                 return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
@@ -251,7 +245,7 @@ final class _DropQueue: Sendable {
             state.extendBarriersOverNestedValue()
         }
         guard claimWakeUp() else { return .queued }
-        if maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+        if policy.maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
         return .queuedWakeWorker
     }
 
@@ -271,10 +265,11 @@ final class _DropQueue: Sendable {
             state.endCatchingUpIfCaughtUp()
             publishCatchingUp(state)
             // The worker stands aside while a producer drains, for up to the
-            // bound; a shutdown to finish is worth waking it for.
+            // bound; a shutdown to finish, or a time bound since lifted, is
+            // worth waking it for.
             let isStopping = if case .running = state.lifecycle { false } else { true }
             ready = state.takeReadyWaiters()
-            mustWake = isStopping && claimWakeUp()
+            mustWake = (isStopping || policy.maximumWait == nil) && claimWakeUp()
         }
         metrics?.countDrainedByProducer(count)
         for waiter in ready { waiter.resume() }
@@ -309,11 +304,60 @@ final class _DropQueue: Sendable {
 
     // MARK: Settings
 
+    /// The policy in force: one relaxed load. Under the lock, the one the
+    /// lock's holder decides under; elsewhere, possibly the one before a
+    /// change that is under way.
+    var policy: _DropPolicy {
+        _DropPolicy(word: policyWord.load(ordering: .relaxed))
+    }
+
+    /// The capacity last set, as given.
+    var capacity: DropCapacity {
+        state.withLock { $0.capacity }
+    }
+
+    /// Changes the capacity (`DropWorker.capacity`) for the hand-offs that
+    /// follow; `owner` names the property in a precondition's message.
+    ///
+    /// Pending values stay queued, in order. Producers waiting for room try
+    /// again under the new policy. When a time bound is lifted, the worker
+    /// stops catching up, and a producer draining the queue finishes its
+    /// drain while the worker waits; when one is set, the worker owes
+    /// progress from now if it holds values. A producer that read the old
+    /// policy on the lock-free way may still put its value in its lane,
+    /// which the worker and every locked hand-off collect under any policy.
+    /// A worker whose priority follows its capacity takes the new one's.
+    func setCapacity(_ capacity: DropCapacity, owner: String) {
+        let policy = _DropPolicy(capacity, owner: owner)
+        var room: [_Semaphore] = []
+        var mustWake = false
+        state.withLock { state in
+            let wasTimeBounded = self.policy.maximumWait != nil
+            state.capacity = capacity
+            policyWord.store(policy.word, ordering: .relaxed)
+            if state.priorityFollowsCapacity { state.priority = capacity.defaultPriority }
+            if policy.maximumWait == nil {
+                state.isCatchingUp = false
+                workingSince.store(0, ordering: .relaxed)
+            } else if !wasTimeBounded {
+                let owes = state.workerHoldsBatch || !state.items.isEmpty
+                workingSince.store(owes ? _deferdrop_coarse_monotonic_ns() : 0, ordering: .relaxed)
+            }
+            publishCatchingUp(state)
+            swap(&room, &state.roomWaiters)
+            // A worker asleep or standing aside reads the new policy and priority.
+            mustWake = claimWakeUp()
+        }
+        for producer in room { producer.signal() }
+        if mustWake { wakeUp.signal() }
+    }
+
     var priority: DropPriority {
         get { state.withLock { $0.priority } }
         set {
             let mustWake = state.withLock { state in
                 state.priority = newValue
+                state.priorityFollowsCapacity = false
                 return claimWakeUp()
             }
             // A sleeping worker wakes to apply it now, and sleeps again.

@@ -36,9 +36,7 @@ extension ShardedDropPool {
         shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
         capacity: DropCapacity = .default, metricsFactory: any MetricsFactory
     ) {
-        self.init(
-            shards: shards, name: name, capacity: capacity, priority: capacity.defaultPriority,
-            metricsFactory: metricsFactory)
+        self.init(shards: shards, name: name, capacity: capacity, priority: nil, metrics: .factory(metricsFactory))
     }
 }
 #endif

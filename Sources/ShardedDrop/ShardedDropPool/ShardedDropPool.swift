@@ -79,9 +79,16 @@ public final class ShardedDropPool: Disposer {
 
     let _assignment: _ShardAssignment
 
-    /// What each shard does when it holds as many pending values as it may:
-    /// see `DropCapacity`. The bound is per shard. Fixed at creation.
-    public let capacity: DropCapacity
+    /// How far *each* shard may fall behind: see `DropCapacity`; a bound is
+    /// per shard. Setting it sets every shard's `DropWorker.capacity`, with
+    /// what that says, one shard after another; reading it gives shard 0's,
+    /// which is what was last set.
+    public var capacity: DropCapacity {
+        get { _workers[0].capacity }
+        set {
+            for worker in _workers { worker._setCapacity(newValue, owner: "ShardedDropPool.capacity") }
+        }
+    }
 
     /// Creates a pool of `shards` workers, each with its own thread, running at
     /// the priority that suits their capacity, `DropCapacity.defaultPriority`.
@@ -102,7 +109,7 @@ public final class ShardedDropPool: Disposer {
         shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
         capacity: DropCapacity = .default
     ) {
-        self.init(shards: shards, name: name, capacity: capacity, priority: capacity.defaultPriority)
+        self.init(shards: shards, name: name, capacity: capacity, priority: nil, metrics: .defaultFactory)
     }
 
     /// Creates a pool whose shards' threads run in the scheduling class
@@ -116,7 +123,7 @@ public final class ShardedDropPool: Disposer {
 
     /// The pool's one designated initializer; `metrics` says where every
     /// shard reports.
-    init(shards: Int, name: String, capacity: DropCapacity, priority: DropPriority, metrics: _MetricsDestination) {
+    init(shards: Int, name: String, capacity: DropCapacity, priority: DropPriority?, metrics: _MetricsDestination) {
         _precondition(
             shards >= 1,
             "ShardedDropPool(shards: \(shards)): a pool needs at least one shard")
@@ -128,7 +135,6 @@ public final class ShardedDropPool: Disposer {
             """)
         DropWorker._checkName(name, of: "ShardedDropPool")
         self.name = name
-        self.capacity = capacity
         _workers = (0..<shards).map {
             DropWorker(_namePrefix: name, suffix: "-\($0)", capacity: capacity, priority: priority, metrics: metrics)
         }
