@@ -24,7 +24,8 @@
 #   once, the slowest thread's time against the slowest inline release.
 # burst: 300 arrays of 5,000 objects handed over at once, then nothing: the
 #   time until a time-bounded worker (20 ms) has destroyed them all, as a ratio
-#   to an unbounded one's (both at .batch; median of 9 alternating rounds).
+#   to an unbounded one's (both at .batch; 9 alternating rounds, the ratio of
+#   their totals, the median and the worst).
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the

@@ -22,6 +22,27 @@ struct DeferDropValueTests {
         #expect(worker.statistics.releasedElsewhere == 0)
     }
 
+    @Test("assigning value hands the old value to the worker, 10,000 times, in order; a copy keeps what it shared")
+    func assignmentDefersTheOldValue() {
+        let worker = DropWorker(name: "assign")
+        let log = DestructionLog()
+        var wrapper = DeferDrop(SendableProbe(log, sequence: 0), on: worker)
+        for sequence in 1..<10_000 {
+            wrapper.value = SendableProbe(log, sequence: sequence)
+        }
+        let copy = wrapper
+        wrapper.value = SendableProbe(log, sequence: 10_000)
+        worker.flush()
+        #expect(log.count == 9_999, "each replaced value, and not the one the copy still shares")
+        #expect(log.onCreatorCount == 0, "an old value was destroyed on the assigning thread")
+        #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 9_999) == nil)
+        #expect(copy.value.sequence == 9_999 && wrapper.value.sequence == 10_000)
+        _ = consume copy
+        _ = consume wrapper
+        worker.flush()
+        #expect(log.count == 10_001 && log.onCreatorCount == 0)
+    }
+
     @Test("wrappers as Dictionary values and Set members: looked up by value, destroyed on the worker")
     func dictionaryAndSet() {
         let worker = DropWorker(name: "in-collections", capacity: .unbounded)
@@ -244,5 +265,22 @@ final class Counted: Sendable {
     deinit {
         let thread = currentThread()
         destroyed.withLock { $0[thread, default: 0] += 1 }
+    }
+}
+
+/// A `Sendable` class whose deinit records the thread it runs on: what the
+/// `value` setter, which needs `Sendable`, can be given.
+final class SendableProbe: Sendable {
+    let log: DestructionLog
+    let sequence: Int
+    let creator = currentThread()
+
+    init(_ log: DestructionLog, sequence: Int) {
+        self.log = log
+        self.sequence = sequence
+    }
+
+    deinit {
+        log.recordDestruction(sequence: sequence, creator: creator)
     }
 }

@@ -19,3 +19,37 @@ extension DeferDrop where Value: Copyable {
         }
     }
 }
+
+extension DeferDrop where Value: Copyable & Sendable {
+    /// The wrapped value, read in place and modified in place, copy on
+    /// write, as the unconstrained `value`; and assigned: `wrapper.value =
+    /// newValue` hands the old value to the wrapper's disposer, as dropping
+    /// the wrapper would, instead of freeing it on the assigning thread.
+    ///
+    /// Why `Sendable`: the old value leaves for the worker's thread, and a
+    /// setter cannot take its new value `sending`, so Swift cannot check that
+    /// the caller keeps no reference into it. For a value that is not
+    /// `Sendable`, assignment replaces the value in place and frees the old
+    /// one where it is assigned; assign a new wrapper instead
+    /// (`wrapper = DeferDrop(newValue)`), which defers the old one.
+    ///
+    /// Copies of the wrapper that shared the old value keep it; it is
+    /// deferred when the last of them ends.
+    @inlinable
+    public var value: Value {
+        _read { yield _storage.value! }
+        set {
+            if isKnownUniquelyReferenced(&_storage) {
+                let old = _storage.value.take()!
+                _storage.value = newValue
+                _storage._handOver(_Transfer(value: old))
+            } else {
+                _storage = _DeferDropStorage(newValue, disposer: _storage.disposer)
+            }
+        }
+        _modify {
+            _makeUnique()
+            yield &_storage.value!
+        }
+    }
+}

@@ -182,7 +182,12 @@ final class _DeferDropStorage<Value: ~Copyable> {
         // copy-on-write copy of one, or a freshly decoded one), and this is the
         // storage's last reference, so no wrapper can reach the value any more;
         // the compiler cannot carry that knowledge into a deinit.
-        let transfer = _Transfer(value: value)
+        _handOver(_Transfer(value: value))
+    }
+
+    /// Hands `transfer`'s value to the disposer.
+    @usableFromInline
+    func _handOver(_ transfer: consuming _Transfer<Value>) {
         if let disposer {
             disposer.dispose(transfer.value)
         } else {
