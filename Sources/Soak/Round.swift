@@ -21,6 +21,8 @@ struct RoundTarget: Sendable {
     let shutdownGracefully: (@Sendable () async -> Void)?
     /// Each worker's statistics (one, or one per shard).
     let statistics: @Sendable () -> [DropStatistics]
+    /// Sets the capacity of the worker, or of every shard.
+    let setCapacity: @Sendable (DropCapacity) -> Void
     /// Whether a barrier covers the values that the destructors of the values
     /// it covers hand over: a worker's does; a pool's flushes its shards one
     /// after another, so a value handed to a shard already flushed is not.
@@ -38,7 +40,7 @@ struct RoundTarget: Sendable {
                 disposer: pool, flush: { pool.flush() }, flushWithTimeout: { pool.flush(timeout: $0) },
                 flushAsync: { await pool.flush() }, shutdown: { pool.shutdown() },
                 shutdownGracefully: { await pool.shutdownGracefully() }, statistics: { pool.statistics },
-                barrierCoversNested: false)
+                setCapacity: { pool.capacity = $0 }, barrierCoversNested: false)
         }
     }
 
@@ -52,7 +54,7 @@ struct RoundTarget: Sendable {
         return RoundTarget(
             disposer: worker, flush: { worker.flush() }, flushWithTimeout: { worker.flush(timeout: $0) },
             flushAsync: { await worker.flush() }, shutdown: shutdown, shutdownGracefully: shutdownGracefully,
-            statistics: { [worker.statistics] }, barrierCoversNested: true)
+            statistics: { [worker.statistics] }, setCapacity: { worker.capacity = $0 }, barrierCoversNested: true)
     }
 }
 
@@ -104,6 +106,18 @@ func runRound(_ scenario: Scenario, round: Int, random: inout SoakRandom) -> Str
                 ledger.checkDestroyed(upTo: handed, nested: true, after: "shutdown()")
             })
         stopped = true
+    }
+    if scenario.switchesCapacity {
+        // Every policy in turn, at random, until every producer is done.
+        let seed = random.next()
+        threads.append(
+            SoakThread {
+                var random = SoakRandom(seed: seed)
+                while producersDone.load(ordering: .acquiring) < scenario.producers, ledger.problem == nil {
+                    target.setCapacity(Scenario.randomCapacity(using: &random))
+                    usleep(UInt32.random(in: 50...500, using: &random))
+                }
+            })
     }
     if scenario.forks > 0 {
         // Each fork after a random number of hand-offs in all, or once every producer is done.

@@ -23,16 +23,12 @@ struct Scenario: CustomStringConvertible {
     var shutdownAfter: Int?
     /// How many times the process forks during the round (`Forks.swift`).
     var forks = 0
+    /// Whether a thread sets the target's capacity at random while the producers hand over.
+    var switchesCapacity = false
 
     /// A random round; one that may fork if `forking`.
     static func random(using random: inout SoakRandom, round: Int, forking: Bool) -> Scenario {
-        let capacity: DropCapacity = switch Int.random(in: 0..<5, using: &random) {
-        case 0: .unbounded
-        case 1: .bounded(Int.random(in: 1...64, using: &random), whenFull: .block)
-        case 2: .bounded(Int.random(in: 1...64, using: &random), whenFull: .destroyInline)
-        case 3: .timeBounded(maximumWait: .milliseconds(Int.random(in: 1...20, using: &random)))
-        default: .server
-        }
+        let capacity = randomCapacity(using: &random)
         let target: Target = switch Int.random(in: 0..<5, using: &random) {
         case 0: .shared
         case 1, 2: .worker(capacity, [DropPriority.normal, .batch, .idle].randomElement(using: &random)!)
@@ -54,7 +50,21 @@ struct Scenario: CustomStringConvertible {
         if forking, scenario.priority != .idle, random.chance(0.1) {
             scenario.forks = Int.random(in: 1...3, using: &random)
         }
+        // Not the shared worker's: later rounds read its capacity. Not with
+        // forks: a pool whose priority follows its capacity may turn `.idle`.
+        if !isShared, scenario.forks == 0, random.chance(0.15) { scenario.switchesCapacity = true }
         return scenario
+    }
+
+    /// One of every kind of capacity, at random.
+    static func randomCapacity(using random: inout SoakRandom) -> DropCapacity {
+        switch Int.random(in: 0..<5, using: &random) {
+        case 0: .unbounded
+        case 1: .bounded(Int.random(in: 1...64, using: &random), whenFull: .block)
+        case 2: .bounded(Int.random(in: 1...64, using: &random), whenFull: .destroyInline)
+        case 3: .timeBounded(maximumWait: .milliseconds(Int.random(in: 1...20, using: &random)))
+        default: .server
+        }
     }
 
     var description: String {
@@ -69,13 +79,15 @@ struct Scenario: CustomStringConvertible {
         if slowChance > 0 { text += ", slow \(String(format: slowChance * 100))% × \(slowNanoseconds / 1000) µs" }
         if let shutdownAfter { text += ", shutdown after \(shutdownAfter)" }
         if forks > 0 { text += ", \(forks) forks" }
+        if switchesCapacity { text += ", switching capacity" }
         return text
     }
 
     /// Whether no value may be destroyed on its producer's thread while the
     /// worker runs: no time bound, and a full queue blocks.
     var isStrict: Bool {
-        switch capacity {
+        if switchesCapacity { return false }
+        return switch capacity {
         case .unbounded, .bounded(_, whenFull: .block): true
         default: false
         }
@@ -92,7 +104,7 @@ struct Scenario: CustomStringConvertible {
 
     /// The bound on pending values, if the capacity has one.
     var bound: Int? {
-        if case .bounded(let count, _) = capacity { return count }
+        if !switchesCapacity, case .bounded(let count, _) = capacity { return count }
         return nil
     }
 

@@ -43,6 +43,47 @@ struct DeferDropValueTests {
         #expect(log.count == 10_001 && log.onCreatorCount == 0)
     }
 
+    @Test("@DeferredDrop: assignment defers the old value, mutation is in place, the last value is deferred with its owner")
+    func propertyWrapper() {
+        struct Owner {
+            @DeferredDrop var probes: [SendableProbe]
+
+            init(_ probes: [SendableProbe], on worker: DropWorker) {
+                _probes = DeferredDrop(wrappedValue: probes, on: worker)
+            }
+        }
+        let worker = DropWorker(name: "property")
+        let log = DestructionLog()
+        var owner = Owner([SendableProbe(log, sequence: 0)], on: worker)
+        for sequence in 1..<1_000 {
+            owner.probes = [SendableProbe(log, sequence: sequence)]
+        }
+        for sequence in 1_000..<1_100 {
+            owner.probes.append(SendableProbe(log, sequence: sequence))
+        }
+        worker.flush()
+        #expect(log.count == 999, "each replaced array, and nothing the in-place appends kept")
+        #expect(owner.probes.count == 101 && owner.$probes.value.count == 101)
+        _ = consume owner
+        worker.flush()
+        #expect(log.count == 1_100)
+        #expect(log.onCreatorCount == 0, "a value was destroyed on the owner's thread")
+        #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 1_100) == nil)
+    }
+
+    @Test("@DeferredDrop with a default value, on the shared worker")
+    func propertyWrapperDefault() {
+        struct Owner {
+            @DeferredDrop var index: [String: [Int]] = [:]
+        }
+        var owner = Owner()
+        owner.index["swift", default: []].append(1)
+        owner.index["swift", default: []].append(2)
+        #expect(owner.index == ["swift": [1, 2]])
+        owner.index = [:]
+        #expect(owner.index.isEmpty)
+    }
+
     @Test("wrappers as Dictionary values and Set members: looked up by value, destroyed on the worker")
     func dictionaryAndSet() {
         let worker = DropWorker(name: "in-collections", capacity: .unbounded)

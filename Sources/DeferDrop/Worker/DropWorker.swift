@@ -8,18 +8,17 @@
 /// ``shutdown()`` it when the subsystem stops.
 ///
 /// ## Guarantees
-/// - **Off the caller's thread, while the worker keeps up.** A value handed
-///   over is destroyed on the worker's thread, not on the thread that handed
-///   it over. Ownership is *moved* into the queue, so the caller cannot end up
-///   doing the final release. Two exceptions, each counted in
-///   ``DropStatistics/destroyedInline``: a worker that has been shut down (see
-///   below), and, with the default capacity, a worker more than 20 ms behind,
-///   whose producers then free their values themselves, as without deferring,
-///   and the values still queued for it, oldest first, rather than pile up
-///   memory and take CPU from your threads (see ``DropCapacity/default`` and
-///   ``DropCapacity/timeBounded(maximumWait:)``). ``DropCapacity/unbounded``
-///   is the crate's strict behaviour, where every value leaves the dropping
-///   thread.
+/// - **Off the caller's thread.** With the default capacity,
+///   ``DropCapacity/unbounded`` (the crate's), a value handed over is
+///   destroyed on the worker's thread, never on the thread that handed it
+///   over. Ownership is *moved* into the queue, so the caller cannot end up
+///   doing the final release. What you choose otherwise is counted in
+///   ``DropStatistics/destroyedInline``: values handed over after
+///   ``shutdown()`` (see below), a count bound's
+///   ``OverflowPolicy/destroyInline``, and a time bound's values while the
+///   worker is behind (``DropCapacity/server``). What a value's own
+///   references do is counted in ``DropStatistics/releasedElsewhere``, and
+///   ``DeferDrop/take()`` hands a value back undeferred.
 /// - **In order.** Values are destroyed in the order they were handed over:
 ///   everything one thread hands over is destroyed in that thread's order,
 ///   and a value handed over after another thread's hand-off has returned
@@ -48,14 +47,15 @@
 /// A worker starts its thread on the first value it is given, so an unused
 /// worker costs no thread. The thread is named after the worker: see ``name``.
 ///
-/// - **Bounded in time by default.** A worker at most 20 ms behind, or, with
-///   `.bounded(n, whenFull:)`, at most `n` values waiting: see
-///   ``DropCapacity``.
-/// - **Only spare CPU by default, and never preempts its producers.** A
-///   worker with the default capacity runs in `SCHED_IDLE`, on what your
-///   threads leave; one with ``DropCapacity/unbounded`` or a count bound in
-///   `SCHED_BATCH`, a fair share that never preempts a running thread on
-///   wake-up: see ``priority`` and ``DropPriority``.
+/// - **Unbounded by default, bounded in one line.** ``capacity`` may be set
+///   at any time: to ``DropCapacity/server`` (at most 20 ms behind, then
+///   producers free their own values) or to `.bounded(n, whenFull:)` (at
+///   most `n` values waiting): see ``DropCapacity``.
+/// - **A fair share of CPU, and never preempts its producers.** A worker
+///   with the default capacity or a count bound runs in `SCHED_BATCH`, a fair
+///   share that never preempts a running thread on wake-up; a time-bounded
+///   one in `SCHED_IDLE`, on what your threads leave: see ``priority`` and
+///   ``DropPriority``.
 /// - **Drained at exit.** A normal process exit waits until every worker has
 ///   destroyed what it holds, unless ``drainsAtExit`` is `false`.
 /// - **fork()-safe.** In a child process the worker starts a new thread on
@@ -64,10 +64,11 @@
 /// ## Caveats
 /// - Memory stays allocated until the worker has destroyed the value. If values
 ///   are produced faster than one thread can destroy them, an
-///   ``DropCapacity/unbounded`` queue (the crate's) grows without bound; the
-///   default's producers free inline instead. The `ShardedDrop` module's
+///   ``DropCapacity/unbounded`` queue (the default, the crate's) grows
+///   without bound; a time bound's producers free inline instead
+///   (``DropCapacity/server``). The `ShardedDrop` module's
 ///   `ShardedDropPool` spreads the work over several workers.
-/// - A worker at ``DropPriority/idle`` (the default's) gets almost no CPU
+/// - A worker at ``DropPriority/idle`` (a time-bounded one's) gets almost no CPU
 ///   while every core is busy: a `flush()` there waits until the machine has
 ///   some to spare. The time bound keeps what it waits for to about 20 ms of
 ///   production, but on a saturated machine that may take seconds to free.
@@ -142,9 +143,9 @@ public final class DropWorker: Disposer {
     ///   - name: Names the worker and its thread. Must not be empty and must
     ///     not contain a NUL character.
     ///   - capacity: How far the worker may fall behind. The default,
-    ///     ``DropCapacity/default``, is 20 ms, after which hand-offs destroy
-    ///     their values inline; ``DropCapacity/unbounded`` is the Rust crate's
-    ///     strict behaviour. A bound must be at least 1, a wait positive.
+    ///     ``DropCapacity/default``, is ``DropCapacity/unbounded``, the Rust
+    ///     crate's promise; ``DropCapacity/server`` destroys inline while the
+    ///     worker is 20 ms behind. A bound must be at least 1, a wait positive.
     public convenience init(name: String, capacity: DropCapacity = .default) {
         Self._checkName(name, of: "DropWorker")
         self.init(_checkedName: name, capacity: capacity, priority: nil, metrics: .defaultFactory)
@@ -196,8 +197,8 @@ public final class DropWorker: Disposer {
 
     /// The scheduling class of the worker's thread: its capacity's
     /// ``DropCapacity/defaultPriority`` unless set otherwise, so
-    /// ``DropPriority/idle`` for ``shared`` and for any worker made with the
-    /// default capacity.
+    /// ``DropPriority/batch`` for ``shared`` and for any worker made with the
+    /// default capacity. Until it is set, it follows ``capacity``.
     ///
     /// Settable at any time, ``shared``'s too; the worker applies a change
     /// before it destroys its next value (a sleeping worker wakes to apply

@@ -36,12 +36,12 @@ import _DeferDropShims
 ///   thread id that the system may give to a later thread.
 /// - **Everything a `DropWorker` guarantees, per shard.** Values are moved;
 ///   `flush()` is a barrier over every shard; ``shutdown()`` loses nothing.
-///   With the default capacity, `DropCapacity.default`, each shard is bounded
-///   in time and runs only on spare CPU: while a shard is more than 20 ms
-///   behind, the values handed to it are destroyed on their producer, as
-///   without deferring, with the values still queued on that shard, and
-///   counted in `destroyedInline`. With
-///   `capacity: .unbounded` no value is ever destroyed on its producer.
+///   With the default capacity, `DropCapacity.default` (`.unbounded`), no
+///   value is ever destroyed on its producer. With `capacity: .server`, each
+///   shard is bounded in time and runs only on spare CPU: while a shard is
+///   more than 20 ms behind, the values handed to it are destroyed on their
+///   producer, as without deferring, with the values still queued on that
+///   shard, and counted in `destroyedInline`.
 ///
 /// ## Threads
 /// Shard `i`'s thread is named `<name>-<i>` (`defer-drop-0`, `defer-drop-1`, …)
@@ -101,10 +101,9 @@ public final class ShardedDropPool: Disposer {
     ///   - name: Names the pool and, with an index, its threads. Must not be
     ///     empty and must not contain a NUL character.
     ///   - capacity: How far *each* shard may fall behind. The default,
-    ///     `DropCapacity.default`, is 20 ms, after which hand-offs to that
-    ///     shard destroy their values inline; `.unbounded` defers every value,
-    ///     the Rust crate's strict behaviour. A bound must be at least 1, a
-    ///     wait positive.
+    ///     `DropCapacity.default`, is `.unbounded`, the Rust crate's promise:
+    ///     every value deferred. `.server` destroys inline while a shard is
+    ///     20 ms behind. A bound must be at least 1, a wait positive.
     public convenience init(
         shards: Int = ShardedDropPool.defaultShardCount, name: String = "defer-drop",
         capacity: DropCapacity = .default

@@ -8,15 +8,16 @@ enum Mode: String, CaseIterable, Sendable {
     /// plain Swift does.
     case inline
     /// `deferDrop(_:)`: handed to `DropWorker.shared`, the one global thread,
-    /// with its defaults (bounded in time, 20 ms, at idle priority).
+    /// with the server recipe, `.server` (bounded in time, 20 ms, at idle
+    /// priority), set at startup.
     case shared
-    /// `deferDrop(_:on:)` with the server's `ShardedDropPool`, made with the
-    /// defaults (each shard bounded in time, 20 ms, at idle priority).
+    /// `deferDrop(_:on:)` with the server's `ShardedDropPool`, made with
+    /// `capacity: .server` (each shard bounded in time, 20 ms, at idle priority).
     case pool
     /// `DispatchQueue.global().async`, as a user might write it without DeferDrop.
     case dispatch
-    /// A private worker in the Rust crate's strict mode, `.unbounded`: every
-    /// value deferred, at `.batch` priority (the default for that capacity).
+    /// A private worker with the package's default capacity, `.unbounded`, the
+    /// Rust crate's strict promise: every value deferred, at `.batch` priority.
     case strict
     /// A private worker bounded in time: `--maximum-wait-ms` (20) and
     /// `--timed-priority` (idle) choose its settings.

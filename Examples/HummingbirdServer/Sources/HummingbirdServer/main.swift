@@ -20,7 +20,10 @@ let options = Options(CommandLine.arguments.dropFirst())
 let registry = PrometheusCollectorRegistry()
 MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-let pool = ShardedDropPool(name: "server-pool")
+// The server recipe: the time-bounded policy, for a server that may be
+// saturated. While a worker is 20 ms behind, requests free their own garbage.
+DropWorker.shared.capacity = .server
+let pool = ShardedDropPool(name: "server-pool", capacity: .server)
 let workers = Workers(options: options)
 
 let router = Router()
