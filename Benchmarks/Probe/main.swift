@@ -9,6 +9,10 @@
 //     probe objects producers N              the same with N producer threads at
 //                                            once, each handing over 1M / N: the
 //                                            slowest one's time per value
+//     probe rounds [THREADS]                 each thread builds, sums and drops a
+//                                            10,000-key [Int: [Int]] for 3 s, per
+//                                            mode: rounds/s and the p99 round, as
+//                                            ratios to dropping inline
 //     probe burst                            300 arrays of 5,000 objects handed
 //                                            over at once, then nothing: the time
 //                                            until a time-bounded worker has
@@ -130,13 +134,79 @@ func drainAfterBurst(on worker: DropWorker) -> Double {
     return Double(DispatchTime.now().uptimeNanoseconds - start)
 }
 
+/// One round of the allocation-heavy loop: builds a 10,000-key map, sums it,
+/// and drops it through `drop`. Returns the sum, so that nothing is elided.
+@inline(never)
+func buildSumAndDrop(_ drop: (consuming [Int: [Int]]) -> Void) -> Int {
+    var map: [Int: [Int]] = [:]
+    map.reserveCapacity(10_000)
+    for key in 0..<10_000 { map[key] = [key, key &+ 1] }
+    var sum = 0
+    for (_, value) in map { sum &+= value[0] &+ value[1] }
+    drop(map)
+    return sum
+}
+
+/// `threads` threads each running rounds for `seconds`: rounds per second in
+/// all, and the 99th percentile of one round's nanoseconds.
+@inline(never)
+func rounds(threads: Int, seconds: Double, _ drop: @escaping @Sendable (consuming [Int: [Int]]) -> Void) -> (perSecond: Double, p99: Double) {
+    let durations = Mutex<[UInt64]>([])
+    let done = DispatchGroup()
+    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(seconds * 1e9)
+    for _ in 0..<threads {
+        done.enter()
+        Thread {
+            var mine: [UInt64] = []
+            var checksum = 0
+            while DispatchTime.now().uptimeNanoseconds < deadline {
+                let start = DispatchTime.now().uptimeNanoseconds
+                checksum &+= buildSumAndDrop(drop)
+                mine.append(DispatchTime.now().uptimeNanoseconds - start)
+            }
+            if checksum == 42 { print("") }
+            durations.withLock { $0 += mine }
+            done.leave()
+        }.start()
+    }
+    done.wait()
+    let all = durations.withLock { $0 }.sorted()
+    return (Double(all.count) / seconds, Double(all[min(all.count - 1, all.count * 99 / 100)]))
+}
+
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "objects"
 // Strict, so that every value goes through the queue: the probe holds the
 // worker at a gate while values pile up, and the default capacity's producers
 // would free them inline after 20 ms.
 let worker = DropWorker(name: "probe", capacity: .unbounded)
-if mode == "burst" {
+if mode == "rounds" {
+    // Side by side in one run, each mode twice, alternating, so that the
+    // machine's drift touches them alike; the ratios use each mode's better run.
+    let threads = Int(arguments.dropFirst().first ?? "") ?? 2
+    let strict = DropWorker(name: "rounds-strict")
+    let server = DropWorker(name: "rounds-server", capacity: .server)
+    let modes: [(String, @Sendable (consuming [Int: [Int]]) -> Void)] = [
+        ("inline", { _ = consume $0 }),
+        ("DropWorker (default, strict)", { strict.dispose(consume $0) }),
+        ("DropWorker (.server)", { server.dispose(consume $0) }),
+    ]
+    var best = [(perSecond: Double, p99: Double)](repeating: (0, .infinity), count: modes.count)
+    for _ in 0..<2 {
+        for (index, mode) in modes.enumerated() {
+            let result = rounds(threads: threads, seconds: 3, mode.1)
+            strict.flush()
+            server.flush()
+            best[index] = (max(best[index].perSecond, result.perSecond), min(best[index].p99, result.p99))
+        }
+    }
+    for (index, mode) in modes.enumerated() {
+        let rate = best[index].perSecond / best[0].perSecond
+        let tail = best[index].p99 / best[0].p99
+        print("\(threads) threads, \(mode.0): \(Int(best[index].perSecond)) rounds/s (\((rate * 100).rounded() / 100)x inline), p99 \((best[index].p99 / 1e4).rounded() / 100) ms (\((tail * 100).rounded() / 100)x inline)")
+    }
+    print("freed inline by the .server worker: \(server.statistics.destroyedInline) of \(server.statistics.deferred)")
+} else if mode == "burst" {
     // Both at `.batch`, so that only the capacity differs; the rounds
     // alternate, so that the machine's drift touches both alike.
     let timeBounded = DropWorker(name: "burst-bounded", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)

@@ -9,6 +9,7 @@
 #   Benchmarks/Scripts/probe.sh cost [REV ...]
 #   Benchmarks/Scripts/probe.sh producers [N] [REV ...]
 #   Benchmarks/Scripts/probe.sh burst [REV ...]
+#   Benchmarks/Scripts/probe.sh rounds [THREADS] [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
 #   thread (which also makes the values) and on the worker's: repeatable to a
@@ -22,6 +23,10 @@
 #   rounds), for an unbounded worker and the shared one. Wall-clock.
 # producers: the same with N threads (default 4) handing over 1M / N each at
 #   once, the slowest thread's time against the slowest inline release.
+# rounds: when deferring does not pay. THREADS threads (default 4) each build,
+#   sum and drop a 10,000-key [Int: [Int]] in a loop, for 3 s per mode (each
+#   twice, alternating): rounds/s and the p99 round, inline, on a default
+#   (strict) worker and on a `.server` one, as ratios to inline.
 # burst: 300 arrays of 5,000 objects handed over at once, then nothing: the
 #   time until a time-bounded worker (20 ms) has destroyed them all, as a ratio
 #   to an unbounded one's (both at .batch; 9 alternating rounds, the ratio of
@@ -42,7 +47,7 @@ what=${1:?"usage: $0 instructions|drain|cost [objects|arrays|large] [REV ...]"};
 mode=objects
 case "${1:-}" in objects|arrays|large) mode=$1; shift ;; esac
 producers=4
-if [ "$what" = producers ]; then case "${1:-}" in [0-9]*) producers=$1; shift ;; esac; fi
+if [ "$what" = producers ] || [ "$what" = rounds ]; then case "${1:-}" in [0-9]*) producers=$1; shift ;; esac; fi
 case "$mode" in objects) values=1000000 ;; arrays) values=200000 ;; large) values=1000 ;; esac
 traits=""
 for trait in $(echo "${PROBE_TRAITS:-}" | tr , " "); do traits+="\"$trait\", "; done
@@ -91,13 +96,16 @@ measure() {  # label, package path
     cost)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects cost | sed "s/^/$label /"
         ;;
+    rounds)
+        LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" rounds "$producers" | sed "s/^/$label /"
+        ;;
     burst)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" burst | sed "s/^/$label /"
         ;;
     producers)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects producers "$producers" | sed "s/^/$label /"
         ;;
-    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers' or 'burst', not '$what'" >&2; exit 2 ;;
+    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers', 'rounds' or 'burst', not '$what'" >&2; exit 2 ;;
     esac
 }
 

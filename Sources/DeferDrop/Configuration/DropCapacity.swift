@@ -95,7 +95,8 @@ public enum DropCapacity: Sendable, Hashable {
     /// leaves no CPU) then holds about twice `maximumWait`'s worth of
     /// production at most, and the producers, instead of piling up memory,
     /// free what they drop themselves, as without deferring. Those values
-    /// are the exception to "never on the dropping thread": each counts in
+    /// leave the crate's promise, "never on the dropping thread", as this
+    /// policy chooses to: each counts in
     /// ``DropStatistics/destroyedInline``, and it happens only while the
     /// worker is behind. A value taken from the queue by a producer may be
     /// destroyed on another producer's thread than the one that handed it

@@ -40,9 +40,11 @@ extension DeferDrop where Value: Copyable & Sendable {
         _read { yield _storage.value! }
         set {
             if isKnownUniquelyReferenced(&_storage) {
+                // Moved, never copied: a copy left here would be released
+                // after the hand-off, on this thread, perhaps as the last.
                 let old = _storage.value.take()!
                 _storage.value = newValue
-                _storage._handOver(_Transfer(value: old))
+                _storage._handOver(_Transfer(value: consume old))
             } else {
                 _storage = _DeferDropStorage(newValue, disposer: _storage.disposer)
             }

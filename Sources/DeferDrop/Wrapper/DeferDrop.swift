@@ -50,6 +50,18 @@
 /// the call itself, `DeferDrop(buildIndex())`, needs nothing. The same holds
 /// for a copy of `value` kept after the last wrapper ends.
 ///
+/// ## Noncopyable values
+/// Member access passes through (`wrapper.count`) only where `Value` is
+/// copyable: Swift's dynamic member lookup takes key paths, which a
+/// noncopyable type has none of. For a noncopyable value write
+/// `wrapper.value.fd`; `wrapper.fd` fails to compile with "no exact matches
+/// in reference to subscript".
+///
+/// ## Replacing the value
+/// Where `Value` is copyable and `Sendable`, `wrapper.value = newValue` hands
+/// the old value to the disposer. ``DeferredDrop`` does the
+/// same for a stored property.
+///
 /// ## Why a hand-off must move
 /// The storage moves the value out of itself and into the worker's queue. It
 /// never copies it: a copy would leave the storage's own reference to be
@@ -182,7 +194,7 @@ final class _DeferDropStorage<Value: ~Copyable> {
         // copy-on-write copy of one, or a freshly decoded one), and this is the
         // storage's last reference, so no wrapper can reach the value any more;
         // the compiler cannot carry that knowledge into a deinit.
-        _handOver(_Transfer(value: value))
+        _handOver(_Transfer(value: consume value))
     }
 
     /// Hands `transfer`'s value to the disposer.

@@ -13,7 +13,7 @@
 /// to the same storage). Modifying in place (`append`, a subscript) changes
 /// the value where it is, copy on write. A plain assignment hands the value
 /// it replaces to the disposer; a ``DeferDrop`` does the same for its
-/// ``DeferDrop/value``.
+/// `value`.
 ///
 /// Why `Sendable`: the old value leaves for the worker's thread, and a setter
 /// cannot take its new value `sending`, so Swift cannot check that the
