@@ -16,9 +16,9 @@ import sys
 from collections import defaultdict
 
 MODES = ["inline", "shared", "pool", "strict", "dispatch", "timed", "stopped"]
-LABELS = {"inline": "dropped inline", "shared": "`DropWorker.shared` (defaults)",
-          "pool": "`ShardedDropPool()` (defaults)", "dispatch": "`DispatchQueue.global()`",
-          "strict": "strict (`.unbounded`, `.batch`)", "timed": "`.timeBounded`",
+LABELS = {"inline": "dropped inline", "shared": "`DropWorker.shared` (time-bounded, `.server`)",
+          "pool": "`ShardedDropPool` (time-bounded, `.server`)", "dispatch": "`DispatchQueue.global()`",
+          "strict": "the default, strict (`.unbounded`, `.batch`)", "timed": "`.timeBounded`",
           "stopped": "a stopped worker (always inline)"}
 COLUMNS = [("requests_per_s", "req/s", "{:.0f}"), ("p50_ms", "p50 ms", "{:.2f}"),
            ("p90_ms", "p90 ms", "{:.2f}"), ("p99_ms", "p99 ms", "{:.2f}"),
