@@ -58,8 +58,9 @@ extension _DropQueue {
         static let sleeping: UInt8 = 1
         /// No worker runs: not started yet, stopping, or stopped.
         static let notRunning: UInt8 = 2
-        /// With a time bound, the worker is catching up: hand-offs go the
-        /// locked way, which destroys inline or drains.
+        /// With a time bound, the worker is catching up; or, under any
+        /// policy, a producer drains the queue: hand-offs go the locked way,
+        /// which destroys inline or drains, or queues.
         static let catchingUp: UInt8 = 4
         /// Only with `catchingUp`: the worker or a producer holds the values taken
         /// from the queue, so a producer could not drain and would destroy its
@@ -289,10 +290,17 @@ extension _DropQueue {
     /// the worker's step): mirrors them into `status`, where producers
     /// appending to lanes read them without the lock.
     func publishCatchingUp(_ state: borrowing State) {
-        let catchingUp = policy.maximumWait != nil && state.isCatchingUp
-        // Set only with `catchingUp`: any bit but `sleeping` sends a hand-off
-        // the locked way, and a busy worker that is not behind always holds a batch.
-        let queueHeld = catchingUp && (state.workerHoldsBatch || state.producerDrains)
+        let isTimeBounded = policy.maximumWait != nil
+        // A producer's drain sends hand-offs the locked way under any policy:
+        // there, a destructor the drain runs destroys what it hands over in
+        // place, inside the drain, which a barrier covering the drain then
+        // covers (a time bound lifted during the drain must not send it to a
+        // lane, past the barrier).
+        let catchingUp = (isTimeBounded && state.isCatchingUp) || state.producerDrains
+        // Set only with `catchingUp` and a time bound: any bit but `sleeping`
+        // sends a hand-off the locked way, and a busy worker that is not
+        // behind always holds a batch.
+        let queueHeld = isTimeBounded && catchingUp && (state.workerHoldsBatch || state.producerDrains)
         // Only the lock's holder changes these two bits: most calls find
         // them as they should be, and write nothing.
         let current = status.load(ordering: .relaxed)
