@@ -39,16 +39,14 @@ extension DropWorker {
         name: String, capacity: DropCapacity = .default, priority: DropPriority,
         metricsFactory: any MetricsFactory
     ) {
-        Self._checkName(name, of: "DropWorker")
-        self.init(_checkedName: name, capacity: capacity, priority: priority, metrics: .factory(metricsFactory))
+        self.init(checkingName: name, capacity: capacity, priority: priority, metrics: .factory(metricsFactory))
     }
 
     /// Creates a private worker that reports its metrics to `metricsFactory`,
     /// running at its capacity's ``DropCapacity/defaultPriority``: see
     /// ``init(name:capacity:priority:metricsFactory:)``.
     public convenience init(name: String, capacity: DropCapacity = .default, metricsFactory: any MetricsFactory) {
-        Self._checkName(name, of: "DropWorker")
-        self.init(_checkedName: name, capacity: capacity, priority: nil, metrics: .factory(metricsFactory))
+        self.init(checkingName: name, capacity: capacity, priority: nil, metrics: .factory(metricsFactory))
     }
 }
 #endif

@@ -147,8 +147,7 @@ public final class DropWorker: Disposer {
     ///     crate's promise; ``DropCapacity/server`` destroys inline while the
     ///     worker is 20 ms behind. A bound must be at least 1, a wait positive.
     public convenience init(name: String, capacity: DropCapacity = .default) {
-        Self._checkName(name, of: "DropWorker")
-        self.init(_checkedName: name, capacity: capacity, priority: nil, metrics: .defaultFactory)
+        self.init(checkingName: name, capacity: capacity, priority: nil, metrics: .defaultFactory)
     }
 
     /// Creates a private worker with its own thread, running in the scheduling
@@ -160,15 +159,15 @@ public final class DropWorker: Disposer {
     ///   - capacity: How far the worker may fall behind: see ``DropCapacity``.
     ///   - priority: The worker thread's scheduling class: see ``DropPriority``.
     public convenience init(name: String, capacity: DropCapacity = .default, priority: DropPriority) {
-        Self._checkName(name, of: "DropWorker")
-        self.init(_checkedName: name, capacity: capacity, priority: priority, metrics: .defaultFactory)
+        self.init(checkingName: name, capacity: capacity, priority: priority, metrics: .defaultFactory)
     }
 
-    /// A worker named `name`, which the caller has checked.
-    convenience init(_checkedName name: String, capacity: DropCapacity, priority: DropPriority?, metrics: _MetricsDestination) {
+    /// A worker named `name`, after checking the name; a `nil` priority follows the capacity.
+    convenience init(checkingName name: String, capacity: DropCapacity, priority: DropPriority?, metrics: _MetricsDestination) {
+        Self._checkName(name, of: "DropWorker")
         self.init(
             _name: name, threadName: _WorkerThread.osName(for: name),
-            capacity: capacity, policy: _DropPolicy(capacity, owner: "DropWorker"), priority: priority, metrics: metrics)
+            capacity: capacity, owner: "DropWorker", priority: priority, metrics: metrics)
     }
 
     /// A worker named `prefix + suffix` whose thread name keeps the whole of
@@ -181,17 +180,16 @@ public final class DropWorker: Disposer {
     ) {
         self.init(
             _name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix),
-            capacity: capacity, policy: _DropPolicy(capacity, owner: "ShardedDropPool"), priority: priority,
-            metrics: metrics)
+            capacity: capacity, owner: "ShardedDropPool", priority: priority, metrics: metrics)
     }
 
     private init(
         _name name: String, threadName: String,
-        capacity: DropCapacity, policy: _DropPolicy, priority: DropPriority?, metrics: _MetricsDestination
+        capacity: DropCapacity, owner: String, priority: DropPriority?, metrics: _MetricsDestination
     ) {
         self.name = name
         _queue = _DropQueue(
-            name: name, threadName: threadName, capacity: capacity, policy: policy, priority: priority,
+            name: name, threadName: threadName, capacity: capacity, owner: owner, priority: priority,
             metrics: _WorkerMetrics(metrics, workerName: name))
     }
 

@@ -76,12 +76,12 @@ final class _DropQueue: Sendable {
     static let maximumNestingDepth = 64
 
     init(
-        name: String, threadName: String, capacity: DropCapacity, policy: _DropPolicy, priority: DropPriority?,
+        name: String, threadName: String, capacity: DropCapacity, owner: String, priority: DropPriority?,
         metrics: _WorkerMetrics?
     ) {
         self.name = name
         self.threadName = threadName
-        policyWord = Atomic(policy.word)
+        policyWord = Atomic(_DropPolicy(capacity, owner: owner).word)
         self.metrics = metrics
         // Before any producer of any queue appends: which side fences.
         _ = _DropQueue.sleeperFences
