@@ -30,19 +30,15 @@
  * - With TIME_BOUND: a producer that finds the worker behind takes every
  *   queued value and destroys it (oldest first) before its own value, which
  *   it destroys inline, if no one else holds values taken from the queue.
- * - Tickets, for order across threads: before it appends, a producer takes
- *   a ticket from the queue's counter (a locked fetch-and-add) and stores it
- *   beside the value. A collect reads the lanes one at a time, in any order,
- *   twice: the largest ticket published in the first pass, `m1`, bounds
- *   what it takes from the second, merged in ticket order; what is left
- *   waits for the next collect. A value handed over before another (in
- *   happens-before order) took its ticket before it and was published before
- *   the other's ticket was taken, so a collect that takes the later one
- *   sees the earlier one too, and puts it first. No lock, and no line the
- *   producers share but the counter.
+ * - Order: a lane keeps its producer's order, and a collect takes each
+ *   lane's published values whole, lane after lane, in either order. The
+ *   producers share no line. A hand-off ordered across threads
+ *   (`DropWorker.orderedAcrossThreads`) goes the locked way, which collects
+ *   every lane before it queues its value.
  * - The locked way (the first hand-off, a failed allocation, a time-bounded
- *   worker found behind): under the lock, collect every lane, then queue the
- *   value in the central queue behind them.
+ *   worker found behind, a hand-off ordered across threads): under the
+ *   lock, collect every lane, then queue the value in the central queue
+ *   behind them.
  *
  * What is checked (safety, exhaustively)
  * - no value is destroyed twice (assertion at every destruction);
@@ -55,9 +51,9 @@
  *   valid end state (spin reports any other as an invalid end state);
  * - no value is lost: at the end, after a final flush (or the shutdown),
  *   every value was destroyed exactly once;
- * - with -DHOP, producer 0 starts after producer 1's first hand-off has
- *   returned, and that value is destroyed before any of producer 0's: the
- *   order in which values were handed over, across threads.
+ * - with -DHOP, producer 0 starts after producer 1's hand-offs have
+ *   returned and hands its values over ordered across threads: producer 1's
+ *   values are destroyed before any of producer 0's.
  *
  * Variants (see check.sh): -DSHUTDOWN adds a concurrent shutdown();
  * -DTIME_BOUND adds the producers' drain; -DHOP the order across threads.
@@ -69,9 +65,8 @@
  * barrier only, with no membarrier() on the sleeper's side either),
  * -DBROKEN_RESCAN_LANES_ONLY (its last look ignores the central queue),
  * -DBROKEN_FLUSH_SKIPS_LANES (a barrier counts only the central queue, not
- * the values still in the producers' lanes), -DHOP -DBROKEN_ONE_PASS (a
- * collect takes everything its one pass saw, in ticket order) and -DHOP
- * -DBROKEN_LANE_ORDER (a collect takes lane after lane, ignoring tickets:
+ * the values still in the producers' lanes) and -DHOP
+ * -DBROKEN_ORDERED_THROUGH_LANE (the ordered hand-off appends to its lane:
  * only each thread's order is kept).
  */
 
@@ -100,6 +95,18 @@
 #define MEMBARRIER() empty(sb[0]); empty(sb[1])
 #endif
 
+/* Which hand-offs go the locked way: a thread's first (it makes the lane);
+   with HOP, every one of producer 0's (ordered across threads), unless
+   BROKEN_ORDERED_THROUGH_LANE sends them all through its lane (made
+   earlier). */
+#if defined(HOP) && defined(BROKEN_ORDERED_THROUGH_LANE)
+#define LOCKED_WAY(p, k) (k == 0 && p == 1)
+#elif defined(HOP)
+#define LOCKED_WAY(p, k) (k == 0 || p == 0)
+#else
+#define LOCKED_WAY(p, k) (k == 0)
+#endif
+
 #define RUNNING 0
 #define STOPPING 1
 #define STOPPED 2
@@ -108,8 +115,6 @@
 byte tail[PRODUCERS];        /* values appended to each lane, as memory sees it */
 byte head[PRODUCERS];        /* values collected from each lane (under the lock) */
 byte slot[TOTAL];            /* the lanes' values: lane p's n-th at p * VALUES + n */
-byte tick[TOTAL];            /* the ticket stored beside each value, from 1 */
-byte tickets;                /* the queue's ticket counter: tickets taken */
 byte handed[PRODUCERS];      /* hand-offs that have returned, as memory sees it */
 chan sb[PRODUCERS] = [4] of { bit, byte };  /* store buffers: (0 tail | 1 handed, value) */
 
@@ -168,69 +173,24 @@ inline destroyInline(v) {
     }
 }
 
-/* Under the lock: moves lane values to `central`, in ticket order; nothing
-   once the worker has stopped (lanes are their producers' then).
-
-   Pass 1 reads each lane's tail, one lane at a time and in either order,
-   and keeps the largest ticket published, `m1`; pass 2 reads the tails
-   again the same way. Then every value of pass 2 whose ticket is at most
-   `m1` is taken, smallest ticket first. A collect that took nothing while
-   values wait looks again, so that it leaves a lane empty or takes
-   something. Uses the caller's COLLECT_LOCALS. */
-#define COLLECT_LOCALS byte c1; bit c2; byte m1; byte t0; byte t1; bit p2
-/* Whether lane 0's or lane 1's next value may be taken, and whether lane 0's goes next. */
-#define E0 (head[0] < t0 && tick[head[0]] <= m1)
-#define E1 (head[1] < t1 && tick[VALUES + head[1]] <= m1)
-#ifdef BROKEN_LANE_ORDER
-#define TAKE0 (E0)
-#else
-#define TAKE0 (E0 && (!(E1) || tick[head[0]] < tick[VALUES + head[1]]))
-#endif
-inline readTail(lane, into) {
-    atomic {
-        into = tail[lane];
-#ifdef BROKEN_ONE_PASS
-        skip
-#else
-        if
-        :: !p2 && into > 0 && tick[lane * VALUES + into - 1] > m1 -> m1 = tick[lane * VALUES + into - 1]
-        :: else -> skip
-        fi
-#endif
+/* Under the lock: moves every published value of each lane to `central`,
+   in the lane's order, lane after lane, in either order; nothing once the
+   worker has stopped (lanes are their producers' then). */
+inline takeLane(lane) {
+    d_step {
+        do
+        :: head[lane] < tail[lane] -> central!slot[lane * VALUES + head[lane]]; head[lane]++; enqueued++
+        :: else -> break
+        od
     }
-}
-inline readTails() {
-    if
-    :: readTail(0, t0); readTail(1, t1)
-    :: readTail(1, t1); readTail(0, t0)
-    fi
 }
 inline collect() {
     if
     :: lifecycle != STOPPED ->
-        do
-        :: atomic { m1 = 0; p2 = 0 };
-            readTails();   /* pass 1 */
-            p2 = 1;
-            readTails();   /* pass 2 */
-            d_step {
-#if defined(BROKEN_ONE_PASS) || defined(BROKEN_LANE_ORDER)
-                m1 = 255;
-#endif
-                c1 = 0;
-                do
-                :: TAKE0 -> central!slot[head[0]]; head[0]++; enqueued++; c1++
-                :: !(TAKE0) && E1 -> central!slot[VALUES + head[1]]; head[1]++; enqueued++; c1++
-                :: else -> break
-                od;
-                c2 = (c1 == 0 && (head[0] < t0 || head[1] < t1))
-            };
-            if
-            :: c2 -> skip
-            :: else -> break
-            fi
-        od;
-        atomic { c1 = 0; c2 = 0; m1 = 0; t0 = 0; t1 = 0; p2 = 0 }
+        if
+        :: takeLane(0); takeLane(1)
+        :: takeLane(1); takeLane(0)
+        fi
     :: else -> skip
     fi
 }
@@ -276,7 +236,6 @@ end:
 
 proctype Worker() {
     byte i; byte v; byte count; bit pending; bit kind; byte value; bit claimed;
-    COLLECT_LOCALS;
     chan batch = [TOTAL] of { byte };
 end:
     do
@@ -378,14 +337,13 @@ inline flush(slotIndex, p) {
 
 proctype Producer(byte p) {
     byte i; byte v; byte k; byte myTail; byte seenHanded; byte j; byte n;
-    COLLECT_LOCALS;
     chan drained = [TOTAL] of { byte };
 #ifdef HOP
-    /* Producer 0 starts after producer 1's first hand-off has returned: its
-       values come after that one in happens-before order. (This way round
-       because a collect takes lane 0 first.) */
+    /* Producer 0 starts after producer 1's hand-offs have returned: its
+       values come after those in happens-before order, and it hands them
+       over ordered across threads (the locked way). */
     if
-    :: p == 0 -> (handed[1] >= 1)
+    :: p == 0 -> (handed[1] >= VALUES)
     :: else -> skip
     fi;
 #endif
@@ -421,10 +379,11 @@ proctype Producer(byte p) {
             fi;
             destroyInline(v)
 #endif
-        :: !notRunning && k == 0 ->
+        :: !notRunning && LOCKED_WAY(p, k) ->
             /* The locked way (a thread's first hand-off, which makes its
-               lane; a failed allocation takes it too): collect every lane,
-               queue the value behind them. */
+               lane; a failed allocation takes it too; with HOP, producer
+               0's ordered hand-offs): collect every lane, queue the value
+               behind them. */
             lockBy(p);
             if
             :: lifecycle == RUNNING ->
@@ -438,11 +397,9 @@ proctype Producer(byte p) {
                 destroyLeftInOwnLane(p);
                 destroyInline(v)
             fi
-        :: !notRunning ->
-            /* The fast way: a ticket (a locked fetch-and-add), the value and
-               its ticket, the tail; then a full fence (the eventcount's
-               Dekker pattern) and the status word. */
-            atomic { empty(sb[p]) -> tickets++; tick[p * VALUES + myTail] = tickets };
+        :: !notRunning && !LOCKED_WAY(p, k) ->
+            /* The fast way: the value, the tail; then the fence of the
+               eventcount's Dekker pattern and the status word. */
             slot[p * VALUES + myTail] = v;
             myTail++;
             sb[p]!0, myTail;
@@ -506,7 +463,6 @@ proctype Shutdown() {
    shutdown's drain) leaves no value behind, and none was destroyed twice. */
 proctype Final() {
     byte i; byte j;
-    COLLECT_LOCALS;
 #ifdef SHUTDOWN
     (finished == PRODUCERS + 1);
 #else
@@ -527,8 +483,8 @@ proctype Final() {
         :: else -> break
         od;
 #ifdef HOP
-        /* Across threads: producer 1's first value before producer 0's. */
-        assert(when[VALUES] < when[0]);
+        /* Across threads: producer 1's last value before producer 0's first. */
+        assert(when[VALUES + VALUES - 1] < when[0]);
 #endif
         j = 0
     }

@@ -20,17 +20,21 @@ struct DropWorkerTests {
         #expect(statistics.peakPending >= 1 && statistics.peakPending <= 200_000)
     }
 
-    /// Order across threads: every thread hands over from its own lane, and a
-    /// collect merges the lanes by ticket, in two passes (see
-    /// `_DropQueue+Lanes.swift`). Eight threads take turns under one lock, so
-    /// each of their hand-offs happens before the next, whichever thread makes
-    /// it; four more hand over values of their own meanwhile, so the worker
-    /// collects from many lanes at once.
+    /// Order across threads: every thread hands over from its own lane, which
+    /// keeps only that thread's order; a hand-off through
+    /// `orderedAcrossThreads` collects every lane before it queues its value
+    /// (see `_DropQueue+Lanes.swift`). Eight threads take turns under one
+    /// lock, so each of their hand-offs happens before the next, whichever
+    /// thread makes it; every other one goes through the handle, so that each
+    /// plain hand-off is followed by an ordered one. Four more hand over
+    /// values of their own meanwhile, so the worker collects from many lanes
+    /// at once.
     @Test(
         "hand-offs ordered across 8 threads are destroyed in that order, beside 4 free producers",
         arguments: [true, false])
     func orderAcrossThreads(strict: Bool) {
         let worker = DropWorker(name: "across", capacity: strict ? .unbounded : .server)
+        let acrossThreads = worker.orderedAcrossThreads
         let ordered = DestructionLog()
         let free = DestructionLog()
         let next = _Lock(0)
@@ -38,7 +42,12 @@ struct DropWorkerTests {
             if thread < 8 {
                 for _ in 0..<10_000 {
                     next.withLock { sequence in
-                        worker.dispose(Probe(ordered, producer: 0, sequence: sequence))
+                        let probe = Probe(ordered, producer: 0, sequence: sequence)
+                        if sequence % 2 == 0 {
+                            worker.dispose(probe)
+                        } else {
+                            acrossThreads.dispose(probe)
+                        }
                         sequence += 1
                     }
                 }
@@ -59,6 +68,27 @@ struct DropWorkerTests {
             #expect(free.checkExactlyOnceDeferredInOrder(producers: 4, perProducer: 20_000) == nil)
         }
         #expect(worker.statistics.destroyed == 160_000 && worker.statistics.pending == 0)
+    }
+
+    @Test("an orderedAcrossThreads handle is its worker: one queue, and it keeps the worker alive")
+    func orderedHandleIsTheWorker() {
+        let log = DestructionLog()
+        var worker: DropWorker? = DropWorker(name: "handle", capacity: .unbounded)
+        let handle = worker!.orderedAcrossThreads
+        #expect(handle.name == "handle")
+        #expect(handle.orderedAcrossThreads === handle)
+        #expect(worker!.orderedAcrossThreads !== worker)
+        worker!.dispose(Probe(log, producer: 0, sequence: 0))
+        // A second handle going away leaves the worker running.
+        _ = worker!.orderedAcrossThreads
+        worker = nil
+        for sequence in 1..<1_000 {
+            handle.dispose(Probe(log, producer: 0, sequence: sequence))
+        }
+        handle.flush()
+        #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 1_000) == nil)
+        #expect(log.onCreatorCount == 0, "the worker stopped while a handle to it was alive")
+        #expect(handle.statistics.deferred == 1_000 && handle.statistics.destroyedInline == 0)
     }
 
     @Test("flush() is a barrier for every thread's earlier values")

@@ -124,11 +124,11 @@ struct ShardedDropPoolTests {
         let next = _Lock(0)
         onThreads(4) { _ in
             for _ in 0..<10_000 {
-                // Take a ticket and hand the value over under one lock, so the
-                // tickets give the order in which the hand-offs happened.
-                next.withLock { ticket in
-                    pool.worker(for: "connection-7").dispose(Probe(log, producer: 0, sequence: ticket))
-                    ticket += 1
+                // Number the value and hand it over under one lock, so the
+                // numbers give the order in which the hand-offs happened.
+                next.withLock { sequence in
+                    pool.worker(for: "connection-7").dispose(Probe(log, producer: 0, sequence: sequence))
+                    sequence += 1
                 }
             }
         }

@@ -48,13 +48,13 @@ extension _DropQueue {
         state.items.append(_DisposalItem(boxing: _WarmUp()))
         state.enqueued += 3
         // And lanes: appends, then the real collect, with one lane and with
-        // two (the merge in ticket order), the clean-up of ended lanes, and
-        // the lookups of the statistics and of a producer after a shutdown.
+        // two, the clean-up of ended lanes, and the lookups of the
+        // statistics and of a producer after a shutdown.
         let lanes = [_Lane(queue: 0), _Lane(queue: 0)]
-        for (ticket, lane) in lanes.enumerated() {
+        for lane in lanes {
             var item: _DisposalItem? = _DisposalItem(object: object)
             _ = _deferdrop_lane_reserve(lane.raw)
-            _Lane.append(&item, ticket: UInt64(ticket + 1), to: lane.raw)
+            _Lane.append(&item, to: lane.raw)
             state.lanes.append(lane)
             collectLanes(&state)
         }

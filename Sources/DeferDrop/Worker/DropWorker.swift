@@ -19,19 +19,22 @@
 ///   worker is behind (``DropCapacity/server``). What a value's own
 ///   references do is counted in ``DropStatistics/releasedElsewhere``, and
 ///   ``DeferDrop/take()`` hands a value back undeferred.
-/// - **In order.** Values are destroyed in the order they were handed over:
-///   everything one thread hands over is destroyed in that thread's order,
-///   and a value handed over after another thread's hand-off has returned
-///   (and this thread has synchronised with that one: a lock, an `await`, a
-///   queue) is destroyed after it. Hand-offs that race are destroyed in the
-///   order of the tickets they took.
-/// - **Cheap for the producer.** A hand-off takes no lock: the value goes into
-///   a queue of the calling thread's own, with one atomic increment (the
-///   ticket that orders it). With a count bound, and on a thread's first
-///   hand-off, it is one short critical section instead. It
-///   makes a system call only when the worker is asleep and must be woken;
-///   while the worker is busy, hand-offs never make one. An idle worker sleeps;
-///   it never polls.
+/// - **In order, per thread.** Everything one thread hands over is destroyed
+///   in that thread's order, as the crate's channel does. Values from
+///   different threads may be destroyed in either order, even when one
+///   thread's hand-off happened before the other's.
+/// - **In order across threads, on request.** Code whose values move
+///   between threads (a Swift task may resume on another thread after every
+///   `await`) hands them to ``orderedAcrossThreads``: a value handed over
+///   there is destroyed after every value handed to this worker before it,
+///   in happens-before order, from any thread.
+/// - **Cheap for the producer.** A hand-off takes no lock and writes nothing
+///   another producer writes: the value goes into a queue of the calling
+///   thread's own. It makes a system call only when the worker is asleep and
+///   must be woken; while the worker is busy, hand-offs never make one. An
+///   idle worker sleeps; it never polls. With a count bound, on a thread's
+///   first hand-off, and through ``orderedAcrossThreads``, a hand-off is one
+///   short critical section instead.
 /// - **Nothing lost.** ``shutdown()`` destroys everything pending before it
 ///   returns; values handed over after it are destroyed inline by the caller.
 ///   Dropping the last reference to a private worker stops it the same way, in
@@ -99,6 +102,12 @@ public final class DropWorker: Disposer {
 
     @usableFromInline
     let _queue: _DropQueue
+
+    /// For a handle made by ``orderedAcrossThreads``: the worker it hands
+    /// over to, which it keeps alive; `nil` for the worker itself, which
+    /// stops once its last reference, a handle's included, is gone.
+    @usableFromInline
+    let _orderedHandleOf: DropWorker?
 
     /// How far this worker may fall behind: see ``DropCapacity``. Reading it
     /// gives back what was last set.
@@ -191,6 +200,39 @@ public final class DropWorker: Disposer {
         _queue = _DropQueue(
             name: name, threadName: threadName, capacity: capacity, owner: owner, priority: priority,
             metrics: _WorkerMetrics(metrics, workerName: name))
+        _orderedHandleOf = nil
+    }
+
+    /// The handle ``orderedAcrossThreads`` returns.
+    private init(orderedHandleOf worker: DropWorker) {
+        name = worker.name
+        _queue = worker._queue
+        _orderedHandleOf = worker
+    }
+
+    /// A handle to this worker whose hand-offs are ordered across threads: a
+    /// value handed to it is destroyed after every value handed to this
+    /// worker before it, in happens-before order, whichever threads handed
+    /// them over (through this handle or not).
+    ///
+    /// Use it for values that code moving between threads hands over: a
+    /// Swift task may resume on another thread after every `await`, and the
+    /// worker's own hand-off orders only each thread's values. Happens-before
+    /// order is what a lock, an `await` or a queue between two hand-offs
+    /// gives; hand-offs that race are ordered either way.
+    ///
+    /// The price is the worker's lock: each hand-off through the handle is
+    /// one short critical section, which producers handing over at the same
+    /// moment contend for. The worker's plain hand-off takes no lock and
+    /// writes nothing that another producer writes, which keeps many
+    /// producers from slowing each other down.
+    ///
+    /// The handle is this worker in every other respect: the same queue,
+    /// ``name``, ``capacity``, ``statistics``, `flush()` and ``shutdown()``.
+    /// It keeps the worker alive. Each read makes a new handle, so keep one
+    /// where you hand over often; `ShardedDropPool.worker(for:)` returns one.
+    public var orderedAcrossThreads: DropWorker {
+        _orderedHandleOf == nil ? DropWorker(orderedHandleOf: self) : self
     }
 
     /// The scheduling class of the worker's thread: its capacity's
@@ -239,19 +281,21 @@ public final class DropWorker: Disposer {
     }
 
     /// Stops the worker without waiting: its thread destroys everything still
-    /// queued, then exits.
+    /// queued, then exits. (A handle's going leaves its worker to it.)
     deinit {
-        _queue.shutdown(wait: false)
+        if _orderedHandleOf == nil { _queue.shutdown(wait: false) }
     }
 
-    /// Takes ownership of `value` and destroys it on this worker's thread.
+    /// Takes ownership of `value` and destroys it on this worker's thread,
+    /// after every value the calling thread handed over before (and, through
+    /// ``orderedAcrossThreads``, every value handed over before it).
     ///
     /// Once the worker has been shut down, the value is destroyed here, in the
     /// calling thread, before this method returns.
     @inlinable
     public func dispose<Value: ~Copyable>(_ value: consuming sending Value) {
         var item: _DisposalItem? = _DisposalItem(boxing: value)
-        _queue.enqueue(&item)
+        _queue.enqueue(&item, acrossThreads: _orderedHandleOf != nil)
     }
 
     /// Takes ownership of a class instance and destroys it on this worker's
@@ -259,7 +303,7 @@ public final class DropWorker: Disposer {
     @inlinable
     public func dispose<Object: AnyObject>(_ object: consuming sending Object) {
         var item: _DisposalItem? = _DisposalItem(object: consume object)
-        _queue.enqueue(&item)
+        _queue.enqueue(&item, acrossThreads: _orderedHandleOf != nil)
     }
 
     /// Destroys everything pending, stops the worker's thread, and returns when

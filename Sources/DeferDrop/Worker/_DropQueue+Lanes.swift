@@ -14,22 +14,15 @@ import _DeferDropShims
 // - A producer reads `status` once before it appends: any bit but `sleeping`
 //   sends it the locked way (`handOff`), as do a bound, the worker's own
 //   thread and a time-bounded worker found behind.
-// - Order across threads: a worker destroys values in the order they were
-//   handed over (`ShardedDropPool.worker(for:)` promises it to a task that
-//   moves between threads), and lanes alone would keep only each thread's.
-//   So before it appends, a producer takes a ticket from the queue's
-//   counter (`tickets`, one fetch-and-add) and stores it beside the value,
-//   and a collect merges the lanes in ticket order. A value handed over
-//   before another, in happens-before order, took its ticket first. But a
-//   collect reads the lanes one after another, and could see the later
-//   value in one lane and miss the earlier one in a lane it read before.
-//   So it reads every lane twice: the largest ticket published by the
-//   first pass, `m1`, bounds what it takes from the second (`collectLanes`).
-//   Any value that happened before one with a ticket up to `m1` had been
-//   published before the first pass ended (the counter's read-modify-writes
-//   carry the order from it to the value whose ticket is `m1`), so the
-//   second pass sees it. Values above `m1` wait for the next collect.
-//   Producers share no lock and no line but the counter's.
+// - Order: a lane keeps its thread's order, and a collect takes each lane's
+//   values whole, lane after lane, in no particular order between lanes.
+//   Producers share no line: a hand-off writes its own lane and reads
+//   `status`. Order across threads (`DropWorker.orderedAcrossThreads`,
+//   which `ShardedDropPool.worker(for:)` returns) goes the locked way: it
+//   collects every lane, then queues its value behind them, so that any
+//   value handed over before it, in happens-before order, was published and
+//   is collected first. A lock per hand-off is what happens-before order
+//   costs; a value's own thread never needs it.
 // - After appending, `status` once more: `sleeping` means it claims the
 //   wake-up; `notRunning` means a shutdown began, and the worker may or may
 //   not have seen the value (`reconcileAfterShutdown`).
@@ -37,15 +30,14 @@ import _DeferDropShims
 //   and collects once more before it sleeps (`WorkerStep.announceSleep`);
 //   it looks once more before it stops too (`WorkerStep.lookLast`). Either
 //   the worker's last look sees a value, or its producer's look at `status`
-//   sees the announcement. A collect that leaves values in the lanes has
-//   taken some, so the worker does not sleep on them.
+//   sees the announcement. A collect takes every value published.
 // - That "either" is a Dekker pattern: each side stores, then loads what
 //   the other stored, and needs a full barrier in between. The sleeper pays
 //   for both: before its last look it calls membarrier(), which runs a full
 //   barrier on every thread of the process that is running (one that is
 //   not has passed one when it was switched out), so a producer needs only
-//   a compiler barrier, and its hand-off has one locked instruction, the
-//   ticket's. Where membarrier() is unavailable, producers fence instead
+//   a compiler barrier, and its hand-off has no locked instruction. Where
+//   membarrier() is unavailable, producers fence instead
 //   (`_deferdrop_producer_fence`). The model checks both, and that one
 //   side must have it (-DBROKEN_NO_FENCE). The worker sleeps far less often
 //   than values are handed over, and a sleep costs it microseconds anyway.
@@ -119,8 +111,7 @@ extension _DropQueue {
             }
         }
         guard _deferdrop_lane_reserve(lane) != 0 else { return false }
-        let ticket = tickets.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
-        _Lane.append(&item, ticket: ticket, to: lane)
+        _Lane.append(&item, to: lane)
         // The producer's side of the Dekker pattern with the sleeper's last
         // look (and with a shutdown's): a compiler barrier where the worker
         // uses membarrier(), a full fence otherwise.
@@ -208,70 +199,24 @@ extension _DropQueue {
     }
 
     /// Under the lock: moves the lanes' published values to the end of the
-    /// queue, in the order they were handed over, and forgets the lanes of
-    /// threads that have ended once they are empty. Lanes belong to their
-    /// producers once the worker has stopped: nothing is collected then.
-    ///
-    /// With one lane, its order is the only one: everything is taken. With
-    /// more, values are taken in ticket order, up to the largest ticket a
-    /// first look at every lane saw (see the top of this file); a look that
-    /// leaves values but takes none looks again, so a collect either takes
-    /// something or leaves every lane empty.
+    /// queue, each lane's in its order, and forgets the lanes of threads
+    /// that have ended once they are empty. Lanes belong to their producers
+    /// once the worker has stopped: nothing is collected then.
     static func collectLanes(_ state: inout State) {
         guard !state.lanes.isEmpty else { return }
         if case .stopped = state.lifecycle { return }
         var collected: UInt64 = 0
-        if state.lanes.count == 1 {
-            collected = state.lanes[0].takeAll(into: &state.items)
-        } else {
-            while true {
-                let look = Self.takeInTicketOrder(from: state.lanes, into: &state.items)
-                collected += look.taken
-                if look.taken > 0 || !look.leftBehind { break }
-            }
+        var anyEnded = false
+        for lane in state.lanes {
+            collected += lane.takeAll(into: &state.items)
+            anyEnded = anyEnded || lane.ownerHasEnded.load(ordering: .acquiring)
         }
-        if state.lanes.contains(where: { $0.ownerHasEnded.load(ordering: .acquiring) }) {
+        if anyEnded {
             state.lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.available == 0 }
         }
         guard collected > 0 else { return }
         state.enqueued += collected
         state.peakPending = max(state.peakPending, state.pending)
-    }
-
-    /// What one look at the lanes took, and whether it left values behind.
-    /// (A struct rather than a tuple: see `WorkerDecision`.)
-    private struct Look {
-        var taken: UInt64
-        var leftBehind: Bool
-    }
-
-    /// One look at `lanes`, in two passes: moves to `queue`, smallest ticket
-    /// first, the values the second pass sees whose tickets are at most the
-    /// largest the first saw published (`_deferdrop_lanes_merge`, in C like
-    /// the lane: a value at a time when producers interleave finely, so the
-    /// loop has to be tight).
-    private static func takeInTicketOrder(from lanes: [_Lane], into queue: inout _ChunkedQueue) -> Look {
-        var newestSeen: UInt64 = 0
-        for lane in lanes { newestSeen = max(newestSeen, lane.newestTicket) }
-        let count = lanes.count
-        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 2 * count) { scratch in
-            withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<_deferdrop_lane>?.self, capacity: count) { raw in
-                let remaining = scratch.baseAddress!
-                var anySeen = false
-                for (index, lane) in lanes.enumerated() {
-                    raw[index] = lane.raw
-                    remaining[index] = lane.available
-                    anySeen = anySeen || remaining[index] > 0
-                }
-                guard anySeen else { return Look(taken: 0, leftBehind: false) }
-                let taken = queue.append { slots, room in
-                    Int(_deferdrop_lanes_merge(
-                        raw.baseAddress!, remaining, remaining + count, UInt64(count), newestSeen, slots, UInt64(room)))
-                }
-                let leftBehind = (0..<count).contains { remaining[$0] > 0 }
-                return Look(taken: UInt64(taken), leftBehind: leftBehind)
-            }
-        }
     }
 
     /// Values in lanes, not yet collected: for the statistics.

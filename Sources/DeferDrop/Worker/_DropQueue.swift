@@ -63,9 +63,6 @@ final class _DropQueue: Sendable {
     let id = _DropQueue.nextIdentity()
     /// What producers read without the lock: `Status` bits.
     let status = Atomic<UInt8>(Status.notRunning)
-    /// The tickets producers take before they append to their lanes, from
-    /// 1: a collect merges the lanes in ticket order (see `_DropQueue+Lanes`).
-    let tickets = Atomic<UInt64>(0)
     /// With a time bound: since when (coarse clock, ns) the worker has owed
     /// progress: the moment a producer woke it, or it took its current
     /// batch; 0 while it is asleep with nothing to do.
@@ -132,12 +129,17 @@ final class _DropQueue: Sendable {
     /// From a destructor this queue's own worker is running, the value is
     /// destroyed here and now instead, unless that would nest deeper than
     /// `maximumNestingDepth` or the value is still referenced elsewhere.
+    ///
+    /// `acrossThreads` orders the value after every value handed over before
+    /// it in happens-before order, from any thread (`DropWorker.orderedAcrossThreads`):
+    /// it goes the locked way, which collects every lane first. Otherwise
+    /// only the calling thread's order is kept.
     @usableFromInline
-    func enqueue(_ item: inout _DisposalItem?) {
+    func enqueue(_ item: inout _DisposalItem?, acrossThreads: Bool) {
         let isOnWorkerThread = isOnWorkerThread
         if isOnWorkerThread {
             if Self.destroyInPlace(&item) { return }
-        } else {
+        } else if !acrossThreads {
             let policy = policy
             if policy.usesLanes, enqueueThroughLane(&item, maximumWait: policy.maximumWait) { return }
         }

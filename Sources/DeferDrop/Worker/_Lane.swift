@@ -4,8 +4,8 @@ import _DeferDropShims
 /// One producer thread's queue to one worker: the thread appends without a
 /// lock; whoever holds the worker's lock takes values from the head.
 ///
-/// The ring itself is C (`_DeferDropLane.h`): chunks of 511 values and their
-/// tickets, linked as the producer fills them, freed as the consumer leaves them. This class owns
+/// The ring itself is C (`_DeferDropLane.h`): chunks of 1023 values, linked
+/// as the producer fills them, freed as the consumer leaves them. This class owns
 /// it and moves `_DisposalItem`s in and out as +1 references, so a value is
 /// never copied on its way through (see `_DisposalItem`).
 final class _Lane: @unchecked Sendable {
@@ -41,29 +41,16 @@ final class _Lane: @unchecked Sendable {
     }
 
     /// For the owning thread, after `_deferdrop_lane_reserve` made room:
-    /// appends `item` with its `ticket` and publishes it. Leaves `item` `nil`.
+    /// appends `item` and publishes it. Leaves `item` `nil`.
     @inline(__always)
-    static func append(_ item: inout _DisposalItem?, ticket: UInt64, to raw: UnsafeMutablePointer<_deferdrop_lane>) {
+    static func append(_ item: inout _DisposalItem?, to raw: UnsafeMutablePointer<_deferdrop_lane>) {
         let object = Unmanaged.passRetained(item.take()!.object)
-        _deferdrop_lane_push(raw, object.toOpaque(), ticket)
+        _deferdrop_lane_push(raw, object.toOpaque())
     }
 
     /// For the consumer: values published and not yet taken.
     var available: UInt64 {
         _deferdrop_lane_available(raw)
-    }
-
-    /// For the consumer: the ticket of the newest value published and not
-    /// yet taken, 0 if there is none; it and all before it are visible.
-    ///
-    /// Read from the slot of the last value the published count covers,
-    /// never from a field the producer stores apart from that count: a
-    /// producer stopped between the two stores (preempted, or gone in a
-    /// `fork()` child) would leave such a field behind the count, and a
-    /// collect waiting for it would wait for ever.
-    var newestTicket: UInt64 {
-        let count = _deferdrop_lane_available(raw)
-        return count == 0 ? 0 : _deferdrop_lane_ticket_at(raw, count - 1)
     }
 
     /// For the consumer: moves every published value to the end of

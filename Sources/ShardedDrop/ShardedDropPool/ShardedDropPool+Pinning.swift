@@ -38,13 +38,15 @@ extension ShardedDropPool {
     /// between threads at every `await`, so values one task hands to
     /// ``dispose(_:)-(Value)`` may reach different shards. Hand them to
     /// `worker(for: connectionID)` instead and they are destroyed in the order
-    /// handed over, whichever threads hand them.
+    /// handed over, whichever threads hand them: in happens-before order,
+    /// through the shard's `DropWorker.orderedAcrossThreads` handle, which
+    /// takes the shard's lock for each hand-off.
     ///
     /// Keys are spread over the shards by their hash. `Hasher` is seeded per
     /// process, so which shard a key gets may differ between runs, never within
     /// one. The worker is one of the pool's own: ``shutdown()`` stops it too.
     public func worker(for key: some Hashable) -> DropWorker {
-        _workers[shard(for: key)]
+        _orderedWorkers[shard(for: key)]
     }
 
     /// The shard whose worker ``worker(for:)`` returns for `key`.

@@ -27,8 +27,10 @@ import _DeferDropShims
 /// - **Per-key order for code that hops threads.** A Swift task may resume on a
 ///   different thread after every `await`, so thread pinning cannot order its
 ///   values. ``worker(for:)`` maps a key (a connection, a session, a task's id)
-///   to one shard for the pool's life: hand that worker the key's values and
-///   they are destroyed in the order handed over.
+///   to one shard for the pool's life, through a handle that orders hand-offs
+///   across threads (`DropWorker.orderedAcrossThreads`): hand it the key's
+///   values and they are destroyed in the order handed over, at the price of
+///   the shard's lock for each.
 /// - **Balanced pinning.** A new producer thread is pinned to the shard with
 ///   the fewest live producer threads, ties broken round-robin: the first
 ///   ``shardCount`` threads get distinct shards, and a thread that exits frees
@@ -76,6 +78,10 @@ public final class ShardedDropPool: Disposer {
     /// The shards' workers, in shard order.
     @usableFromInline
     let _workers: [DropWorker]
+
+    /// Each shard's `DropWorker.orderedAcrossThreads` handle, in shard
+    /// order: what ``worker(for:)`` returns.
+    let _orderedWorkers: [DropWorker]
 
     let _assignment: _ShardAssignment
 
@@ -137,6 +143,7 @@ public final class ShardedDropPool: Disposer {
         _workers = (0..<shards).map {
             DropWorker(_namePrefix: name, suffix: "-\($0)", capacity: capacity, priority: priority, metrics: metrics)
         }
+        _orderedWorkers = _workers.map(\.orderedAcrossThreads)
         _assignment = _ShardAssignment(shardCount: shards)
     }
 

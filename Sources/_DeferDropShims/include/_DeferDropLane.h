@@ -8,9 +8,8 @@
 // queue's, in Swift.
 //
 // Values are opaque pointers: +1 references the Swift side passes in and
-// takes back. A lane never looks at them. Beside each value is its ticket,
-// taken from the queue's counter before the value was appended: a collect
-// merges lanes in ticket order (see `_DropQueue+Lanes.swift`).
+// takes back. A lane never looks at them. A lane orders its own thread's
+// values and nothing else: the producers share no line.
 #ifndef DEFERDROP_LANE_H
 #define DEFERDROP_LANE_H
 
@@ -18,17 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/// Values per chunk: a chunk, its link and the tickets included, is 8 KiB.
-#define DEFERDROP_LANE_CHUNK_CAPACITY 511
+/// Values per chunk: a chunk, its link included, is 8 KiB.
+#define DEFERDROP_LANE_CHUNK_CAPACITY 1023
 
 typedef struct _deferdrop_lane_chunk {
     /// The next chunk, once the producer has filled this one; written with
     /// release before any value in it is published.
     struct _deferdrop_lane_chunk *next;
     void *slots[DEFERDROP_LANE_CHUNK_CAPACITY];
-    /// Each slot's ticket, apart from the slots, so that the consumer copies
-    /// a run of values as one block.
-    uint64_t tickets[DEFERDROP_LANE_CHUNK_CAPACITY];
 } _deferdrop_lane_chunk;
 
 typedef struct _deferdrop_lane {
@@ -64,12 +60,12 @@ _deferdrop_lane *_deferdrop_lane_create(void);
 void _deferdrop_lane_destroy(_deferdrop_lane *lane);
 
 /// For the producer: links a new chunk after a full one. Out of line: once
-/// every 511 values. Returns 0 if memory is exhausted (the value is then not
+/// every 1023 values. Returns 0 if memory is exhausted (the value is then not
 /// appended).
 int _deferdrop_lane_grow(_deferdrop_lane *lane);
 
-/// For the producer: makes room for the next value; call before taking its
-/// ticket. Returns 0 only if a new chunk was needed and memory is exhausted.
+/// For the producer: makes room for the next value. Returns 0 only if a new
+/// chunk was needed and memory is exhausted.
 static inline int _deferdrop_lane_reserve(_deferdrop_lane *lane) {
     if (__builtin_expect(lane->write_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) {
         return _deferdrop_lane_grow(lane);
@@ -78,10 +74,9 @@ static inline int _deferdrop_lane_reserve(_deferdrop_lane *lane) {
 }
 
 /// For the producer, after `_deferdrop_lane_reserve` returned 1: appends
-/// `value` with `ticket` and publishes it.
-static inline void _deferdrop_lane_push(_deferdrop_lane *lane, void *value, uint64_t ticket) {
+/// `value` and publishes it.
+static inline void _deferdrop_lane_push(_deferdrop_lane *lane, void *value) {
     lane->write_chunk->slots[lane->write_index] = value;
-    lane->write_chunk->tickets[lane->write_index] = ticket;
     lane->write_index += 1;
     lane->written += 1;
     __atomic_store_n(&lane->published, lane->written, __ATOMIC_RELEASE);
@@ -130,51 +125,6 @@ static inline uint64_t _deferdrop_lane_written(const _deferdrop_lane *lane) {
 /// For the consumer: how many values are published and not yet taken.
 static inline uint64_t _deferdrop_lane_available(const _deferdrop_lane *lane) {
     return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->taken;
-}
-
-/// For the consumer, after `_deferdrop_lane_available` counted more than
-/// `offset`: the ticket of the value `offset` places after the oldest not
-/// yet taken. (The ticket is written before the count that publishes it, so
-/// the acquire load of that count made it visible.) Walks the chunks in
-/// between: one step per 511 values.
-static inline uint64_t _deferdrop_lane_ticket_at(const _deferdrop_lane *lane, uint64_t offset) {
-    const _deferdrop_lane_chunk *chunk = lane->read_chunk;
-    uint64_t index = lane->read_index + offset;
-    while (index >= DEFERDROP_LANE_CHUNK_CAPACITY) {
-        // Published, so the producer has linked the next chunk.
-        chunk = __atomic_load_n(&chunk->next, __ATOMIC_ACQUIRE);
-        index -= DEFERDROP_LANE_CHUNK_CAPACITY;
-    }
-    return chunk->tickets[index];
-}
-
-/// For the consumer, after `_deferdrop_lane_available` counted at least
-/// `limit`: how many of the oldest values not yet taken, at most `limit`,
-/// have a ticket below `bound`. Tickets grow along a lane.
-static inline uint64_t _deferdrop_lane_count_below(const _deferdrop_lane *lane, uint64_t bound, uint64_t limit) {
-    const _deferdrop_lane_chunk *chunk = lane->read_chunk;
-    uint64_t index = lane->read_index;
-    uint64_t count = 0;
-    while (count < limit) {
-        if (index == DEFERDROP_LANE_CHUNK_CAPACITY) {
-            chunk = __atomic_load_n(&chunk->next, __ATOMIC_ACQUIRE);
-            index = 0;
-        }
-        // The newest value of the run decides for the whole run.
-        uint64_t run = DEFERDROP_LANE_CHUNK_CAPACITY - index;
-        if (run > limit - count) run = limit - count;
-        if (chunk->tickets[index + run - 1] < bound) {
-            count += run;
-            index += run;
-            continue;
-        }
-        while (chunk->tickets[index] < bound) {
-            count += 1;
-            index += 1;
-        }
-        break;
-    }
-    return count;
 }
 
 /// For the consumer, after `_deferdrop_lane_available` counted at least
@@ -228,52 +178,6 @@ static inline void _deferdrop_producer_fence(void) {
     } else {
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
     }
-}
-
-/// For the consumer, under the worker's lock: moves to `into`, smallest
-/// ticket first, up to `room` values of the `count` lanes in `lanes`: from
-/// lane `i` at most `remaining[i]` (which it lowers), and only values whose
-/// ticket is at most `newest`. Each lane's values arrive as runs, a run
-/// being as many as come before the next ticket of any other lane. Returns
-/// how many it moved: fewer than `room` once none is left to take.
-///
-/// `next` is scratch space for `count` tickets: each lane's next one, read
-/// once and again only after a run was taken from that lane.
-static inline uint64_t _deferdrop_lanes_merge(
-    _deferdrop_lane *const *lanes, uint64_t *remaining, uint64_t *next, uint64_t count,
-    uint64_t newest, void **into, uint64_t room
-) {
-    for (uint64_t i = 0; i < count; i++) {
-        next[i] = remaining[i] > 0 ? _deferdrop_lane_ticket_at(lanes[i], 0) : UINT64_MAX;
-    }
-    uint64_t moved = 0;
-    while (moved < room) {
-        uint64_t first = count, first_ticket = UINT64_MAX, other_ticket = UINT64_MAX;
-        for (uint64_t i = 0; i < count; i++) {
-            uint64_t ticket = next[i];
-            if (ticket > newest) continue;  // also an empty lane: UINT64_MAX
-            if (ticket < first_ticket) {
-                other_ticket = first_ticket;
-                first_ticket = ticket;
-                first = i;
-            } else if (ticket < other_ticket) {
-                other_ticket = ticket;
-            }
-        }
-        if (first == count) break;
-        uint64_t bound = other_ticket < newest + 1 ? other_ticket : newest + 1;
-        uint64_t limit = remaining[first] < room - moved ? remaining[first] : room - moved;
-        // At least the first value: its ticket is below both. (A run of
-        // none would be a broken invariant, and looping on it a hang under
-        // the worker's lock: crash instead.)
-        uint64_t run = _deferdrop_lane_count_below(lanes[first], bound, limit);
-        if (__builtin_expect(run == 0, 0)) __builtin_trap();
-        _deferdrop_lane_take(lanes[first], into + moved, run);
-        moved += run;
-        remaining[first] -= run;
-        next[first] = remaining[first] > 0 ? _deferdrop_lane_ticket_at(lanes[first], 0) : UINT64_MAX;
-    }
-    return moved;
 }
 
 /// The calling thread's lane to the queue it last handed a value to, and
