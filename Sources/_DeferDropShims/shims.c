@@ -74,6 +74,7 @@ int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_n
 }
 
 __thread _deferdrop_thread_role _deferdrop_tls_role;
+__thread _deferdrop_pin _deferdrop_tls_pin;
 
 // Exported by the Swift runtime with the C calling convention; every Swift
 // object on Linux is native.

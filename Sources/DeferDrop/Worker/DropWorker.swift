@@ -306,6 +306,24 @@ public final class DropWorker: Disposer {
         _queue.enqueue(&item, acrossThreads: _orderedHandleOf != nil)
     }
 
+    /// For pools: hands `value` to `worker` as ``dispose(_:)-(Value)`` does,
+    /// without touching the worker's reference count, which every producer
+    /// pinned to that shard would otherwise write. The caller keeps `worker`
+    /// alive.
+    @inlinable
+    package static func _dispose<Value: ~Copyable>(_ value: consuming sending Value, to worker: Unmanaged<DropWorker>) {
+        var item: _DisposalItem? = _DisposalItem(boxing: value)
+        worker._withUnsafeGuaranteedRef { $0._queue.enqueue(&item, acrossThreads: false) }
+    }
+
+    /// For pools: hands the class instance `object` to `worker`, like
+    /// ``_dispose(_:to:)-(Value,_)``, without boxing it first.
+    @inlinable
+    package static func _dispose<Object: AnyObject>(_ object: consuming sending Object, to worker: Unmanaged<DropWorker>) {
+        var item: _DisposalItem? = _DisposalItem(object: consume object)
+        worker._withUnsafeGuaranteedRef { $0._queue.enqueue(&item, acrossThreads: false) }
+    }
+
     /// Destroys everything pending, stops the worker's thread, and returns when
     /// both are done.
     ///

@@ -73,7 +73,9 @@ extension _DropQueue {
     /// and returns true, or returns false without touching `item` when the
     /// locked way must decide.
     @inline(__always)
-    func enqueueThroughLane(_ item: inout _DisposalItem?, maximumWait: UInt64?) -> Bool {
+    func enqueueThroughLane(_ item: inout _DisposalItem?) -> Bool {
+        let policy = policy
+        guard policy.usesLanes else { return false }
         let seen = status.load(ordering: .relaxed) & ~Status.sleeping
         guard seen == 0 else {
             // Behind, and the queue is someone else's to drain: what the
@@ -81,7 +83,7 @@ extension _DropQueue {
             // the hand-off the locked way, or frees a value inline that the
             // worker could have taken, as the time bound allows).
             guard seen == Status.catchingUp | Status.queueHeld else { return false }
-            destroyInline(item.take()!)
+            destroyInline(&item)
             return true
         }
         let lane = _deferdrop_current_lane(id) ?? laneOfCallingThread()
@@ -96,7 +98,7 @@ extension _DropQueue {
         // the bound: checking every 16th, a saturated server
         // (`Docs/Benchmarks.md`, workload 8) kept 362 MB resident against
         // 75–101 MB.
-        if let maximumWait, let since = owedProgressSince, _deferdrop_lane_clock_due(lane) != 0 {
+        if let maximumWait = policy.maximumWait, let since = owedProgressSince, _deferdrop_lane_clock_due(lane) != 0 {
             let now = _deferdrop_coarse_monotonic_ns()
             _deferdrop_lane_clock_read(lane, now)
             if Self.isBehind(since: since, now: now, maximumWait: maximumWait) {
@@ -106,7 +108,7 @@ extension _DropQueue {
                 // preempted in its section may hold it for milliseconds while
                 // every producer's hand-off finds it behind).
                 guard workerHoldsLock.load(ordering: .relaxed) else { return false }
-                destroyInline(item.take()!)
+                destroyInline(&item)
                 return true
             }
         }
@@ -117,13 +119,20 @@ extension _DropQueue {
         // uses membarrier(), a full fence otherwise.
         _deferdrop_producer_fence()
         let status = status.load(ordering: .relaxed)
-        if status == 0 { return true }
+        if status != 0 { afterAppend(seen: status, isTimeBounded: policy.maximumWait != nil) }
+        return true
+    }
+
+    /// After an append that found `status` not clear: claims and posts the
+    /// wake-up if the worker announced sleep; reconciles with a shutdown
+    /// that began. Out of line: rare next to the appends.
+    @inline(never)
+    private func afterAppend(seen status: UInt8, isTimeBounded: Bool) {
         if status & Status.sleeping != 0, claimWakeUp() {
-            if maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+            if isTimeBounded { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
             wakeUp.signal()
         }
         if status & Status.notRunning != 0 { reconcileAfterShutdown() }
-        return true
     }
 
     /// With a time bound: whether the worker has owed progress for longer

@@ -86,8 +86,11 @@ extension _DropQueue {
             let (inPlace, releasedElsewhere) = thread.takeCounts()
             let now = _deferdrop_coarse_monotonic_ns()
             let decision = state.withLock { state -> WorkerDecision in
-                    workerHoldsLock.store(true, ordering: .relaxed)
-                    defer { workerHoldsLock.store(false, ordering: .relaxed) }
+                    // A hint for time-bounded producers only: under any other
+                    // policy, no store to the line the producers read.
+                    let hintsProducers = policy.maximumWait != nil
+                    if hintsProducers { workerHoldsLock.store(true, ordering: .relaxed) }
+                    defer { if hintsProducers { workerHoldsLock.store(false, ordering: .relaxed) } }
                     state.completed += destroyedInBatch
                     state.destroyedInPlace += inPlace
                     state.releasedElsewhere += releasedElsewhere

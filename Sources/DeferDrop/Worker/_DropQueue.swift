@@ -136,13 +136,19 @@ final class _DropQueue: Sendable {
     /// only the calling thread's order is kept.
     @usableFromInline
     func enqueue(_ item: inout _DisposalItem?, acrossThreads: Bool) {
+        if !acrossThreads, !isOnWorkerThread, enqueueThroughLane(&item) { return }
+        enqueueTheLockedWay(&item)
+    }
+
+    /// The hand-offs the lane does not take: the worker's own (destroyed in
+    /// place or queued), ordered ones, a count bound's, and whatever the
+    /// status word sends here. Out of line, so that the lane's fast path
+    /// does not pay for this one's frame.
+    @inline(never)
+    private func enqueueTheLockedWay(_ item: inout _DisposalItem?) {
         let isOnWorkerThread = isOnWorkerThread
-        if isOnWorkerThread {
-            if Self.destroyInPlace(&item) { return }
-        } else if !acrossThreads {
-            let policy = policy
-            if policy.usesLanes, enqueueThroughLane(&item, maximumWait: policy.maximumWait) { return }
-        }
+        if isOnWorkerThread, Self.destroyInPlace(&item) { return }
+        let policy = policy
         while true {
             // With a time bound, a producer does not wait for the lock while
             // the worker holds it: a worker at `.idle` preempted inside its
@@ -168,7 +174,7 @@ final class _DropQueue: Sendable {
                 }
             }
             guard let handoff else {
-                destroyInline(item.take()!)
+                destroyInline(&item)
                 return
             }
             switch handoff {
@@ -178,18 +184,18 @@ final class _DropQueue: Sendable {
                 wakeUp.signal()
                 return
             case .destroyInline:
-                destroyInline(item.take()!)
+                destroyInline(&item)
                 return
             case .destroyInlineAfterDrain(let drained):
                 drained.wait()
-                destroyInline(item.take()!)
+                destroyInline(&item)
                 return
             case .waitForRoom(let room):
                 // Woken when the worker has made room, or is stopping: try again.
                 room.wait()
             case .drainThenDestroyInline(let deadline):
                 drain(&drained, until: deadline)
-                destroyInline(item.take()!)
+                destroyInline(&item)
                 return
             }
         }
@@ -278,8 +284,11 @@ final class _DropQueue: Sendable {
         if mustWake { wakeUp.signal() }
     }
 
-    func destroyInline(_ item: consuming _DisposalItem) {
-        _ = consume item
+    /// Destroys `item` on the calling thread and counts it so. Out of line:
+    /// the fast path's exception.
+    @inline(never)
+    func destroyInline(_ item: inout _DisposalItem?) {
+        item = nil
         destroyedInline.add(1, ordering: .relaxed)
         metrics?.countDestroyedInline()
     }

@@ -1,4 +1,5 @@
 import DeferDrop
+import Synchronization
 
 /// Which shard each new producer thread of one pool is pinned to.
 ///
@@ -21,6 +22,10 @@ final class _ShardAssignment: Sendable {
     }
 
     private let state: _Lock<State>
+
+    /// The pool's identity for the threads' pin cache (`_deferdrop_tls_pin`):
+    /// never reused, unlike an address, and never 0.
+    let identity = _nextPoolIdentity.add(1, ordering: .relaxed).newValue
 
     init(shardCount: Int) {
         state = _Lock(State(pinnedThreads: Array(repeating: 0, count: shardCount)))
@@ -67,3 +72,5 @@ final class _ShardAssignment: Sendable {
         state.withLock { $0.isClosed }
     }
 }
+
+private let _nextPoolIdentity = Atomic<UInt64>(0)

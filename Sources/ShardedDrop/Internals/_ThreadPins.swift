@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import DeferDrop
+import _DeferDropShims
 
 /// The calling thread's pins: for each pool it has handed values to, the shard
 /// it is pinned to.
@@ -28,23 +29,6 @@ final class _ThreadPins {
     /// Usually one, for the one pool a thread feeds.
     private var pins: [Pin] = []
 
-    /// The last pin looked up, compared by identity without touching reference
-    /// counts: the hand-off's fast path. `pins` keeps that assignment alive,
-    /// so its address cannot be reused while it is cached.
-    private var cachedAssignment: UnsafeMutableRawPointer?
-    private var cachedShard = 0
-
-    /// The shard the calling thread is pinned to in the pool that owns
-    /// `assignment`, if it is the pool this thread used last: the hand-off's
-    /// fast path, which touches no reference count and takes no lock.
-    @inline(__always)
-    static func cachedShard(in assignment: _ShardAssignment) -> Int? {
-        let identity = Unmanaged.passUnretained(assignment).toOpaque()
-        return current._withUnsafeGuaranteedRef { pins in
-            pins.cachedAssignment == identity ? pins.cachedShard : nil
-        }
-    }
-
     /// The shard the calling thread is pinned to in the pool that owns
     /// `assignment`; on the thread's first call for that pool, `choose` picks
     /// the shard and says whether the pin counts towards the balance.
@@ -66,13 +50,12 @@ final class _ThreadPins {
             pins.append(Pin(assignment: assignment, shard: chosen, counts: counts))
             shard = chosen
         }
-        cachedAssignment = Unmanaged.passUnretained(assignment).toOpaque()
-        cachedShard = shard
         return shard
     }
 
     /// Runs when the thread exits: gives each pool its place back.
     deinit {
+        _deferdrop_set_pin(0, 0, nil)
         for pin in pins where pin.counts {
             pin.assignment.unpin(shard: pin.shard)
         }

@@ -1,4 +1,5 @@
 public import DeferDrop
+import _DeferDropShims
 
 extension ShardedDropPool {
     /// The shard the calling thread is pinned to, from 0 to ``shardCount`` - 1.
@@ -11,24 +12,37 @@ extension ShardedDropPool {
     /// running on one of the pool's shards is pinned to that shard itself, so
     /// the values it hands over queue behind it and `flush()` covers them.
     ///
-    /// Reading it costs a thread-specific lookup; pinning a new thread takes a
-    /// lock once.
+    /// Reading it costs one thread-local load for the pool a thread used
+    /// last; pinning a new thread takes a lock once.
     public var currentThreadShard: Int {
-        if let shard = _ThreadPins.cachedShard(in: _assignment) {
-            return shard
-        }
-        return _pinCurrentThread()
+        let shard = _deferdrop_pinned_shard(_assignment.identity)
+        guard shard >= 0 else { return _pinCallingThread() }
+        return Int(shard)
     }
 
-    /// Looks up or makes the calling thread's pin, off the fast path.
+    /// The calling thread's shard's worker, unretained (the pool owns it):
+    /// one thread-local load for the pool the thread used last, so that the
+    /// hand-off touches no reference count that producers share.
+    @usableFromInline
+    var _workerOfCallingThread: Unmanaged<DropWorker> {
+        if let worker = _deferdrop_pinned_worker(_assignment.identity) {
+            return Unmanaged.fromOpaque(worker)
+        }
+        return Unmanaged.passUnretained(_workers[_pinCallingThread()])
+    }
+
+    /// Looks up or makes the calling thread's pin and caches it, off the
+    /// fast path.
     @inline(never)
-    private func _pinCurrentThread() -> Int {
-        _ThreadPins.shard(in: _assignment) {
+    private func _pinCallingThread() -> Int {
+        let shard = _ThreadPins.shard(in: _assignment) {
             if let own = DropWorker._indexOfCurrentThread(in: _workers) {
                 return (own, counts: false)
             }
             return (_assignment.pinNewThread(), counts: true)
         }
+        _deferdrop_set_pin(_assignment.identity, Int64(shard), Unmanaged.passUnretained(_workers[shard]).toOpaque())
+        return shard
     }
 
     /// The worker that destroys `key`'s values: equal keys get the same worker

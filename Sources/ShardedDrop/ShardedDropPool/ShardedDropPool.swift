@@ -182,14 +182,14 @@ public final class ShardedDropPool: Disposer {
     /// destroyed here, in the calling thread.
     @inlinable
     public func dispose<Value: ~Copyable>(_ value: consuming sending Value) {
-        _workers[currentThreadShard].dispose(value)
+        DropWorker._dispose(value, to: _workerOfCallingThread)
     }
 
     /// Takes ownership of a class instance and destroys it on the calling
     /// thread's shard, like ``dispose(_:)-(Value)``, without boxing it first.
     @inlinable
     public func dispose<Object: AnyObject>(_ object: consuming sending Object) {
-        _workers[currentThreadShard].dispose(object)
+        DropWorker._dispose(object, to: _workerOfCallingThread)
     }
 
     /// Destroys everything pending on every shard, stops every shard's thread,

@@ -4,6 +4,8 @@
 #ifndef DEFERDROP_SHIMS_H
 #define DEFERDROP_SHIMS_H
 
+#include <stdint.h>
+
 /// Names the calling thread. Linux keeps at most 15 bytes; returns 0 or an errno value.
 int _deferdrop_set_current_thread_name(const char *name);
 
@@ -148,6 +150,37 @@ int _deferdrop_object_is_immortal(const void *object);
 /// Reads the metadata only: no call into the Swift runtime, so no lock of
 /// its own that a `fork()` could have left held.
 int _deferdrop_type_is_one_counted_reference(const void *metadata);
+
+/// The calling thread's pin to the `ShardedDropPool` it handed a value to
+/// last: the pool's identity (never reused, unlike an address), the shard,
+/// and that shard's worker, unretained: the pool owns its workers for its
+/// whole life, and only a hand-off to that pool, which its caller keeps
+/// alive, reads it. A one-entry cache in front of the thread's table of
+/// pins (`_ThreadPins`): a pool's hand-off reads it and nothing else.
+typedef struct _deferdrop_pin {
+    uint64_t pool;
+    int64_t shard;
+    void *worker;
+} _deferdrop_pin;
+
+extern __thread _deferdrop_pin _deferdrop_tls_pin;
+
+/// The calling thread's shard's worker in `pool`, or NULL if `pool` is not
+/// the pool this thread used last.
+static inline void *_deferdrop_pinned_worker(uint64_t pool) {
+    return _deferdrop_tls_pin.pool == pool ? _deferdrop_tls_pin.worker : (void *)0;
+}
+
+/// The calling thread's shard in `pool`, or -1 if `pool` is not the pool
+/// this thread used last.
+static inline int64_t _deferdrop_pinned_shard(uint64_t pool) {
+    return _deferdrop_tls_pin.pool == pool ? _deferdrop_tls_pin.shard : -1;
+}
+
+/// Caches the calling thread's pin to `pool`; pool 0 forgets it.
+static inline void _deferdrop_set_pin(uint64_t pool, int64_t shard, void *worker) {
+    _deferdrop_tls_pin = (_deferdrop_pin){ .pool = pool, .shard = shard, .worker = worker };
+}
 
 #include "_DeferDropLane.h"
 
