@@ -35,6 +35,10 @@ struct Measurement {
 /// Runs `workload` on `producers` threads at once against a fresh freer of
 /// `mode`, and waits until everything is destroyed.
 func measure(_ workload: Workload, mode: Mode, producers: Int, options: Options) -> Measurement {
+    // What earlier measurements freed goes back to the system first, where
+    // the allocator can give it (glibc keeps it otherwise), so that the
+    // peak is this measurement's: its values, and what the mode held.
+    trimHeap()
     let freer = mode.makeFreer()
     let ready = Atomic<Int>(0)
     let start = Atomic<UInt64>(0)
@@ -114,4 +118,12 @@ func peakMemoryMebibytes() -> Double {
         }
     }
     return 0
+}
+
+/// glibc's `malloc_trim(0)`, where the allocator has it (the Glibc module
+/// does not export it): gives freed heap memory back to the system.
+func trimHeap() {
+    typealias Trim = @convention(c) (Int) -> Int32
+    guard let symbol = dlsym(nil, "malloc_trim") else { return }
+    _ = unsafeBitCast(symbol, to: Trim.self)(0)
 }

@@ -65,7 +65,8 @@ for workload in options.workloads {
             let runs = results.map { $0[index] }
             let base = results.map { $0[inline] }
             func ratio(_ figure: (Measurement) -> Double) -> String {
-                format(median(zip(runs, base).map { figure($0) / figure($1) }), 2) + "×"
+                let value = median(zip(runs, base).map { figure($0) / figure($1) })
+                return format(value, value < 0.1 ? 3 : 2) + "×"
             }
             let freed = median(runs.map { Double($0.freedInline) / Double(max($0.values, 1)) * 100 })
             let first = rounds
