@@ -42,11 +42,13 @@ struct DropWorkerTests {
             if thread < 8 {
                 for _ in 0..<10_000 {
                     next.withLock { sequence in
+                        // Moved, not copied: a copy's release here could be
+                        // the last one, after the worker's.
                         let probe = Probe(ordered, producer: 0, sequence: sequence)
                         if sequence % 2 == 0 {
-                            worker.dispose(probe)
+                            worker.dispose(consume probe)
                         } else {
-                            acrossThreads.dispose(probe)
+                            acrossThreads.dispose(consume probe)
                         }
                         sequence += 1
                     }

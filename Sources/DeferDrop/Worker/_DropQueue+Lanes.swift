@@ -235,8 +235,14 @@ extension _DropQueue {
 
     /// Claims the duty to post `wakeUp` if the worker has announced that it
     /// will sleep: true for exactly one caller per announcement.
+    ///
+    /// A load first, so that a caller finding no announcement writes nothing
+    /// to the line every producer reads: every caller holds the lock, under
+    /// which the worker announces, or saw the bit after its own append (the
+    /// eventcount), or is the worker that announced.
     func claimWakeUp() -> Bool {
-        status.bitwiseAnd(~Status.sleeping, ordering: .sequentiallyConsistent).oldValue & Status.sleeping != 0
+        guard status.load(ordering: .relaxed) & Status.sleeping != 0 else { return false }
+        return status.bitwiseAnd(~Status.sleeping, ordering: .sequentiallyConsistent).oldValue & Status.sleeping != 0
     }
 
     /// Under the lock, after a step that may change `State.isCatchingUp` or

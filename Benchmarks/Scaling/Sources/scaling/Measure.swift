@@ -59,6 +59,7 @@ func measure(_ workload: Workload, mode: Mode, producers: Int, options: Options)
         }
     }
     for thread in threads { pthread_join(thread, nil) }
+    freer.letGo()
     freer.flush()
     let allDestroyed = now() - Double(bitPattern: start.load(ordering: .relaxed))
     let peak = peakMemoryMebibytes()

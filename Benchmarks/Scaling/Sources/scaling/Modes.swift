@@ -1,5 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import DeferDrop
 import ShardedDrop
+import Synchronization
 
 /// A way of freeing the producers' values: inline, one worker or the pool,
 /// under one capacity.
@@ -10,6 +16,10 @@ struct Mode: Sendable {
         /// One worker, through `orderedAcrossThreads`: happens-before order
         /// across threads, one lock per hand-off.
         case orderedWorker
+        /// One worker whose thread is held up until the producers are
+        /// done: the hand-off's own cost, without the worker's frees
+        /// running beside it.
+        case heldWorker
         case pool
     }
 
@@ -27,6 +37,7 @@ struct Mode: Sendable {
         Mode(name: "worker-block", kind: .worker, capacity: .bounded(bound, whenFull: .block)),
         Mode(name: "worker-inline", kind: .worker, capacity: .bounded(bound, whenFull: .destroyInline)),
         Mode(name: "worker-ordered", kind: .orderedWorker, capacity: .unbounded),
+        Mode(name: "worker-held", kind: .heldWorker, capacity: .unbounded),
         Mode(name: "pool", kind: .pool, capacity: .unbounded),
         Mode(name: "pool-server", kind: .pool, capacity: .server),
         Mode(name: "pool-block", kind: .pool, capacity: .bounded(bound, whenFull: .block)),
@@ -40,8 +51,35 @@ struct Mode: Sendable {
         case .inline: .inline
         case .worker: .worker(DropWorker(name: "scaling", capacity: capacity))
         case .orderedWorker: .worker(DropWorker(name: "scaling", capacity: capacity).orderedAcrossThreads)
+        case .heldWorker: Self.heldWorker(capacity: capacity)
         case .pool: .pool(ShardedDropPool(name: "scaling", capacity: capacity))
         }
+    }
+
+    /// A worker busy destroying a gate that holds its thread until `Freer.letGo()`.
+    private static func heldWorker(capacity: DropCapacity) -> Freer {
+        let worker = DropWorker(name: "scaling", capacity: capacity)
+        let latch = Latch()
+        worker.dispose(Gate(latch))
+        // Until the worker has started destroying the gate: then it is held.
+        while !latch.isHolding.load(ordering: .acquiring) { sched_yield() }
+        return .heldWorker(worker, latch)
+    }
+}
+
+/// Opened once, by `Freer.letGo()`.
+final class Latch: Sendable {
+    let isHolding = Atomic<Bool>(false)
+    let isOpen = Atomic<Bool>(false)
+}
+
+/// A value whose destructor waits until its latch opens.
+final class Gate: Sendable {
+    let latch: Latch
+    init(_ latch: Latch) { self.latch = latch }
+    deinit {
+        latch.isHolding.store(true, ordering: .releasing)
+        while !latch.isOpen.load(ordering: .acquiring) { usleep(100) }
     }
 }
 
@@ -49,22 +87,28 @@ struct Mode: Sendable {
 enum Freer: Sendable {
     case inline
     case worker(DropWorker)
+    case heldWorker(DropWorker, Latch)
     case pool(ShardedDropPool)
 
     @inline(__always)
     func free<Value: ~Copyable>(_ value: consuming sending Value) {
         switch self {
         case .inline: _ = consume value
-        case .worker(let worker): worker.dispose(value)
+        case .worker(let worker), .heldWorker(let worker, _): worker.dispose(value)
         case .pool(let pool): pool.dispose(value)
         }
+    }
+
+    /// Lets a held worker go: called once the producers are done.
+    func letGo() {
+        if case .heldWorker(_, let latch) = self { latch.isOpen.store(true, ordering: .releasing) }
     }
 
     /// Waits until everything handed over is destroyed.
     func flush() {
         switch self {
         case .inline: break
-        case .worker(let worker): worker.flush()
+        case .worker(let worker), .heldWorker(let worker, _): worker.flush()
         case .pool(let pool): pool.flush()
         }
     }
@@ -73,7 +117,7 @@ enum Freer: Sendable {
     var destroyedInline: UInt64 {
         switch self {
         case .inline: 0
-        case .worker(let worker): worker.statistics.destroyedInline
+        case .worker(let worker), .heldWorker(let worker, _): worker.statistics.destroyedInline
         case .pool(let pool): pool.totalStatistics.destroyedInline
         }
     }
@@ -82,7 +126,7 @@ enum Freer: Sendable {
     func shutdown() {
         switch self {
         case .inline: break
-        case .worker(let worker): worker.shutdown()
+        case .worker(let worker), .heldWorker(let worker, _): worker.shutdown()
         case .pool(let pool): pool.shutdown()
         }
     }
