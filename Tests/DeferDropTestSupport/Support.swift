@@ -111,6 +111,30 @@ public final class DestructionLog: Sendable {
         return nil
     }
 
+    /// Order across threads under a time bound, for one producer's probes
+    /// handed over from many threads: each sequence from 0 to `expected`
+    /// appears exactly once, and every one destroyed off its creator
+    /// (deferred) whose sequence `isOrdered` accepts comes after every
+    /// deferred one with a smaller sequence. What a producer freed inline may
+    /// come at any time, and deferred ones that are not ordered keep only
+    /// their own thread's order.
+    public func checkExactlyOnceOrderedAfterEarlier(expected: Int, isOrdered: (Int) -> Bool) -> String? {
+        let entries = all
+        let sequences = Set(entries.map(\.sequence))
+        guard entries.count == expected, sequences == Set(0..<expected) else {
+            return "\(entries.count) destroyed, \(sequences.count) distinct, expected \(expected) once each"
+        }
+        // The smallest deferred sequence destroyed after each position.
+        var smallestLater = Int.max
+        for sequence in entries.filter({ !$0.onCreator }).map(\.sequence).reversed() {
+            if isOrdered(sequence), smallestLater < sequence {
+                return "deferred \(smallestLater) after the ordered \(sequence)"
+            }
+            smallestLater = min(smallestLater, sequence)
+        }
+        return nil
+    }
+
     /// Destructions that ran on a producer's thread other than the probe's
     /// creator: values a producer took from a worker that was behind.
     public var onOtherProducerCount: Int {

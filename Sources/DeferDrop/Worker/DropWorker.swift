@@ -27,7 +27,8 @@
 ///   between threads (a Swift task may resume on another thread after every
 ///   `await`) hands them to ``orderedAcrossThreads``: a value handed over
 ///   there is destroyed after every value handed to this worker before it,
-///   in happens-before order, from any thread.
+///   in happens-before order, from any thread. (Under a time bound, one that
+///   is destroyed inline because the worker is behind orders nothing.)
 /// - **Cheap for the producer.** A hand-off takes no lock and writes nothing
 ///   another producer writes: the value goes into a queue of the calling
 ///   thread's own. It makes a system call only when the worker is asleep and
@@ -219,7 +220,10 @@ public final class DropWorker: Disposer {
     /// Swift task may resume on another thread after every `await`, and the
     /// worker's own hand-off orders only each thread's values. Happens-before
     /// order is what a lock, an `await` or a queue between two hand-offs
-    /// gives; hand-offs that race are ordered either way.
+    /// gives; hand-offs that race are ordered either way. Under a time bound
+    /// (``DropCapacity/server``), a value the handle destroys inline because
+    /// the worker is behind orders nothing: values handed over before and
+    /// after it keep only their own threads' order.
     ///
     /// The price is the worker's lock: each hand-off through the handle is
     /// one short critical section, which producers handing over at the same
