@@ -185,9 +185,7 @@ extension DropCapacity {
         _precondition(
             maximumWait > .zero,
             "\(Self.site(owner, ".timeBounded(maximumWait: \(maximumWait))")): the wait must be positive")
-        let (seconds, attoseconds) = maximumWait.components
-        guard seconds < 1_000_000_000 else { return UInt64.max }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+        return maximumWait._nanoseconds
     }
 }
 

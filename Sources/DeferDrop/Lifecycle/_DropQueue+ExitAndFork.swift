@@ -84,8 +84,11 @@ extension _DropQueue {
         state.workerHoldsBatch = false
         state.endCatchingUpIfCaughtUp()
         state.items.exchange(&batch)
-        state.completed += destroy(&batch, on: _WorkerThreadState.detached()) {}
+        var destroyed = DestroyedCounts(queued: destroy(&batch, on: _WorkerThreadState.detached()) {})
+        _WorkerThreadState.detached().takeCounts(into: &destroyed)
+        state.publish(destroyed)
         state.items.exchange(&batch)
+        _ = state.waitUntilStopped()
         // Iterated, as the worker and the producers' drain resume them.
         for waiter in state.takeReadyWaiters() { waiter.resume() }
         for room in state.takeRoomWaiters(bound: 1) { room.signal() }

@@ -47,9 +47,7 @@ extension _DropQueue {
             // From a destructor that this thread runs for the worker, on its
             // thread or in a producer's drain, waiting would wait for itself.
             guard wait, !isOnWorkerThread, !isDrainingOnCallingThread else { return }
-            let semaphore = _Semaphore()
-            state.waiters.append((.stopped, .thread(semaphore)))
-            drained = semaphore
+            drained = state.waitUntilStopped()
         }
         for producer in blockedProducers { producer.signal() }
         if mustWake { wakeUp.signal() }

@@ -179,9 +179,7 @@ extension _DropQueue {
         let stopped: _Semaphore? = state.withLock { state in
             switch state.lifecycle {
             case .stopping:
-                let stopped = _Semaphore()
-                state.waiters.append((.stopped, .thread(stopped)))
-                return stopped
+                return state.waitUntilStopped()
             case .idle, .running, .stopped:
                 return nil
             }

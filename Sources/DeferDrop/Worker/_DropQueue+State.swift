@@ -30,6 +30,19 @@ extension _DropQueue {
         case stopped
     }
 
+    /// What a worker, or a producer draining for it, destroyed since it last
+    /// published: added to `State` in one place, `State.publish(_:)`.
+    struct DestroyedCounts {
+        /// Values taken from the queue.
+        var queued: UInt64 = 0
+        /// Values destroyed in place, handed over by destructors it ran.
+        var inPlace: UInt64 = 0
+        /// Values released while a reference to them was still held elsewhere.
+        var releasedElsewhere: UInt64 = 0
+        /// The bytes the worker's thread has freed in all, where the allocator tells.
+        var reclaimedBytes: UInt64?
+    }
+
     /// Noncopyable, as the queue it holds is.
     struct State: ~Copyable, Sendable {
         var lifecycle = Lifecycle.idle
@@ -84,6 +97,23 @@ extension _DropQueue {
         /// 0 before the first: for a diagnosis only (`_DropQueue.diagnosis`),
         /// which tells whether that thread still exists.
         var workerThreadID: Int32 = 0
+
+        /// Adds what was destroyed to the counts, for barriers, statistics
+        /// and the bound to read.
+        mutating func publish(_ destroyed: DestroyedCounts) {
+            completed += destroyed.queued
+            destroyedInPlace += destroyed.inPlace
+            releasedElsewhere += destroyed.releasedElsewhere
+            if let bytes = destroyed.reclaimedBytes { reclaimedBytes = bytes }
+        }
+
+        /// Registers the calling thread to wait until the worker has stopped,
+        /// on the semaphore it returns.
+        mutating func waitUntilStopped() -> _Semaphore {
+            let stopped = _Semaphore()
+            waiters.append((.stopped, .thread(stopped)))
+            return stopped
+        }
 
         /// Removes and returns the waiters whose point has been reached.
         mutating func takeReadyWaiters() -> [_Waiter] {

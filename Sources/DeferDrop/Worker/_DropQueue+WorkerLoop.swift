@@ -10,18 +10,44 @@ import _DeferDropShims
 // destroy it with the lock released, sleep (or stand aside) when there is none.
 
 extension _DropQueue {
-    private enum WorkerStep {
+    /// What the worker does after a pass under the lock.
+    enum WorkerStep {
         case destroy
         case sleep
         /// With a time bound, while the worker is behind: leave the queue to
         /// the producers for up to the bound (see `takeNextBatchWithTimeBound`).
         case standAside
-        /// With lanes: `sleeping` is announced; collect once more before
+        /// `sleeping` is announced: fence, then collect once more before
         /// sleeping (the model's last look).
         case announceSleep
-        /// With lanes, while stopping: the same last look before stopping.
+        /// While stopping: the same last look before stopping.
         case lookLast
         case stop
+    }
+
+    /// What the worker's last step left the next pass to honour.
+    enum WorkerPhase {
+        /// Nothing: the pass takes a batch, or announces sleep, or looks last.
+        case awake
+        /// It announced `sleeping` and fenced: this pass is the last look.
+        /// Finding work, the worker takes the announcement back.
+        case sleepAnnounced
+        /// Stopping, it fenced: a pass that finds nothing stops.
+        case lookedLast
+    }
+
+    /// What the worker keeps from one pass to the next.
+    struct WorkerPass {
+        var phase = WorkerPhase.awake
+        /// The values taken under the lock, destroyed with it released.
+        var batch: [_ChunkedQueue.Chunk] = []
+        /// What was destroyed since the last pass, published by the next.
+        var destroyed = DestroyedCounts()
+        /// With a time bound: the producers' activity at the worker's last
+        /// boundary (see `takeNextBatchWithTimeBound`).
+        var producerActivity: UInt64 = 0
+        var appliedPriority: DropPriority?
+        var publisher: _WorkerMetrics.Publisher?
     }
 
     /// What the worker decided under the lock, for the rest of its pass.
@@ -32,7 +58,7 @@ extension _DropQueue {
     /// is making it at the moment the process forks leaves that lock held in
     /// the child for ever, and the child's worker then hangs on its first
     /// pass (seen in the fork tests). A struct's metadata is static.
-    private struct WorkerDecision {
+    struct WorkerDecision {
         var step: WorkerStep
         var ready: [_Waiter]
         var priority: DropPriority
@@ -41,7 +67,6 @@ extension _DropQueue {
         var policy: _DropPolicy
     }
 
-    /// Starts the worker thread. Called once, under the lock, by the first producer.
     /// Starts the worker's thread and marks the queue running: at the first
     /// hand-off, or at a barrier on an idle queue that has values (only in a
     /// fork child, which inherits values without the thread).
@@ -58,155 +83,157 @@ extension _DropQueue {
         }
     }
 
-    /// The worker thread's whole life: publish what was destroyed, take the next
-    /// batch, destroy it with the lock released, and sleep when there is none.
+    /// The worker thread's whole life: publish what was destroyed, take the
+    /// next batch, destroy it with the lock released, and sleep when there
+    /// is none.
     private func runWorker(_ thread: _WorkerThreadState) {
-        var batch: [_ChunkedQueue.Chunk] = []
-        var destroyedInBatch: UInt64 = 0
-        /// With a time bound: the producers' activity at the worker's last
-        /// boundary (see `takeNextBatchWithTimeBound`).
-        var producerActivity: UInt64 = 0
+        var pass = WorkerPass(publisher: metrics.map(_WorkerMetrics.Publisher.init))
         // The priority applies from the first batch on: a worker at `.idle`
         // that took its first batch at the default priority would then be
         // preempted in the middle of it, on a busy machine, for seconds.
-        var appliedPriority: DropPriority? = state.withLock { state in
+        let priority = state.withLock { state in
             state.workerThreadID = _deferdrop_current_thread_id()
             return state.priority
         }
-        _ = _deferdrop_set_current_thread_scheduling(appliedPriority!._schedulingClass)
+        apply(priority, &pass)
         let freed = _ThreadFreedBytes()
-        var publisher = metrics.map(_WorkerMetrics.Publisher.init)
-        /// With lanes: `sleeping` is announced, and the next pass is the last look.
-        var announcedSleep = false
-        /// With lanes, while stopping: the last look was taken, and nothing
-        /// was collected since.
-        var lookedLast = false
         while true {
-            let reclaimed = freed.bytes
-            let (inPlace, releasedElsewhere) = thread.takeCounts()
+            thread.takeCounts(into: &pass.destroyed)
+            pass.destroyed.reclaimedBytes = freed.bytes
             let now = _deferdrop_coarse_monotonic_ns()
-            let decision = state.withLock { state -> WorkerDecision in
-                    // A hint for time-bounded producers only: under any other
-                    // policy, no store to the line the producers read.
-                    let hintsProducers = policy.maximumWait != nil
-                    if hintsProducers { workerHoldsLock.store(true, ordering: .relaxed) }
-                    defer { if hintsProducers { workerHoldsLock.store(false, ordering: .relaxed) } }
-                    state.completed += destroyedInBatch
-                    state.destroyedInPlace += inPlace
-                    state.releasedElsewhere += releasedElsewhere
-                    if let reclaimed { state.reclaimedBytes = reclaimed }
-                    Self.collectLanes(&state)
-                    let policy = policy
-                    // What a time-bounded batch left goes back to the head of
-                    // the queue, whatever the policy is now.
-                    if state.items.prepend(&batch), policy.maximumWait != nil { state.isCatchingUp = true }
-                    state.workerHoldsBatch = false
-                    let standsAside: Bool
-                    if state.producerDrains {
-                        // The head of the queue is a producer's until it gives it back.
-                        standsAside = true
-                    } else if policy.maximumWait != nil {
-                        standsAside = takeNextBatchWithTimeBound(
-                            &batch, producerActivity: &producerActivity, now: now, state: &state)
-                    } else {
-                        standsAside = false
-                        state.items.exchange(&batch)
-                        state.workerHoldsBatch = !batch.isEmpty
-                    }
-                    // Lanes outlive a change of capacity: once a producer has
-                    // one, the worker looks at them last before it sleeps or stops.
-                    let hasLanes = !state.lanes.isEmpty
-                    let step: WorkerStep
-                    if standsAside {
-                        setStatus(Status.sleeping, true)
-                        step = .standAside
-                    } else if !batch.isEmpty {
-                        step = .destroy
-                    } else if case .stopping = state.lifecycle {
-                        if hasLanes, !lookedLast {
-                            step = .lookLast
-                        } else {
-                            state.lifecycle = .stopped
-                            step = .stop
-                        }
-                    } else if hasLanes, !announcedSleep {
-                        setStatus(Status.sleeping, true)
-                        step = .announceSleep
-                    } else {
-                        setStatus(Status.sleeping, true)
-                        step = .sleep
-                    }
-                    publishCatchingUp(state)
-                    return WorkerDecision(
-                        step: step, ready: state.takeReadyWaiters(), priority: state.priority,
-                        snapshot: publisher == nil ? nil : state.metricsSnapshot, policy: policy)
-                }
-            let step = decision.step
-            let ready = decision.ready
-            let priority = decision.priority
-            let snapshot = decision.snapshot
-            if announcedSleep, step != .sleep {
-                // Found work after announcing: take the announcement back,
-                // unless a producer has claimed the wake-up; then its post
-                // is coming, and taking it keeps the semaphore exact.
-                // (Standing aside announces again: leave it.)
-                announcedSleep = false
-                if step != .standAside, !claimWakeUp() { wakeUp.wait() }
-            }
-            if let snapshot { publisher?.publish(snapshot) }
-            if !ready.isEmpty {
-                // Whoever waited may read the allocator's statistics next: give
-                // this thread's cached free blocks back first, so they show.
-                _ThreadFreedBytes.flushCurrentThreadCache()
-                for waiter in ready { waiter.resume() }
-            }
-            if priority != appliedPriority {
-                // Best effort: raising a thread out of SCHED_IDLE needs a
-                // privilege, and without it the thread stays where it was.
-                _ = _deferdrop_set_current_thread_scheduling(priority._schedulingClass)
-                appliedPriority = priority
-            }
-            switch step {
+            let decision = state.withLock { takeNextStep(&pass, now: now, state: &$0) }
+            settle(decision, &pass)
+            switch decision.step {
             case .destroy:
-                lookedLast = false
-                let start = publisher == nil ? nil : ContinuousClock.now
-                if let bound = decision.policy.bound {
-                    Self.destroy(&batch, on: thread) { publishOneDestroyed(bound: bound.count, thread: thread) }
-                    destroyedInBatch = 0
-                } else if let maximumWait = decision.policy.maximumWait {
-                    destroyedInBatch = Self.destroy(&batch, on: thread, until: now &+ maximumWait) {}
-                } else {
-                    destroyedInBatch = Self.destroy(&batch, on: thread) {}
-                }
-                if let start {
-                    let elapsed = (ContinuousClock.now - start).components
-                    publisher?.recordBatch(
-                        nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-                }
+                destroyBatch(&pass, under: decision.policy, takenAt: now, on: thread)
+                pass.phase = .awake
             case .sleep:
-                destroyedInBatch = 0
-                announcedSleep = false
                 wakeUp.wait()
+                pass.phase = .awake
             case .standAside:
-                destroyedInBatch = 0
                 // A producer's drain lasts up to the bound it was taken
                 // under; one that outlives a lifted bound wakes the worker.
                 _ = wakeUp.wait(nanoseconds: decision.policy.maximumWait ?? Self.standAsideWithoutTimeBound)
                 // Stood aside until the time ran out, or was woken: awake either way.
                 setStatus(Status.sleeping, false)
+                pass.phase = .awake
             case .announceSleep:
-                // The next pass is the last look; the sleeper's side of the
-                // fence first (see `_DropQueue+Lanes.swift`).
-                destroyedInBatch = 0
-                announcedSleep = true
                 Self.fenceBeforeLastLook()
+                pass.phase = .sleepAnnounced
             case .lookLast:
-                destroyedInBatch = 0
-                lookedLast = true
                 Self.fenceBeforeLastLook()
+                pass.phase = .lookedLast
             case .stop:
                 return
             }
+        }
+    }
+
+    /// The worker's critical section: publishes what it destroyed, collects
+    /// the lanes, gives back what a time-bounded batch left, takes the next
+    /// batch into `pass`, and decides the step.
+    private func takeNextStep(_ pass: inout WorkerPass, now: UInt64, state: inout State) -> WorkerDecision {
+        let policy = policy
+        // A hint for time-bounded producers only: under any other policy, no
+        // store to the line the producers read.
+        let hintsProducers = policy.maximumWait != nil
+        if hintsProducers { workerHoldsLock.store(true, ordering: .relaxed) }
+        defer { if hintsProducers { workerHoldsLock.store(false, ordering: .relaxed) } }
+        state.publish(pass.destroyed)
+        pass.destroyed = DestroyedCounts()
+        Self.collectLanes(&state)
+        // What a time-bounded batch left goes back to the head of the queue,
+        // whatever the policy is now.
+        if state.items.prepend(&pass.batch), hintsProducers { state.isCatchingUp = true }
+        state.workerHoldsBatch = false
+        let step = nextStep(&pass, policy: policy, now: now, state: &state)
+        publishCatchingUp(state)
+        return WorkerDecision(
+            step: step, ready: state.takeReadyWaiters(), priority: state.priority,
+            snapshot: pass.publisher == nil ? nil : state.metricsSnapshot, policy: policy)
+    }
+
+    /// Under the lock: takes the next batch into `pass`, or decides to stand
+    /// aside, sleep, look last or stop.
+    private func nextStep(
+        _ pass: inout WorkerPass, policy: _DropPolicy, now: UInt64, state: inout State
+    ) -> WorkerStep {
+        let standsAside: Bool
+        if state.producerDrains {
+            // The head of the queue is a producer's until it gives it back.
+            standsAside = true
+        } else if policy.maximumWait != nil {
+            standsAside = takeNextBatchWithTimeBound(
+                &pass.batch, producerActivity: &pass.producerActivity, now: now, state: &state)
+        } else {
+            standsAside = false
+            state.items.exchange(&pass.batch)
+            state.workerHoldsBatch = !pass.batch.isEmpty
+        }
+        if standsAside {
+            setStatus(Status.sleeping, true)
+            return .standAside
+        }
+        if !pass.batch.isEmpty { return .destroy }
+        // Lanes outlive a change of capacity: once a producer has one, the
+        // worker looks at them last before it sleeps or stops.
+        let hasLanes = !state.lanes.isEmpty
+        if case .stopping = state.lifecycle {
+            if hasLanes, pass.phase != .lookedLast { return .lookLast }
+            state.lifecycle = .stopped
+            return .stop
+        }
+        setStatus(Status.sleeping, true)
+        return hasLanes && pass.phase != .sleepAnnounced ? .announceSleep : .sleep
+    }
+
+    /// After the critical section, what it decided to signal: takes back an
+    /// announced sleep that found work, publishes the metrics, resumes the
+    /// waiters whose point was reached, and applies a new priority.
+    private func settle(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
+        // Found work after announcing: take the announcement back, unless a
+        // producer has claimed the wake-up; then its post is coming, and
+        // taking it keeps the semaphore exact. (Standing aside announces
+        // again: leave it.)
+        if pass.phase == .sleepAnnounced, decision.step != .sleep, decision.step != .standAside, !claimWakeUp() {
+            wakeUp.wait()
+        }
+        if let snapshot = decision.snapshot { pass.publisher?.publish(snapshot) }
+        if !decision.ready.isEmpty {
+            // Whoever waited may read the allocator's statistics next: give
+            // this thread's cached free blocks back first, so they show.
+            _ThreadFreedBytes.flushCurrentThreadCache()
+            for waiter in decision.ready { waiter.resume() }
+        }
+        apply(decision.priority, &pass)
+    }
+
+    /// Moves the worker's thread to `priority`'s scheduling class, if it is not there.
+    private func apply(_ priority: DropPriority, _ pass: inout WorkerPass) {
+        guard priority != pass.appliedPriority else { return }
+        // Best effort: raising a thread out of SCHED_IDLE needs a privilege,
+        // and without it the thread stays where it was.
+        _ = _deferdrop_set_current_thread_scheduling(priority._schedulingClass)
+        pass.appliedPriority = priority
+    }
+
+    /// Destroys the batch, under the policy it was taken under: a count
+    /// bound publishes each value as it goes, a time bound stops at its
+    /// deadline, and otherwise the next pass publishes the whole batch.
+    private func destroyBatch(
+        _ pass: inout WorkerPass, under policy: _DropPolicy, takenAt now: UInt64, on thread: _WorkerThreadState
+    ) {
+        let start = pass.publisher == nil ? nil : ContinuousClock.now
+        switch policy {
+        case .bounded(let count, _):
+            Self.destroy(&pass.batch, on: thread) { publishOneDestroyed(bound: count, thread: thread) }
+        case .timeBounded(let maximumWait):
+            pass.destroyed.queued = Self.destroy(&pass.batch, on: thread, until: now &+ maximumWait) {}
+        case .unbounded:
+            pass.destroyed.queued = Self.destroy(&pass.batch, on: thread) {}
+        }
+        if let start {
+            pass.publisher?.recordBatch(nanoseconds: Int64(clamping: (ContinuousClock.now - start)._nanoseconds))
         }
     }
 
@@ -315,11 +342,10 @@ extension _DropQueue {
     /// the statistics it then reads must include them (the soak found a
     /// bounded worker's `deferred` short by its nested values).
     private func publishOneDestroyed(bound: UInt64, thread: _WorkerThreadState) {
-        let (inPlace, releasedElsewhere) = thread.takeCounts()
+        var destroyed = DestroyedCounts(queued: 1)
+        thread.takeCounts(into: &destroyed)
         let room = state.withLock { state in
-            state.completed += 1
-            state.destroyedInPlace += inPlace
-            state.releasedElsewhere += releasedElsewhere
+            state.publish(destroyed)
             return state.takeRoomWaiters(bound: bound)
         }
         for producer in room { producer.signal() }

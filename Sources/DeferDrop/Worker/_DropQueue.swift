@@ -220,11 +220,7 @@ final class _DropQueue: Sendable {
         case .running:
             break
         case .stopping:
-            if !isOnWorkerThread {
-                let drained = _Semaphore()
-                state.waiters.append((.stopped, .thread(drained)))
-                return .destroyInlineAfterDrain(drained)
-            }
+            if !isOnWorkerThread { return .destroyInlineAfterDrain(state.waitUntilStopped()) }
         case .stopped:
             return .destroyInline
         }
@@ -266,7 +262,7 @@ final class _DropQueue: Sendable {
         var ready: [_Waiter] = []
         var mustWake = false
         state.withLock { state in
-            state.completed += count
+            state.publish(DestroyedCounts(queued: count))
             state.drainedByProducers += count
             state.items.prepend(&batch)
             state.producerDrains = false

@@ -40,15 +40,7 @@ final class _Semaphore: @unchecked Sendable {
     /// Waits at most `timeout` for the count to be positive, then takes one from
     /// it; returns whether it did.
     func wait(timeout: Duration) -> Bool {
-        let (seconds, attoseconds) = timeout.components
-        guard seconds >= 0, attoseconds >= 0 || seconds > 0 else {
-            return sem_trywait(handle) == 0
-        }
-        let nanoseconds = UInt64(clamping: seconds).multipliedReportingOverflow(by: 1_000_000_000)
-        return wait(
-            nanoseconds: nanoseconds.overflow
-                ? UInt64.max / 2
-                : nanoseconds.partialValue &+ UInt64(max(attoseconds, 0) / 1_000_000_000))
+        wait(nanoseconds: timeout._nanoseconds)
     }
 
     /// Waits until the semaphore is posted or `nanoseconds` have passed;

@@ -102,14 +102,14 @@ final class _WorkerThreadState {
         return true
     }
 
-    /// The counts gathered since the last call, for the worker to publish.
-    func takeCounts() -> (destroyedInPlace: UInt64, releasedElsewhere: UInt64) {
-        defer {
-            destroyedInPlace = 0
-            releasedElsewhere = 0
-        }
+    /// Adds the counts gathered since the last call to `counts`, for the
+    /// worker to publish.
+    func takeCounts(into counts: inout _DropQueue.DestroyedCounts) {
         if releasedElsewhere > 0 { reportReleasedElsewhereOnce() }
-        return (destroyedInPlace, releasedElsewhere)
+        counts.inPlace += destroyedInPlace
+        counts.releasedElsewhere += releasedElsewhere
+        destroyedInPlace = 0
+        releasedElsewhere = 0
     }
 
     /// In debug builds, the first time this worker releases a value still
