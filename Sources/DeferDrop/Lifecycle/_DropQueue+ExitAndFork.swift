@@ -123,7 +123,7 @@ extension _DropQueue {
             // No worker runs: hand-offs take the locked way, whose first
             // starts one. Lanes keep their values, which it collects.
             self?.status.store(Status.notRunning, ordering: .relaxed)
-            self?.workingSince.store(0, ordering: .relaxed)
+            self?.owedProgress.end()
         }
     }
 }

@@ -21,7 +21,7 @@ extension _DropQueue {
         let shared = """
             status bits \(Self.describe(status: bits)), wake-up semaphore \(wakeUp.value), \
             destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
-            owes progress since \(Self.describe(since: workingSince.load(ordering: .relaxed)))
+            owes progress since \(Self.describe(since: owedProgress.beginning ?? 0))
             """
         // Read under the lock, described after it: `access` is a system call.
         // A struct, not a tuple: a fork child may diagnose, and a tuple type's

@@ -98,10 +98,10 @@ extension _DropQueue {
         // the bound: checking every 16th, a saturated server
         // (`Docs/Benchmarks.md`, workload 8) kept 362 MB resident against
         // 75–101 MB.
-        if let maximumWait = policy.maximumWait, let since = owedProgressSince, _deferdrop_lane_clock_due(lane) != 0 {
+        if let maximumWait = policy.maximumWait, let beginning = owedProgress.beginning, _deferdrop_lane_clock_due(lane) != 0 {
             let now = _deferdrop_coarse_monotonic_ns()
             _deferdrop_lane_clock_read(lane, now)
-            if Self.isBehind(since: since, now: now, maximumWait: maximumWait) {
+            if _OwedProgress.isOverdue(beginning: beginning, now: now, maximumWait: maximumWait) {
                 // The locked way decides, unless the worker holds the lock: then
                 // it would destroy inline without waiting, and so does this,
                 // without touching the lock's line (a worker at `.idle`
@@ -129,35 +129,12 @@ extension _DropQueue {
     @inline(never)
     private func afterAppend(seen status: UInt8, isTimeBounded: Bool) {
         if status & Status.sleeping != 0, claimWakeUp() {
-            if isTimeBounded { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+            if isTimeBounded { owedProgress.begin() }
             wakeUp.signal()
         }
         if status & Status.notRunning != 0 { reconcileAfterShutdown() }
     }
 
-    /// With a time bound: whether the worker has owed progress for longer
-    /// than `maximumWait` ns (since a producer woke it, or it took its
-    /// batch), so that a hand-off should destroy inline. Asked by both ways
-    /// of handing over: the lane's on its schedule (`enqueueThroughLane`),
-    /// the lock's when `State.shouldCheckWhetherBehind`.
-    func isBehind(maximumWait: UInt64) -> Bool {
-        guard let since = owedProgressSince else { return false }
-        return Self.isBehind(since: since, now: _deferdrop_coarse_monotonic_ns(), maximumWait: maximumWait)
-    }
-
-    /// Whether a worker that has owed progress `since` is behind at `now`.
-    @inline(__always)
-    static func isBehind(since: UInt64, now: UInt64, maximumWait: UInt64) -> Bool {
-        now &- since > maximumWait
-    }
-
-    /// With a time bound: since when (coarse clock, ns) the worker has owed
-    /// progress, or `nil` while it is asleep with nothing to do.
-    @inline(__always)
-    var owedProgressSince: UInt64? {
-        let since = workingSince.load(ordering: .relaxed)
-        return since == 0 ? nil : since
-    }
 
     /// The calling thread's lane to this queue when it is not the one in the
     /// one-entry cache: another queue's was used last, or this is the

@@ -165,7 +165,7 @@ extension _DropQueue {
         }
 
         /// With a time bound, on the locked way: whether this hand-off should
-        /// ask the clock whether the worker is behind (`_DropQueue.isBehind`):
+        /// ask the clock whether the worker is behind (`_OwedProgress.isOverdue`):
         /// whenever values are pending. Not only on every 16th hand-off, as
         /// once: one large value at a time, a producer would queue fifteen
         /// past the bound (see `enqueueThroughLane`).

@@ -74,7 +74,7 @@ extension _DropQueue {
         startWorkerThread()
         state.lifecycle = .running
         setStatus(Status.notRunning, false)
-        if policy.maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+        if policy.maximumWait != nil { owedProgress.begin() }
     }
 
     func startWorkerThread() {
@@ -287,9 +287,9 @@ extension _DropQueue {
         // While catching up, the worker still owes what it owed: producers
         // go on finding it behind until it has caught up.
         if batch.isEmpty {
-            workingSince.store(0, ordering: .relaxed)
+            owedProgress.end()
         } else if !state.isCatchingUp {
-            workingSince.store(now, ordering: .relaxed)
+            owedProgress.begin(at: now)
         }
         return false
     }

@@ -63,10 +63,8 @@ final class _DropQueue: Sendable {
     let id = _DropQueue.nextIdentity()
     /// What producers read without the lock: `Status` bits.
     let status = Atomic<UInt8>(Status.notRunning)
-    /// With a time bound: since when (coarse clock, ns) the worker has owed
-    /// progress: the moment a producer woke it, or it took its current
-    /// batch; 0 while it is asleep with nothing to do.
-    let workingSince = Atomic<UInt64>(0)
+    /// With a time bound: since when the worker has owed progress.
+    let owedProgress = _OwedProgress()
 
     /// How many values, one inside another's destructor, the worker destroys
     /// in place before it queues the next instead (`DropWorker.maximumNestingDepth`).
@@ -237,7 +235,7 @@ final class _DropQueue: Sendable {
             return .waitForRoom(room)
         }
         if let maximumWait = policy.maximumWait, !isOnWorkerThread {
-            if state.isCatchingUp || (state.shouldCheckWhetherBehind && isBehind(maximumWait: maximumWait)) {
+            if state.isCatchingUp || (state.shouldCheckWhetherBehind && owedProgress.isOverdue(maximumWait: maximumWait)) {
                 guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
                 return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
             }
@@ -249,7 +247,7 @@ final class _DropQueue: Sendable {
             state.extendBarriersOverNestedValue()
         }
         guard claimWakeUp() else { return .queued }
-        if policy.maximumWait != nil { workingSince.store(_deferdrop_coarse_monotonic_ns(), ordering: .relaxed) }
+        if policy.maximumWait != nil { owedProgress.begin() }
         return .queuedWakeWorker
     }
 
@@ -345,10 +343,10 @@ final class _DropQueue: Sendable {
             if state.priorityFollowsCapacity { state.priority = capacity.defaultPriority }
             if policy.maximumWait == nil {
                 state.isCatchingUp = false
-                workingSince.store(0, ordering: .relaxed)
+                owedProgress.end()
             } else if !wasTimeBounded {
                 let owes = state.workerHoldsBatch || !state.items.isEmpty
-                workingSince.store(owes ? _deferdrop_coarse_monotonic_ns() : 0, ordering: .relaxed)
+                if owes { owedProgress.begin() } else { owedProgress.end() }
             }
             publishCatchingUp(state)
             swap(&room, &state.roomWaiters)
