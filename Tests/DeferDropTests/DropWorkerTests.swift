@@ -337,6 +337,36 @@ struct DropWorkerTests {
     }
 }
 
+/// Types of every metadata kind a hand-off can meet, for `_TypeKind.isClass`.
+private final class PlainClass {}
+private class BaseClass {}
+private final class GenericClass<Element> { var element: Element? }
+private struct PlainStruct { var value: Int }
+private enum PlainEnum { case one, two }
+private protocol ClassBound: AnyObject {}
+private protocol Unbound {}
+private struct Unique: ~Copyable { var value: Int }
+private actor PlainActor {}
+
+@Suite("Type kinds")
+struct TypeKindTests {
+    @Test("isClass answers as the runtime's `is AnyObject.Type` does, for every kind of type")
+    func isClassAgreesWithTheRuntime() {
+        let types: [Any.Type] = [
+            PlainClass.self, BaseClass.self, GenericClass<Int>.self, GenericClass<[String]>.self,
+            PlainActor.self, Probe.self, PlainStruct.self, PlainEnum.self, Int.self, String.self,
+            [Int].self, [Int: [Int]].self, Set<Int>.self, Int?.self, PlainClass?.self, (Int, Int).self,
+            (() -> Void).self, AnyObject.self, (any ClassBound).self, (any Unbound).self, Any.self,
+            Int.Type.self, PlainClass.Type.self, (any Unbound.Type).self, Void.self,
+        ]
+        for type in types {
+            #expect(_TypeKind.isClass(type) == (type is AnyObject.Type), "\(type)")
+        }
+        #expect(_TypeKind.isClass(unsafeBitCast(Unique.self, to: Any.Type.self)) == false)
+        #expect(types.count { _TypeKind.isClass($0) } == 6)
+    }
+}
+
 @Suite("Preconditions")
 struct PreconditionTests {
     @Test("an empty worker name is refused with a message that says so")
