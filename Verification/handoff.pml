@@ -129,8 +129,8 @@ byte lifecycle = RUNNING;
 chan central = [TOTAL] of { byte };
 byte enqueued;               /* values ever put in `central` */
 byte completed;              /* of those, destroyed and published */
-bit workerHolds;             /* the worker holds values taken from `central` */
-bit draining;                /* a producer holds values taken from `central` */
+bit workerHolds;             /* the worker holds values taken from `central` (headHolder == .worker) */
+bit draining;                /* a producer holds values taken from `central` (headHolder == .producer) */
 bit waiting[2];              /* barrier slots: 0 for producer 1, 1 for the final flush */
 byte target[2];
 byte released[2];

@@ -80,8 +80,7 @@ extension _DropQueue {
         if state.takeQueueToDrain(into: &batch) {
             state.items.prepend(&batch)
         }
-        state.producerDrains = false
-        state.workerHoldsBatch = false
+        state.headHolder = .nobody
         state.endCatchingUpIfCaughtUp()
         state.items.exchange(&batch)
         var destroyed = DestroyedCounts(queued: destroy(&batch, on: _WorkerThreadState.detached()) {})
@@ -144,8 +143,7 @@ extension _DropQueue.State {
         }
         completed = enqueued - UInt64(items.count)
         isCatchingUp = false
-        workerHoldsBatch = false
-        producerDrains = false
+        headHolder = .nobody
         // The waiters' threads and tasks exist only in the parent. Resuming
         // a task's continuation here would schedule it on an executor the
         // child does not have, and dropping it unresumed would report a

@@ -33,12 +33,17 @@ extension _DropQueue {
             case .stopping: "stopping"
             case .stopped: "stopped"
             }
+            let headHolder = switch state.headHolder {
+            case .nobody: "nobody"
+            case .worker: "the worker"
+            case .producer: "a producer"
+            }
             let text = """
                 lifecycle \(lifecycle), pending \(state.pending) (enqueued \(state.enqueued), \
                 completed \(state.completed)), queued \(state.items.count), \
                 in lanes \(valuesInLanes(state)) over \(state.lanes.count) lanes, \
-                catching up \(state.isCatchingUp), worker holds batch \(state.workerHoldsBatch), \
-                producer drains \(state.producerDrains), drained by producers \(state.drainedByProducers), \
+                catching up \(state.isCatchingUp), head held by \(headHolder), \
+                drained by producers \(state.drainedByProducers), \
                 barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
                 priority \(state.priority)
                 """

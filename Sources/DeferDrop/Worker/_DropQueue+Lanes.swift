@@ -231,11 +231,11 @@ extension _DropQueue {
         // place, inside the drain, which a barrier covering the drain then
         // covers (a time bound lifted during the drain must not send it to a
         // lane, past the barrier).
-        let catchingUp = (isTimeBounded && state.isCatchingUp) || state.producerDrains
+        let catchingUp = (isTimeBounded && state.isCatchingUp) || state.headHolder == .producer
         // Set only with `catchingUp` and a time bound: any bit but `sleeping`
         // sends a hand-off the locked way, and a busy worker that is not
         // behind always holds a batch.
-        let queueHeld = isTimeBounded && catchingUp && (state.workerHoldsBatch || state.producerDrains)
+        let queueHeld = isTimeBounded && catchingUp && state.headHolder != .nobody
         // Only the lock's holder changes these two bits: most calls find
         // them as they should be, and write nothing.
         let current = status.load(ordering: .relaxed)

@@ -43,6 +43,16 @@ extension _DropQueue {
         var reclaimedBytes: UInt64?
     }
 
+    /// Who holds values taken from the head of the queue (`State.headHolder`).
+    enum HeadHolder {
+        case nobody
+        /// The worker, its batch.
+        case worker
+        /// A producer that found a time-bounded worker behind, draining the
+        /// queue for it (which one: `_ThreadRole.isDraining`).
+        case producer
+    }
+
     /// Noncopyable, as the queue it holds is.
     struct State: ~Copyable, Sendable {
         var lifecycle = Lifecycle.idle
@@ -80,12 +90,10 @@ extension _DropQueue {
         /// aside, so that what is queued stays where a producer can take it
         /// (see `takeQueueToDrain` and `takeNextBatchWithTimeBound`).
         var isCatchingUp = false
-        /// With a time bound: whether the worker holds values it took from
-        /// the queue and has not yet published as destroyed or handed back.
-        var workerHoldsBatch = false
-        /// With a time bound: whether a producer is destroying values it took
-        /// from the head of the queue (which one: `_ThreadRole.isDraining`).
-        var producerDrains = false
+        /// Who holds values taken from the head of the queue and not yet
+        /// published as destroyed or given back: at most one at a time, so
+        /// that values are destroyed in the order they were queued.
+        var headHolder = HeadHolder.nobody
         /// Values queued, then destroyed by a producer that found the worker
         /// behind: in `enqueued` and `completed`, and reported as destroyed inline.
         var drainedByProducers: UInt64 = 0
@@ -188,9 +196,9 @@ extension _DropQueue {
         /// the oldest values, as barriers need.
         mutating func takeQueueToDrain(into batch: inout [_ChunkedQueue.Chunk]) -> Bool {
             isCatchingUp = true
-            guard !workerHoldsBatch, !producerDrains, !items.isEmpty else { return false }
+            guard headHolder == .nobody, !items.isEmpty else { return false }
             items.exchange(&batch)
-            producerDrains = true
+            headHolder = .producer
             return true
         }
 
@@ -198,7 +206,7 @@ extension _DropQueue {
         /// once they are published: the worker has caught up once nothing is
         /// queued and no one holds values taken from the queue.
         mutating func endCatchingUpIfCaughtUp() {
-            if items.isEmpty, !workerHoldsBatch, !producerDrains { isCatchingUp = false }
+            if items.isEmpty, headHolder == .nobody { isCatchingUp = false }
         }
     }
 }

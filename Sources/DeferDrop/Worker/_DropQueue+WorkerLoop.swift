@@ -145,7 +145,7 @@ extension _DropQueue {
         // What a time-bounded batch left goes back to the head of the queue,
         // whatever the policy is now.
         if state.items.prepend(&pass.batch), hintsProducers { state.isCatchingUp = true }
-        state.workerHoldsBatch = false
+        if state.headHolder == .worker { state.headHolder = .nobody }
         let step = nextStep(&pass, policy: policy, now: now, state: &state)
         publishCatchingUp(state)
         return WorkerDecision(
@@ -159,7 +159,7 @@ extension _DropQueue {
         _ pass: inout WorkerPass, policy: _DropPolicy, now: UInt64, state: inout State
     ) -> WorkerStep {
         let standsAside: Bool
-        if state.producerDrains {
+        if state.headHolder == .producer {
             // The head of the queue is a producer's until it gives it back.
             standsAside = true
         } else if policy.maximumWait != nil {
@@ -168,7 +168,7 @@ extension _DropQueue {
         } else {
             standsAside = false
             state.items.exchange(&pass.batch)
-            state.workerHoldsBatch = !pass.batch.isEmpty
+            if !pass.batch.isEmpty { state.headHolder = .worker }
         }
         if standsAside {
             setStatus(Status.sleeping, true)
@@ -283,7 +283,7 @@ extension _DropQueue {
             return true
         }
         state.items.exchange(&batch)
-        state.workerHoldsBatch = !batch.isEmpty
+        if !batch.isEmpty { state.headHolder = .worker }
         // While catching up, the worker still owes what it owed: producers
         // go on finding it behind until it has caught up.
         if batch.isEmpty {

@@ -211,7 +211,7 @@ final class _DropQueue: Sendable {
         // A destructor of a value this thread is draining: part of that
         // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
         // would wait for ever: the worker stands aside while a producer drains.)
-        if state.producerDrains, isDrainingOnCallingThread { return .destroyInline }
+        if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline }
         switch state.lifecycle {
         case .idle:
             startRunning(&state)
@@ -263,7 +263,7 @@ final class _DropQueue: Sendable {
             state.publish(DestroyedCounts(queued: count))
             state.drainedByProducers += count
             state.items.prepend(&batch)
-            state.producerDrains = false
+            state.headHolder = .nobody
             state.endCatchingUpIfCaughtUp()
             publishCatchingUp(state)
             // The worker stands aside while a producer drains, for up to the
@@ -345,7 +345,7 @@ final class _DropQueue: Sendable {
                 state.isCatchingUp = false
                 owedProgress.end()
             } else if !wasTimeBounded {
-                let owes = state.workerHoldsBatch || !state.items.isEmpty
+                let owes = state.headHolder == .worker || !state.items.isEmpty
                 if owes { owedProgress.begin() } else { owedProgress.end() }
             }
             publishCatchingUp(state)
