@@ -220,11 +220,31 @@ extension _DropQueue {
         return status.bitwiseAnd(~Status.sleeping, ordering: .sequentiallyConsistent).oldValue & Status.sleeping != 0
     }
 
-    /// Under the lock, after a step that may change `State.isCatchingUp` or
-    /// who holds values taken from the queue (a hand-off, a producer's drain,
-    /// the worker's step): mirrors them into `status`, where producers
-    /// appending to lanes read them without the lock.
-    func publishCatchingUp(_ state: borrowing State) {
+    /// Runs `body` under the lock, then, before the lock is let go, publishes
+    /// what it may have changed of `State.isCatchingUp`, `State.headHolder`
+    /// or the policy into `status`, where producers appending to lanes read
+    /// them without the lock. Every critical section that can change them
+    /// (a hand-off the locked way, a producer's drain, the worker's step, a
+    /// change of capacity) goes through here, so none can forget to.
+    func withStatePublished<Result>(_ body: (inout State) -> Result) -> Result {
+        state.withLock { state in
+            defer { publishCatchingUp(state) }
+            return body(&state)
+        }
+    }
+
+    /// `withStatePublished`, if the lock is free within `attempts` tries;
+    /// `nil` otherwise.
+    func withStatePublishedIfAvailable<Result>(attempts: Int, _ body: (inout State) -> Result) -> Result? {
+        state.withLockIfAvailable(attempts: attempts) { state in
+            defer { publishCatchingUp(state) }
+            return body(&state)
+        }
+    }
+
+    /// Mirrors `State.isCatchingUp` and who holds the head into `status`:
+    /// only ever from `withStatePublished`.
+    private func publishCatchingUp(_ state: borrowing State) {
         let isTimeBounded = policy.maximumWait != nil
         // A producer's drain sends hand-offs the locked way under any policy:
         // there, a destructor the drain runs destroys what it hands over in

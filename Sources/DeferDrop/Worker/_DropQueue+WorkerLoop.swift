@@ -101,7 +101,7 @@ extension _DropQueue {
             thread.takeCounts(into: &pass.destroyed)
             pass.destroyed.reclaimedBytes = freed.bytes
             let now = _deferdrop_coarse_monotonic_ns()
-            let decision = state.withLock { takeNextStep(&pass, now: now, state: &$0) }
+            let decision = withStatePublished { takeNextStep(&pass, now: now, state: &$0) }
             settle(decision, &pass)
             switch decision.step {
             case .destroy:
@@ -147,7 +147,6 @@ extension _DropQueue {
         if state.items.prepend(&pass.batch), hintsProducers { state.isCatchingUp = true }
         if state.headHolder == .worker { state.headHolder = .nobody }
         let step = nextStep(&pass, policy: policy, now: now, state: &state)
-        publishCatchingUp(state)
         return WorkerDecision(
             step: step, ready: state.takeReadyWaiters(), priority: state.priority,
             snapshot: pass.publisher == nil ? nil : state.metricsSnapshot, policy: policy)

@@ -163,12 +163,12 @@ final class _DropQueue: Sendable {
             var handoff: Handoff?
             var drained: [_ChunkedQueue.Chunk] = []
             if policy.maximumWait == nil || isOnWorkerThread {
-                handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
+                handoff = withStatePublished { handOff(&item, drained: &drained, state: &$0) }
             } else {
                 let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
-                handoff = state.withLockIfAvailable(attempts: attempts) { handOff(&item, drained: &drained, state: &$0) }
+                handoff = withStatePublishedIfAvailable(attempts: attempts) { handOff(&item, drained: &drained, state: &$0) }
                 if handoff == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    handoff = state.withLock { handOff(&item, drained: &drained, state: &$0) }
+                    handoff = withStatePublished { handOff(&item, drained: &drained, state: &$0) }
                 }
             }
             guard let handoff else {
@@ -205,7 +205,6 @@ final class _DropQueue: Sendable {
     private func handOff(
         _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
     ) -> Handoff {
-        defer { publishCatchingUp(state) }
         // The lock's holder reads the policy it decides under.
         let policy = policy
         // A destructor of a value this thread is draining: part of that
@@ -259,13 +258,12 @@ final class _DropQueue: Sendable {
         // Results through variables, not a tuple: see `WorkerDecision`.
         var ready: [_Waiter] = []
         var mustWake = false
-        state.withLock { state in
+        withStatePublished { state in
             state.publish(DestroyedCounts(queued: count))
             state.drainedByProducers += count
             state.items.prepend(&batch)
             state.headHolder = .nobody
             state.endCatchingUpIfCaughtUp()
-            publishCatchingUp(state)
             // The worker stands aside while a producer drains, for up to the
             // bound; a shutdown to finish, or a time bound since lifted, is
             // worth waking it for.
@@ -336,7 +334,7 @@ final class _DropQueue: Sendable {
         let policy = _DropPolicy(capacity, owner: owner)
         var room: [_Semaphore] = []
         var mustWake = false
-        state.withLock { state in
+        withStatePublished { state in
             let wasTimeBounded = self.policy.maximumWait != nil
             state.capacity = capacity
             policyWord.store(policy.word, ordering: .relaxed)
@@ -348,7 +346,6 @@ final class _DropQueue: Sendable {
                 let owes = state.headHolder == .worker || !state.items.isEmpty
                 if owes { owedProgress.begin() } else { owedProgress.end() }
             }
-            publishCatchingUp(state)
             swap(&room, &state.roomWaiters)
             // A worker asleep or standing aside reads the new policy and priority.
             mustWake = claimWakeUp()
