@@ -9,20 +9,27 @@ import _DeferDropShims
 /// The hand-off between any number of producers and one worker thread, and the
 /// worker thread's loop.
 ///
-/// Everything lives in one `State` under one lock: the lifecycle, the queue,
-/// whether the worker sleeps, the counters and the threads waiting in `flush()`
-/// or `shutdown()`. One lock keeps the transitions easy to reason about, and the
-/// critical sections are a few stores: the lock is never held while a value is
-/// destroyed, a thread is woken or a waiter resumed.
+/// The worker's state lives in one `State` under one lock: the lifecycle, the
+/// queue, the counters and the threads waiting in `flush()` or `shutdown()`.
+/// The critical sections are a few stores: the lock is never held while a
+/// value is destroyed, a thread is woken or a waiter resumed. What producers
+/// read without the lock is `status` (whether the worker sleeps, runs, or is
+/// behind) and the policy word.
 ///
 /// Why producers stay cheap:
-/// - a hand-off is one append under the lock; the worker takes every queued
-///   value in one step and destroys them with the lock released;
+/// - a plain hand-off takes no lock: it appends to the calling thread's lane
+///   and reads `status` (`_DropQueue+Lanes`); whoever holds the lock collects
+///   the lanes into the queue, and the worker takes every queued value in one
+///   step and destroys them with the lock released;
 /// - a producer pays for a wake-up (one `sem_post` system call) only when the
-///   worker has said, under the lock, that it is going to sleep. While the
-///   worker is busy, hand-offs make no system call at all;
+///   worker has announced that it is going to sleep. While the worker is
+///   busy, hand-offs make no system call at all;
 /// - the worker never polls: when the queue is empty it sleeps on a semaphore
 ///   until a producer, `shutdown()` or `deinit` posts it.
+///
+/// The locked way (`enqueueTheLockedWay`) takes the rest: a count bound's
+/// hand-offs, ordered ones (`orderedAcrossThreads`), the worker's own, and
+/// those `status` sends there (not running, or a time-bounded worker behind).
 ///
 /// A value handed over by a destructor that this queue's own worker is running
 /// is destroyed right there, depth first, as the Rust crate does, up to
