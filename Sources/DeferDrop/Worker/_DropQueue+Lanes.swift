@@ -135,7 +135,6 @@ extension _DropQueue {
         if status & Status.notRunning != 0 { reconcileAfterShutdown() }
     }
 
-
     /// The calling thread's lane to this queue when it is not the one in the
     /// one-entry cache: another queue's was used last, or this is the
     /// thread's first hand-off here, which makes the lane and adds it to the

@@ -202,6 +202,13 @@ extension _DropQueue {
             return true
         }
 
+        /// The worker's batch: takes every queued value into `batch`, oldest
+        /// first, and holds the head of the queue while it has any.
+        mutating func takeQueueForWorker(into batch: inout [_ChunkedQueue.Chunk]) {
+            items.exchange(&batch)
+            if !batch.isEmpty { headHolder = .worker }
+        }
+
         /// Called by whoever drained values from the head, worker or producer,
         /// once they are published: the worker has caught up once nothing is
         /// queued and no one holds values taken from the queue.

@@ -11,7 +11,7 @@ import _DeferDropShims
 
 extension _DropQueue {
     /// What the worker does after a pass under the lock.
-    enum WorkerStep {
+    private enum WorkerStep {
         case destroy
         case sleep
         /// With a time bound, while the worker is behind: leave the queue to
@@ -26,7 +26,7 @@ extension _DropQueue {
     }
 
     /// What the worker's last step left the next pass to honour.
-    enum WorkerPhase {
+    private enum WorkerPhase {
         /// Nothing: the pass takes a batch, or announces sleep, or looks last.
         case awake
         /// It announced `sleeping` and fenced: this pass is the last look.
@@ -37,7 +37,7 @@ extension _DropQueue {
     }
 
     /// What the worker keeps from one pass to the next.
-    struct WorkerPass {
+    private struct WorkerPass {
         var phase = WorkerPhase.awake
         /// The values taken under the lock, destroyed with it released.
         var batch: [_ChunkedQueue.Chunk] = []
@@ -58,7 +58,7 @@ extension _DropQueue {
     /// is making it at the moment the process forks leaves that lock held in
     /// the child for ever, and the child's worker then hangs on its first
     /// pass (seen in the fork tests). A struct's metadata is static.
-    struct WorkerDecision {
+    private struct WorkerDecision {
         var step: WorkerStep
         var ready: [_Waiter]
         var priority: DropPriority
@@ -166,8 +166,7 @@ extension _DropQueue {
                 &pass.batch, producerActivity: &pass.producerActivity, now: now, state: &state)
         } else {
             standsAside = false
-            state.items.exchange(&pass.batch)
-            if !pass.batch.isEmpty { state.headHolder = .worker }
+            state.takeQueueForWorker(into: &pass.batch)
         }
         if standsAside {
             setStatus(Status.sleeping, true)
@@ -281,8 +280,7 @@ extension _DropQueue {
         if state.isCatchingUp && isRunning && producersAreActive {
             return true
         }
-        state.items.exchange(&batch)
-        if !batch.isEmpty { state.headHolder = .worker }
+        state.takeQueueForWorker(into: &batch)
         // While catching up, the worker still owes what it owed: producers
         // go on finding it behind until it has caught up.
         if batch.isEmpty {
