@@ -1,5 +1,5 @@
 /*
- * DeferDrop, hand-off core v2: a model of the protocol between producers,
+ * DeferDrop, hand-off core v3: a model of the protocol between producers,
  * their lanes and one worker, checked exhaustively with spin.
  *
  * What is modelled
@@ -33,12 +33,13 @@
  * - Order: a lane keeps its producer's order, and a collect takes each
  *   lane's published values whole, lane after lane, in either order. The
  *   producers share no line. A hand-off ordered across threads
- *   (`DropWorker.orderedAcrossThreads`) goes the locked way, which collects
- *   every lane before it queues its value.
- * - The locked way (the first hand-off, a failed allocation, a time-bounded
- *   worker found behind, a hand-off ordered across threads): under the
- *   lock, collect every lane, then queue the value in the central queue
- *   behind them.
+ *   (`DropWorker.orderedAcrossThreads`) takes the locked admission, which
+ *   collects every lane before it queues its value.
+ * - The locked admission (the first hand-off, a count bound's, a
+ *   time-bounded worker found behind, a hand-off ordered across threads):
+ *   under the lock, collect every lane, then append the value to the
+ *   caller's own lane and take that lane too, so that every value reaches
+ *   the central queue through a lane, this one behind every value collected.
  *
  * What is checked (safety, exhaustively)
  * - no value is destroyed twice (assertion at every destruction);
@@ -58,8 +59,8 @@
  * Variants (see check.sh): -DSHUTDOWN adds a concurrent shutdown();
  * -DTIME_BOUND adds the producers' drain; -DHOP the order across threads.
  * -DPRODUCER_FENCE the fallback without membarrier(). (A lane grows by
- * linking chunks; a failed allocation sends a hand-off the locked way, as
- * a thread's first hand-off goes, which is where the model takes it.)
+ * linking chunks; a thread's first hand-off, which makes its lane, is
+ * where the model takes the locked admission.)
  * Known-bad variants, which spin must reject, show the model has teeth:
  * -DBROKEN_NO_FENCE (a producer reads the status word after a compiler
  * barrier only, with no membarrier() on the sleeper's side either),
@@ -95,7 +96,7 @@
 #define MEMBARRIER() empty(sb[0]); empty(sb[1])
 #endif
 
-/* Which hand-offs go the locked way: a thread's first (it makes the lane);
+/* Which hand-offs take the locked admission: a thread's first (it makes the lane);
    with HOP, every one of producer 0's (ordered across threads), unless
    BROKEN_ORDERED_THROUGH_LANE sends them all through its lane (made
    earlier). */
@@ -341,7 +342,7 @@ proctype Producer(byte p) {
 #ifdef HOP
     /* Producer 0 starts after producer 1's hand-offs have returned: its
        values come after those in happens-before order, and it hands them
-       over ordered across threads (the locked way). */
+       over ordered across threads (the locked admission). */
     if
     :: p == 0 -> (handed[1] >= VALUES)
     :: else -> skip
@@ -380,16 +381,18 @@ proctype Producer(byte p) {
             destroyInline(v)
 #endif
         :: !notRunning && LOCKED_WAY(p, k) ->
-            /* The locked way (a thread's first hand-off, which makes its
-               lane; a failed allocation takes it too; with HOP, producer
-               0's ordered hand-offs): collect every lane, queue the value
-               behind them. */
+            /* The locked admission (a thread's first hand-off, which makes
+               its lane; a count bound's; with HOP, producer 0's ordered
+               hand-offs): collect every lane, then append the value to its
+               own lane and take that lane, so that it is queued behind them.
+               Its store buffer is empty under the lock, and it reads its
+               own store of the tail. */
             lockBy(p);
             if
             :: lifecycle == RUNNING ->
                 collect();
-                central!v;
-                enqueued++;
+                d_step { slot[p * VALUES + myTail] = v; myTail++; tail[p] = myTail };
+                takeLane(p);
                 unlock();
                 atomic { if :: sleeping -> sleeping = 0; sem++ :: else -> skip fi }
             :: else ->

@@ -53,7 +53,6 @@ extension _DropQueue {
         let lanes = [_Lane(queue: 0), _Lane(queue: 0)]
         for lane in lanes {
             var item: _DisposalItem? = _DisposalItem(object: object)
-            _ = _deferdrop_lane_reserve(lane.raw)
             _Lane.append(&item, to: lane.raw)
             state.lanes.append(lane)
             collectLanes(&state)
@@ -119,7 +118,7 @@ extension _DropQueue {
             // it; not in the child. (One store, the same for every queue.)
             _ThreadRole.forgetInForkChild()
             state.forgetParentThreadsInForkChild()
-            // No worker runs: hand-offs take the locked way, whose first
+            // No worker runs: hand-offs are admitted under the lock, whose first
             // starts one. Lanes keep their values, which it collects.
             self?.status.store(Status.notRunning, ordering: .relaxed)
             self?.owedProgress.end()

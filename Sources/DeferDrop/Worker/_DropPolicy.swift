@@ -38,10 +38,10 @@ enum _DropPolicy: Sendable, Equatable {
         return maximumWait
     }
 
-    /// Whether producers hand over through lanes, without the lock. A count
-    /// bound needs the number of pending values at each hand-off, which only
-    /// the lock has.
-    var usesLanes: Bool {
+    /// Whether a producer's admission may go without the lock. A count
+    /// bound needs the exact number of pending values at each admission,
+    /// which only the lock has; its values then take the same lanes.
+    var admitsWithoutLock: Bool {
         if case .bounded = self { false } else { true }
     }
 

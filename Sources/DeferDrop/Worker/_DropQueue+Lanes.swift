@@ -6,20 +6,24 @@ import Musl
 import Synchronization
 import _DeferDropShims
 
-// The lock-free hand-off: each producer thread appends to a lane of its own
-// (`_Lane`), and whoever holds the lock moves the lanes' values into the
-// queue ("collects") before it reads the queue. The protocol is the one
-// `Verification/handoff.pml` checks with spin; the names below are the model's.
+// The hand-off: each producer thread appends to a lane of its own (`_Lane`),
+// and whoever holds the lock moves the lanes' values into the queue
+// ("collects") before it reads the queue. Every queued value takes that
+// way; what differs is the admission before the append. The protocol is the
+// one `Verification/handoff.pml` checks with spin; the names below are the
+// model's.
 //
 // - A producer reads `status` once before it appends: any bit but `sleeping`
-//   sends it the locked way (`handOff`), as do a bound, the worker's own
-//   thread and a time-bounded worker found behind.
+//   sends it to the admission under the lock (`admit`), as do a count bound,
+//   the worker's own thread and a time-bounded worker found behind. That
+//   admission collects every lane, appends to the caller's lane and takes
+//   that lane too, so the value is queued before the lock is let go.
 // - Order: a lane keeps its thread's order, and a collect takes each lane's
 //   values whole, lane after lane, in no particular order between lanes.
 //   Producers share no line: a hand-off writes its own lane and reads
 //   `status`. Order across threads (`DropWorker.orderedAcrossThreads`,
-//   which `ShardedDropPool.worker(for:)` returns) goes the locked way: it
-//   collects every lane, then queues its value behind them, so that any
+//   which `ShardedDropPool.worker(for:)` returns) is admitted under the
+//   lock: it collects every lane, then queues its value behind them, so that any
 //   value handed over before it, in happens-before order, was published and
 //   is collected first. A lock per hand-off is what happens-before order
 //   costs; a value's own thread never needs it.
@@ -51,7 +55,7 @@ extension _DropQueue {
         /// No worker runs: not started yet, stopping, or stopped.
         static let notRunning: UInt8 = 2
         /// With a time bound, the worker is catching up; or, under any
-        /// policy, a producer drains the queue: hand-offs go the locked way,
+        /// policy, a producer drains the queue: hand-offs are admitted under the lock,
         /// which destroys inline or drains, or queues.
         static let catchingUp: UInt8 = 4
         /// Only with `catchingUp`: the worker or a producer holds the values taken
@@ -69,24 +73,24 @@ extension _DropQueue {
         _nextQueueIdentity.add(1, ordering: .relaxed).newValue
     }
 
-    /// The hand-off's fast path: appends `item` to the calling thread's lane
-    /// and returns true, or returns false without touching `item` when the
-    /// locked way must decide.
+    /// The hand-off's fast path: admits `item` without the lock, appends it
+    /// to the calling thread's lane and returns true; or returns false
+    /// without touching `item` when the admission under the lock must decide.
     @inline(__always)
-    func enqueueThroughLane(_ item: inout _DisposalItem?) -> Bool {
+    func enqueueAdmittedWithoutLock(_ item: inout _DisposalItem?) -> Bool {
         let policy = policy
-        guard policy.usesLanes else { return false }
+        guard policy.admitsWithoutLock else { return false }
         let seen = status.load(ordering: .relaxed) & ~Status.sleeping
         guard seen == 0 else {
             // Behind, and the queue is someone else's to drain: what the
-            // locked way would decide (an old value seen here at worst sends
-            // the hand-off the locked way, or frees a value inline that the
+            // lock's admission would decide (an old value seen here at worst
+            // sends the hand-off there, or frees a value inline that the
             // worker could have taken, as the time bound allows).
             guard seen == Status.catchingUp | Status.queueHeld else { return false }
             destroyInline(&item)
             return true
         }
-        let lane = _deferdrop_current_lane(id) ?? laneOfCallingThread()
+        let lane = laneOfCallingThread()
         // With a time bound, a hand-off asks whether the worker is behind
         // while it owes progress: at every hand-off of a thread that hands
         // values over slower than the coarse clock ticks, and at one in up to
@@ -102,7 +106,7 @@ extension _DropQueue {
             let now = _deferdrop_coarse_monotonic_ns()
             _deferdrop_lane_clock_read(lane, now)
             if _OwedProgress.isOverdue(beginning: beginning, now: now, maximumWait: maximumWait) {
-                // The locked way decides, unless the worker holds the lock: then
+                // The lock's admission decides, unless the worker holds it: then
                 // it would destroy inline without waiting, and so does this,
                 // without touching the lock's line (a worker at `.idle`
                 // preempted in its section may hold it for milliseconds while
@@ -112,7 +116,6 @@ extension _DropQueue {
                 return true
             }
         }
-        guard _deferdrop_lane_reserve(lane) != 0 else { return false }
         _Lane.append(&item, to: lane)
         // The producer's side of the Dekker pattern with the sleeper's last
         // look (and with a shutdown's): a compiler barrier where the worker
@@ -135,12 +138,18 @@ extension _DropQueue {
         if status & Status.notRunning != 0 { reconcileAfterShutdown() }
     }
 
-    /// The calling thread's lane to this queue when it is not the one in the
-    /// one-entry cache: another queue's was used last, or this is the
-    /// thread's first hand-off here, which makes the lane and adds it to the
-    /// queue's list, under the lock.
+    /// The calling thread's lane to this queue: the one in the one-entry
+    /// cache, unless another queue's was used last or this is the thread's
+    /// first hand-off here. Never under the lock, which a new lane takes.
+    @inline(__always)
+    func laneOfCallingThread() -> UnsafeMutablePointer<_deferdrop_lane> {
+        _deferdrop_current_lane(id) ?? laneOfCallingThreadNotCached()
+    }
+
+    /// The calling thread's lane when it is not in the cache; a new one is
+    /// added to the queue's list, under the lock.
     @inline(never)
-    private func laneOfCallingThread() -> UnsafeMutablePointer<_deferdrop_lane> {
+    private func laneOfCallingThreadNotCached() -> UnsafeMutablePointer<_deferdrop_lane> {
         _ThreadLanes.lane(to: id) { lane in
             state.withLock { $0.lanes.append(lane) }
         }
@@ -166,7 +175,7 @@ extension _DropQueue {
             // Running or idle (a fork child): a worker collects the lane.
             guard case .stopped = state.lifecycle else { return }
             guard let lane = ownLane(in: state) else { return }
-            _ = lane.takeAll(into: &leftover)
+            _ = _Lane.takeAll(from: lane.raw, into: &leftover)
         }
         var batch: [_ChunkedQueue.Chunk] = []
         leftover.exchange(&batch)
@@ -188,18 +197,14 @@ extension _DropQueue {
     static func collectLanes(_ state: inout State) {
         guard !state.lanes.isEmpty else { return }
         if case .stopped = state.lifecycle { return }
-        var collected: UInt64 = 0
         var anyEnded = false
         for lane in state.lanes {
-            collected += lane.takeAll(into: &state.items)
+            state.collect(lane.raw)
             anyEnded = anyEnded || lane.ownerHasEnded.load(ordering: .acquiring)
         }
         if anyEnded {
             state.lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.available == 0 }
         }
-        guard collected > 0 else { return }
-        state.enqueued += collected
-        state.peakPending = max(state.peakPending, state.pending)
     }
 
     /// Values in lanes, not yet collected: for the statistics.
@@ -223,7 +228,7 @@ extension _DropQueue {
     /// what it may have changed of `State.isCatchingUp`, `State.headHolder`
     /// or the policy into `status`, where producers appending to lanes read
     /// them without the lock. Every critical section that can change them
-    /// (a hand-off the locked way, a producer's drain, the worker's step, a
+    /// (an admission under the lock, a producer's drain, the worker's step, a
     /// change of capacity) goes through here, so none can forget to.
     func withStatePublished<Result>(_ body: (inout State) -> Result) -> Result {
         state.withLock { state in
@@ -245,14 +250,14 @@ extension _DropQueue {
     /// only ever from `withStatePublished`.
     private func publishCatchingUp(_ state: borrowing State) {
         let isTimeBounded = policy.maximumWait != nil
-        // A producer's drain sends hand-offs the locked way under any policy:
+        // A producer's drain sends hand-offs to the lock under any policy:
         // there, a destructor the drain runs destroys what it hands over in
         // place, inside the drain, which a barrier covering the drain then
         // covers (a time bound lifted during the drain must not send it to a
         // lane, past the barrier).
         let catchingUp = (isTimeBounded && state.isCatchingUp) || state.headHolder == .producer
         // Set only with `catchingUp` and a time bound: any bit but `sleeping`
-        // sends a hand-off the locked way, and a busy worker that is not
+        // sends a hand-off to the lock, and a busy worker that is not
         // behind always holds a batch.
         let queueHeld = isTimeBounded && catchingUp && state.headHolder != .nobody
         // Only the lock's holder changes these two bits: most calls find

@@ -155,6 +155,16 @@ extension _DropQueue {
             }
         }
 
+        /// Moves the values published in `lane` to the end of the queue, in
+        /// their order, and counts them as queued: every value reaches the
+        /// queue this way.
+        mutating func collect(_ lane: UnsafeMutablePointer<_deferdrop_lane>) {
+            let collected = _Lane.takeAll(from: lane, into: &items)
+            guard collected > 0 else { return }
+            enqueued += collected
+            peakPending = max(peakPending, pending)
+        }
+
         /// Values handed over and not yet destroyed, the one in hand included.
         var pending: UInt64 { enqueued - completed }
 
@@ -172,11 +182,11 @@ extension _DropQueue {
             return roomWaiters
         }
 
-        /// With a time bound, on the locked way: whether this hand-off should
+        /// With a time bound, in an admission under the lock: whether it should
         /// ask the clock whether the worker is behind (`_OwedProgress.isOverdue`):
         /// whenever values are pending. Not only on every 16th hand-off, as
         /// once: one large value at a time, a producer would queue fifteen
-        /// past the bound (see `enqueueThroughLane`).
+        /// past the bound (see `enqueueAdmittedWithoutLock`).
         var shouldCheckWhetherBehind: Bool {
             pending > 0
         }

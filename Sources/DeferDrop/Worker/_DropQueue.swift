@@ -16,20 +16,28 @@ import _DeferDropShims
 /// read without the lock is `status` (whether the worker sleeps, runs, or is
 /// behind) and the policy word.
 ///
+/// Every queued value travels one way: appended to the calling thread's lane,
+/// collected into the queue by whoever holds the lock, taken by the worker in
+/// a batch and destroyed with the lock released. The policy decides at the
+/// producer's admission, before the append, and at the worker's batch
+/// boundary (`_DropQueue+WorkerLoop`); the rest of the way is the same under
+/// every policy.
+///
 /// Why producers stay cheap:
-/// - a plain hand-off takes no lock: it appends to the calling thread's lane
-///   and reads `status` (`_DropQueue+Lanes`); whoever holds the lock collects
-///   the lanes into the queue, and the worker takes every queued value in one
-///   step and destroys them with the lock released;
+/// - a plain hand-off's admission takes no lock: it reads the policy and
+///   `status`, appends, and reads `status` again (`_DropQueue+Lanes`);
 /// - a producer pays for a wake-up (one `sem_post` system call) only when the
 ///   worker has announced that it is going to sleep. While the worker is
 ///   busy, hand-offs make no system call at all;
 /// - the worker never polls: when the queue is empty it sleeps on a semaphore
 ///   until a producer, `shutdown()` or `deinit` posts it.
 ///
-/// The locked way (`enqueueTheLockedWay`) takes the rest: a count bound's
-/// hand-offs, ordered ones (`orderedAcrossThreads`), the worker's own, and
-/// those `status` sends there (not running, or a time-bounded worker behind).
+/// The admission under the lock (`enqueueAdmittedUnderLock`) takes the rest: a
+/// count bound's hand-offs, ordered ones (`orderedAcrossThreads`), the
+/// worker's own, and those `status` sends there (not running, or a
+/// time-bounded worker behind). It may destroy the value inline, wait for
+/// room, or drain the queue first; a value it queues it appends to the
+/// caller's lane and collects before it lets go of the lock.
 ///
 /// A value handed over by a destructor that this queue's own worker is running
 /// is destroyed right there, depth first, as the Rust crate does, up to
@@ -106,14 +114,18 @@ final class _DropQueue: Sendable {
 
     // MARK: Producers
 
-    private enum Handoff {
-        case queued
-        case queuedWakeWorker
-        case destroyInline
-        case destroyInlineAfterDrain(_Semaphore)
+    /// What a producer's admission under the lock decides for its value.
+    private enum Admission {
+        /// Appended to the caller's lane and collected into the queue;
+        /// `wakeWorker` if this hand-off claimed the worker's wake-up.
+        case queued(wakeWorker: Bool)
+        /// Destroy it on the calling thread, once `after` is posted if there
+        /// is one (a shutdown's drain of what was queued before it).
+        case destroyInline(after: _Semaphore?)
+        /// The bound is reached: wait on the semaphore, then try again.
         case waitForRoom(_Semaphore)
         /// The worker is behind: destroy the queued values taken into
-        /// `drained` (oldest first, until the deadline), then `item`.
+        /// `drained` (oldest first, until the deadline), then the value.
         ///
         /// The values travel in a variable of the caller's, not in this case:
         /// a copy of the batch left in the enum would keep a second reference
@@ -137,22 +149,26 @@ final class _DropQueue: Sendable {
     ///
     /// `acrossThreads` orders the value after every value handed over before
     /// it in happens-before order, from any thread (`DropWorker.orderedAcrossThreads`):
-    /// it goes the locked way, which collects every lane first. Otherwise
+    /// it is admitted under the lock, which collects every lane first. Otherwise
     /// only the calling thread's order is kept.
     @usableFromInline
     func enqueue(_ item: inout _DisposalItem?, acrossThreads: Bool) {
-        if !acrossThreads, !isOnWorkerThread, enqueueThroughLane(&item) { return }
-        enqueueTheLockedWay(&item)
+        if !acrossThreads, !isOnWorkerThread, enqueueAdmittedWithoutLock(&item) { return }
+        enqueueAdmittedUnderLock(&item)
     }
 
-    /// The hand-offs the lane does not take: the worker's own (destroyed in
+    /// The hand-offs that the lock admits: the worker's own (destroyed in
     /// place or queued), ordered ones, a count bound's, and whatever the
-    /// status word sends here. Out of line, so that the lane's fast path
-    /// does not pay for this one's frame.
+    /// status word sends here. The value still travels through the calling
+    /// thread's lane, as every queued value does: appended and collected
+    /// under the lock, so that the count a bound reads is exact and the
+    /// value is queued behind every lane collected before it. Out of line,
+    /// so that the lane's fast path does not pay for this one's frame.
     @inline(never)
-    private func enqueueTheLockedWay(_ item: inout _DisposalItem?) {
+    private func enqueueAdmittedUnderLock(_ item: inout _DisposalItem?) {
         let isOnWorkerThread = isOnWorkerThread
         if isOnWorkerThread, Self.destroyInPlace(&item) { return }
+        let lane = laneOfCallingThread()
         let policy = policy
         while true {
             // With a time bound, a producer does not wait for the lock while
@@ -167,32 +183,25 @@ final class _DropQueue: Sendable {
             // on a lock held by a preempted worker paid about 600 ns per
             // hand-off (2 producers on the shared worker, one iteration of
             // the benchmark's stream in ten).
-            var handoff: Handoff?
+            var admission: Admission?
             var drained: [_ChunkedQueue.Chunk] = []
             if policy.maximumWait == nil || isOnWorkerThread {
-                handoff = withStatePublished { handOff(&item, drained: &drained, state: &$0) }
+                admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
             } else {
                 let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
-                handoff = withStatePublishedIfAvailable(attempts: attempts) { handOff(&item, drained: &drained, state: &$0) }
-                if handoff == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    handoff = withStatePublished { handOff(&item, drained: &drained, state: &$0) }
+                admission = withStatePublishedIfAvailable(attempts: attempts) {
+                    admit(&item, through: lane, drained: &drained, state: &$0)
+                }
+                if admission == nil, !workerHoldsLock.load(ordering: .relaxed) {
+                    admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
                 }
             }
-            guard let handoff else {
-                destroyInline(&item)
+            switch admission ?? .destroyInline(after: nil) {
+            case .queued(let wakeWorker):
+                if wakeWorker { wakeUp.signal() }
                 return
-            }
-            switch handoff {
-            case .queued:
-                return
-            case .queuedWakeWorker:
-                wakeUp.signal()
-                return
-            case .destroyInline:
-                destroyInline(&item)
-                return
-            case .destroyInlineAfterDrain(let drained):
-                drained.wait()
+            case .destroyInline(let after):
+                after?.wait()
                 destroyInline(&item)
                 return
             case .waitForRoom(let room):
@@ -206,27 +215,28 @@ final class _DropQueue: Sendable {
         }
     }
 
-    /// The producer's critical section: decides, under the lock, what becomes
-    /// of `item`, and queues it if it is to be queued.
+    /// The producer's admission under the lock: decides what becomes of
+    /// `item`, and queues it through `lane` if it is to be queued.
     @inline(__always)
-    private func handOff(
-        _ item: inout _DisposalItem?, drained: inout [_ChunkedQueue.Chunk], state: inout State
-    ) -> Handoff {
+    private func admit(
+        _ item: inout _DisposalItem?, through lane: UnsafeMutablePointer<_deferdrop_lane>,
+        drained: inout [_ChunkedQueue.Chunk], state: inout State
+    ) -> Admission {
         // The lock's holder reads the policy it decides under.
         let policy = policy
         // A destructor of a value this thread is draining: part of that
         // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
         // would wait for ever: the worker stands aside while a producer drains.)
-        if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline }
+        if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
         switch state.lifecycle {
         case .idle:
             startRunning(&state)
         case .running:
             break
         case .stopping:
-            if !isOnWorkerThread { return .destroyInlineAfterDrain(state.waitUntilStopped()) }
+            if !isOnWorkerThread { return .destroyInline(after: state.waitUntilStopped()) }
         case .stopped:
-            return .destroyInline
+            return .destroyInline(after: nil)
         }
         // Every value put in a lane before is queued ahead of this one, and
         // counts towards what is pending, behind or bounded (lanes outlive a
@@ -234,7 +244,7 @@ final class _DropQueue: Sendable {
         Self.collectLanes(&state)
         if let bound = policy.bound, state.pending >= bound.count, !isOnWorkerThread {
             if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
-                return .destroyInline
+                return .destroyInline(after: nil)
             }
             let room = _Semaphore()
             state.roomWaiters.append(room)
@@ -242,19 +252,18 @@ final class _DropQueue: Sendable {
         }
         if let maximumWait = policy.maximumWait, !isOnWorkerThread {
             if state.isCatchingUp || (state.shouldCheckWhetherBehind && owedProgress.isOverdue(maximumWait: maximumWait)) {
-                guard state.takeQueueToDrain(into: &drained) else { return .destroyInline }
+                guard state.takeQueueToDrain(into: &drained) else { return .destroyInline(after: nil) }
                 return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
             }
         }
-        state.items.append(item.take()!)
-        state.enqueued += 1
-        state.peakPending = max(state.peakPending, state.pending)
+        _Lane.append(&item, to: lane)
+        state.collect(lane)
         if !state.waiters.isEmpty, isOnWorkerThread {
             state.extendBarriersOverNestedValue()
         }
-        guard claimWakeUp() else { return .queued }
+        guard claimWakeUp() else { return .queued(wakeWorker: false) }
         if policy.maximumWait != nil { owedProgress.begin() }
-        return .queuedWakeWorker
+        return .queued(wakeWorker: true)
     }
 
     /// A producer's drain: destroys the values it took from the head of the

@@ -40,12 +40,20 @@ final class _Lane: @unchecked Sendable {
         _deferdrop_lane_destroy(raw)
     }
 
-    /// For the owning thread, after `_deferdrop_lane_reserve` made room:
-    /// appends `item` and publishes it. Leaves `item` `nil`.
+    /// For the owning thread: appends `item` and publishes it. Leaves `item`
+    /// `nil`.
     @inline(__always)
     static func append(_ item: inout _DisposalItem?, to raw: UnsafeMutablePointer<_deferdrop_lane>) {
+        // A lane grows a chunk every 1023 values; as Swift's own allocations
+        // do, it traps when there is no memory for one.
+        if _deferdrop_lane_reserve(raw) == 0 { outOfMemory() }
         let object = Unmanaged.passRetained(item.take()!.object)
         _deferdrop_lane_push(raw, object.toOpaque())
+    }
+
+    @inline(never)
+    private static func outOfMemory() -> Never {
+        fatalError("DeferDrop: out of memory for a lane's chunk")
     }
 
     /// For the consumer: values published and not yet taken.
@@ -53,9 +61,9 @@ final class _Lane: @unchecked Sendable {
         _deferdrop_lane_available(raw)
     }
 
-    /// For the consumer: moves every published value to the end of
+    /// For the consumer: moves every value published in `raw` to the end of
     /// `queue`, oldest first; returns how many.
-    func takeAll(into queue: inout _ChunkedQueue) -> UInt64 {
+    static func takeAll(from raw: UnsafeMutablePointer<_deferdrop_lane>, into queue: inout _ChunkedQueue) -> UInt64 {
         let count = _deferdrop_lane_available(raw)
         guard count > 0 else { return 0 }
         var remaining = count
