@@ -8,6 +8,7 @@ import _DeferDropShims
 
 // Shutdown: stop taking values, drain, stop the thread; later values are
 // destroyed inline, after the drain, so that no value is lost and order holds.
+// The drain at process exit is a shutdown too.
 
 extension _DropQueue {
     /// Stops taking values, lets the worker destroy everything queued and stop,
@@ -61,5 +62,15 @@ extension _DropQueue {
         await suspendUntil { state in
             if case .stopped = state.lifecycle { nil } else { .stopped }
         }
+    }
+}
+
+extension _DropQueue: _ProcessLifecycleParticipant {
+    func _beginExitDrain() {
+        if drainsAtExit { shutdown(wait: false) }
+    }
+
+    func _finishExitDrain() {
+        if drainsAtExit { shutdown(wait: true) }
     }
 }

@@ -99,7 +99,7 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     // MARK: fork()
     //
     // Used by `_ForkSafeLocks` only, for locks registered with
-    // `keepAcrossFork(rank:inChild:)` (see `_Lock+Fork.swift`).
+    // `keepAcrossFork(rank:inChild:)` (see `_Fork.swift`).
 
     /// Where the fork handlers take this lock, `nil` if they leave it alone.
     var _forkRank: _LockRank?

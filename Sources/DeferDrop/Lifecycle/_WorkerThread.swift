@@ -33,12 +33,23 @@ enum _WorkerThread {
 
     /// Starts a detached thread named `name` (already cut to the limit) that runs `body`.
     static func start(named name: String, _ body: @escaping @Sendable () -> Void) {
+        _ = spawn(named: name, detached: true, body)
+    }
+
+    /// Runs `body` on a new thread named `name` and returns once that thread
+    /// has ended.
+    static func runToEnd(named name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = spawn(named: name, detached: false, body)
+        let result = pthread_join(thread, nil)
+        _precondition(result == 0, "DeferDrop could not join the thread \"\(name)\": pthread_join returned \(result)")
+    }
+
+    private static func spawn(named name: String, detached: Bool, _ body: @escaping @Sendable () -> Void) -> pthread_t {
         let context = Unmanaged.passRetained(_ThreadContext(name: name, body: body)).toOpaque()
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-
+        pthread_attr_setdetachstate(&attributes, Int32(detached ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE))
         var thread = pthread_t()
         let result = pthread_create(&thread, &attributes, { rawContext in
             let context = Unmanaged<_ThreadContext>.fromOpaque(rawContext!).takeRetainedValue()
@@ -48,8 +59,9 @@ enum _WorkerThread {
         }, context)
         guard result == 0 else {
             Unmanaged<_ThreadContext>.fromOpaque(context).release()
-            fatalError("DeferDrop could not start the worker thread \"\(name)\": pthread_create returned \(result)")
+            fatalError("DeferDrop could not start the thread \"\(name)\": pthread_create returned \(result)")
         }
+        return thread
     }
 }
 

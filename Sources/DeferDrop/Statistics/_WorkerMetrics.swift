@@ -124,19 +124,11 @@ final class _WorkerMetrics: Sendable {
         handles.destroyedInline.increment()
     }
 
-    /// Runs every metrics code path of a worker once, against swift-metrics'
-    /// no-op handler: called by the fork prepare handler with
-    /// `_DropQueue._warmUpCodePaths()`, so that a child never inherits the
-    /// runtime's metadata for these types half built by a worker that was
-    /// making its first handles at the moment of the fork (a worker made in
-    /// the child would wait for it for ever).
-    static func _warmUpCodePaths() {
-        let metrics = _WorkerMetrics(.factory(NOOPMetricsHandler.instance), workerName: "warm-up")
-        var publisher = Publisher(metrics)
-        publisher.publish(Snapshot(reachedWorker: 1, destroyed: 1, releasedElsewhere: 1, reclaimedBytes: 1))
-        publisher.recordBatch(nanoseconds: 1)
-        metrics.countDestroyedInline()
-        metrics.countDrainedByProducer(1)
+    /// Metrics for a queue that runs every code path once before the first
+    /// fork (`_DropQueue.everyCodePathHasRun`), reporting to swift-metrics'
+    /// no-op handler, so that its paths run too.
+    static var forCodePathRun: _WorkerMetrics? {
+        _WorkerMetrics(.factory(NOOPMetricsHandler.instance), workerName: "fork")
     }
 
     /// What the worker reports, read under the queue's lock.
@@ -209,6 +201,6 @@ enum _WorkerMetrics: Sendable {
 
     func countDestroyedInline() {}
     func countDrainedByProducer(_ count: UInt64) {}
-    static func _warmUpCodePaths() {}
+    static var forCodePathRun: _WorkerMetrics? { nil }
 }
 #endif

@@ -160,7 +160,7 @@ extension _DropQueue {
     /// worker to stop, then destroys what is left in its own lane, oldest
     /// first, itself: so nothing is lost and its order holds.
     @inline(never)
-    private func reconcileAfterShutdown() {
+    func reconcileAfterShutdown() {
         let stopped: _Semaphore? = state.withLock { state in
             switch state.lifecycle {
             case .stopping:

@@ -86,7 +86,7 @@ extension _DropQueue {
     /// The worker thread's whole life: publish what was destroyed, take the
     /// next batch, destroy it with the lock released, and sleep when there
     /// is none.
-    private func runWorker(_ thread: _WorkerThreadState) {
+    func runWorker(_ thread: _WorkerThreadState) {
         var pass = WorkerPass(publisher: metrics.map(_WorkerMetrics.Publisher.init))
         // The priority applies from the first batch on: a worker at `.idle`
         // that took its first batch at the default priority would then be

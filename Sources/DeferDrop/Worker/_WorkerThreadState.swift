@@ -49,12 +49,6 @@ final class _WorkerThreadState {
         }
     }
 
-    /// A state for code that must run the worker's paths on another thread:
-    /// see `_DropQueue._warmUpCodePaths()`.
-    static func detached() -> _WorkerThreadState {
-        _WorkerThreadState(queueName: "")
-    }
-
     /// The calling thread's state; only on a worker's thread.
     static var current: _WorkerThreadState {
         Unmanaged<_WorkerThreadState>.fromOpaque(_deferdrop_worker_thread_state()!).takeUnretainedValue()
