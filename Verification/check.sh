@@ -57,6 +57,8 @@ checks=(
     "base pass"
     "shutdown pass -DSHUTDOWN"
     "time-bound pass -DTIME_BOUND"
+    "count-bound pass -DBOUND=1"
+    "count-bound-shutdown pass -DBOUND=1 -DSHUTDOWN"
     "order-across-threads pass -DHOP"
     "order-across-shutdown pass -DHOP -DSHUTDOWN"
     "producer-fence pass -DPRODUCER_FENCE"
@@ -66,6 +68,7 @@ checks=(
     "broken-rescan-lanes-only fail -DBROKEN_RESCAN_LANES_ONLY"
     "broken-flush-skips-lanes fail -DBROKEN_FLUSH_SKIPS_LANES"
     "broken-ordered-through-lane fail -DHOP -DBROKEN_ORDERED_THROUGH_LANE"
+    "broken-append-after-unlock fail -DBOUND=1 -DBROKEN_APPEND_AFTER_UNLOCK"
 )
 parallel=${VERIFY_JOBS:-2}
 failed=0

@@ -56,6 +56,12 @@
  *   returned and hands its values over ordered across threads: producer 1's
  *   values are destroyed before any of producer 0's.
  *
+ * With -DBOUND=n, a count bound of n whose full queue blocks: every
+ * hand-off is admitted under the lock, waits for room while n values are
+ * pending, and the worker publishes each value as it destroys it and lets
+ * the waiting producers go on; checked: pending never exceeds n once the
+ * value is queued, and no producer waits for ever.
+ *
  * Variants (see check.sh): -DSHUTDOWN adds a concurrent shutdown();
  * -DTIME_BOUND adds the producers' drain; -DHOP the order across threads.
  * -DPRODUCER_FENCE the fallback without membarrier(). (A lane grows by
@@ -68,7 +74,9 @@
  * -DBROKEN_FLUSH_SKIPS_LANES (a barrier counts only the central queue, not
  * the values still in the producers' lanes) and -DHOP
  * -DBROKEN_ORDERED_THROUGH_LANE (the ordered hand-off appends to its lane:
- * only each thread's order is kept).
+ * only each thread's order is kept) and -DBOUND=1
+ * -DBROKEN_APPEND_AFTER_UNLOCK (a count bound's admission lets go of the
+ * lock before the value is queued: two producers pass one bound).
  */
 
 #ifndef PRODUCERS
@@ -100,7 +108,9 @@
    with HOP, every one of producer 0's (ordered across threads), unless
    BROKEN_ORDERED_THROUGH_LANE sends them all through its lane (made
    earlier). */
-#if defined(HOP) && defined(BROKEN_ORDERED_THROUGH_LANE)
+#if defined(BOUND)
+#define LOCKED_WAY(p, k) 1
+#elif defined(HOP) && defined(BROKEN_ORDERED_THROUGH_LANE)
 #define LOCKED_WAY(p, k) (k == 0 && p == 1)
 #elif defined(HOP)
 #define LOCKED_WAY(p, k) (k == 0 || p == 0)
@@ -133,6 +143,8 @@ byte completed;              /* of those, destroyed and published */
 bit workerHolds;             /* the worker holds values taken from `central` (headHolder == .worker) */
 bit draining;                /* a producer holds values taken from `central` (headHolder == .producer) */
 bit waiting[2];              /* barrier slots: 0 for producer 1, 1 for the final flush */
+bit roomWaiting[PRODUCERS];  /* with BOUND: a producer waits for room (`State.roomWaiters`) */
+byte room[PRODUCERS];        /* with BOUND: each producer's semaphore for room */
 byte target[2];
 byte released[2];
 
@@ -210,6 +222,14 @@ inline releaseBarriers() {
     }
 }
 
+/* Under the lock: lets every producer waiting for room try again. */
+inline wakeRoomWaiters() {
+    d_step {
+        if :: roomWaiting[0] -> roomWaiting[0] = 0; room[0]++ :: else -> skip fi;
+        if :: roomWaiting[1] -> roomWaiting[1] = 0; room[1]++ :: else -> skip fi
+    }
+}
+
 /* The worker's last look before it sleeps or stops, without the lock. */
 inline anyPending(result) {
     d_step {
@@ -257,7 +277,18 @@ end:
                 workerHolds = 1;
                 unlock();
                 do
-                :: batch?v -> destroyInOrder(v); count++
+                :: batch?v -> destroyInOrder(v);
+#ifdef BOUND
+                    /* A count bound publishes each value as it goes, and
+                       lets the producers waiting for room go on. */
+                    lockByWorker();
+                    completed++;
+                    releaseBarriers();
+                    wakeRoomWaiters();
+                    unlock()
+#else
+                    count++
+#endif
                 :: empty(batch) -> break
                 od
             :: else ->
@@ -388,11 +419,30 @@ proctype Producer(byte p) {
                Its store buffer is empty under the lock, and it reads its
                own store of the tail. */
             lockBy(p);
+#ifdef BOUND
+            /* The bound is reached: wait for room, then try again. */
+            do
+            :: lifecycle == RUNNING && enqueued - completed >= BOUND ->
+                roomWaiting[p] = 1;
+                unlock();
+                atomic { room[p] > 0 -> room[p]-- };
+                lockBy(p)
+            :: else -> break
+            od;
+#endif
             if
             :: lifecycle == RUNNING ->
                 collect();
+#ifdef BROKEN_APPEND_AFTER_UNLOCK
+                /* Admitted under the lock, appended after it. */
+                unlock();
+                lockBy(p);
+#endif
                 d_step { slot[p * VALUES + myTail] = v; myTail++; tail[p] = myTail };
                 takeLane(p);
+#ifdef BOUND
+                assert(enqueued - completed <= BOUND);
+#endif
                 unlock();
                 atomic { if :: sleeping -> sleeping = 0; sem++ :: else -> skip fi }
             :: else ->
@@ -455,6 +505,7 @@ proctype Shutdown() {
     :: lifecycle == RUNNING -> lifecycle = STOPPING; notRunning = 1
     :: else -> skip
     fi;
+    wakeRoomWaiters();
     unlock();
     atomic { if :: sleeping -> sleeping = 0; sem++ :: else -> skip fi };
     (lifecycle == STOPPED);
