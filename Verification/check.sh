@@ -59,6 +59,7 @@ checks=(
     "time-bound pass -DTIME_BOUND"
     "count-bound pass -DBOUND=1"
     "count-bound-shutdown pass -DBOUND=1 -DSHUTDOWN"
+    "count-bound-stride pass -DBOUND=2 -DSTRIDE=2"
     "order-across-threads pass -DHOP"
     "order-across-shutdown pass -DHOP -DSHUTDOWN"
     "producer-fence pass -DPRODUCER_FENCE"
@@ -69,6 +70,7 @@ checks=(
     "broken-flush-skips-lanes fail -DBROKEN_FLUSH_SKIPS_LANES"
     "broken-ordered-through-lane fail -DHOP -DBROKEN_ORDERED_THROUGH_LANE"
     "broken-append-after-unlock fail -DBOUND=1 -DBROKEN_APPEND_AFTER_UNLOCK"
+    "broken-no-boundary-wake fail -DBOUND=2 -DSTRIDE=2 -DBROKEN_NO_BOUNDARY_WAKE"
 )
 parallel=${VERIFY_JOBS:-2}
 failed=0

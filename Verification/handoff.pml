@@ -58,9 +58,10 @@
  *
  * With -DBOUND=n, a count bound of n whose full queue blocks: every
  * hand-off is admitted under the lock, waits for room while n values are
- * pending, and the worker publishes each value as it destroys it and lets
- * the waiting producers go on; checked: pending never exceeds n once the
- * value is queued, and no producer waits for ever.
+ * pending, and the worker publishes its progress every STRIDE values
+ * (default 1) and at each batch boundary, and then lets the waiting
+ * producers go on if there is room; checked: pending never exceeds n once
+ * the value is queued, and no producer waits for ever.
  *
  * Variants (see check.sh): -DSHUTDOWN adds a concurrent shutdown();
  * -DTIME_BOUND adds the producers' drain; -DHOP the order across threads.
@@ -76,7 +77,9 @@
  * -DBROKEN_ORDERED_THROUGH_LANE (the ordered hand-off appends to its lane:
  * only each thread's order is kept) and -DBOUND=1
  * -DBROKEN_APPEND_AFTER_UNLOCK (a count bound's admission lets go of the
- * lock before the value is queued: two producers pass one bound).
+ * lock before the value is queued: two producers pass one bound) and
+ * -DBOUND=2 -DSTRIDE=2 -DBROKEN_NO_BOUNDARY_WAKE (progress published at a
+ * batch boundary wakes no producer waiting for room: one waits for ever).
  */
 
 #ifndef PRODUCERS
@@ -86,6 +89,11 @@
 #define VALUES 2
 #endif
 #define TOTAL (PRODUCERS * VALUES)
+/* With BOUND: how many values the worker destroys between two publications
+   (`publicationStride`: a sixteenth of the bound, at least one). */
+#ifndef STRIDE
+#define STRIDE 1
+#endif
 
 /* The eventcount's fence. By default on the sleeper's side: membarrier()
    before the worker's last look runs a full barrier on every running
@@ -265,6 +273,9 @@ end:
         count = 0;
         workerHolds = 0;
         releaseBarriers();
+#if defined(BOUND) && !defined(BROKEN_NO_BOUNDARY_WAKE)
+        if :: enqueued - completed < BOUND -> wakeRoomWaiters() :: else -> skip fi;
+#endif
         if
         :: draining ->
             /* A producer is draining: stand aside (a timed wait). */
@@ -278,17 +289,23 @@ end:
                 unlock();
                 do
                 :: batch?v -> destroyInOrder(v);
+                    count++;
 #ifdef BOUND
-                    /* A count bound publishes each value as it goes, and
-                       lets the producers waiting for room go on. */
-                    lockByWorker();
-                    completed++;
-                    releaseBarriers();
-                    wakeRoomWaiters();
-                    unlock()
-#else
-                    count++
+                    /* A count bound publishes its progress every STRIDE
+                       values as it goes, and lets the producers waiting
+                       for room go on if there is room. */
+                    if
+                    :: count == STRIDE ->
+                        lockByWorker();
+                        completed = completed + count;
+                        count = 0;
+                        releaseBarriers();
+                        if :: enqueued - completed < BOUND -> wakeRoomWaiters() :: else -> skip fi;
+                        unlock()
+                    :: else -> skip
+                    fi
 #endif
+                    skip
                 :: empty(batch) -> break
                 od
             :: else ->

@@ -107,6 +107,25 @@ struct CapacityTests {
         #expect(log.onCreatorCount == 0)
     }
 
+    @Test(
+        "4 producers × 20,000 values into a bound of 64, progress published every 4: peak within it, each value once",
+        arguments: [OverflowPolicy.block, .destroyInline])
+    func boundWithPublicationStride(policy: OverflowPolicy) {
+        let worker = DropWorker(name: "bounded-stride", capacity: .bounded(64, whenFull: policy))
+        let log = DestructionLog()
+        handOverSequenced(producers: 4, perProducer: 20_000, to: worker, log: log)
+        worker.flush()
+        let statistics = worker.statistics
+        #expect(statistics.peakPending <= 64, "peak \(statistics.peakPending)")
+        #expect(statistics.deferred == 80_000 && statistics.destroyed == 80_000, "\(statistics)")
+        #expect(Set(log.all.map { "\($0.producer)/\($0.sequence)" }).count == 80_000)
+        #expect(log.onCreatorCount == Int(statistics.destroyedInline))
+        if policy == .block {
+            #expect(statistics.destroyedInline == 0)
+            #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 20_000) == nil)
+        }
+    }
+
     @Test("a destructor that hands values to its own full worker: queued, no deadlock")
     func nestedIntoOwnFullWorker() {
         let worker = DropWorker(name: "nested-full", capacity: .bounded(2, whenFull: .block))

@@ -46,9 +46,9 @@ import _DeferDropShims
 ///
 /// With a bound (`DropCapacity.bounded`), a producer that finds the worker full
 /// registers a semaphore of its own under the lock and sleeps on it; the
-/// worker then publishes its progress after every value, not once per batch,
-/// and wakes the waiting producers as soon as there is room. An unbounded
-/// queue never takes that path.
+/// worker publishes its progress every sixteenth of the bound, not once per
+/// batch (`publicationStride`), and wakes the waiting producers once there
+/// is room. An unbounded queue never takes that path.
 @usableFromInline
 final class _DropQueue: Sendable {
     /// The name the worker's thread carries, already cut to the OS limit.
