@@ -71,6 +71,7 @@ checks=(
     "broken-ordered-through-lane fail -DHOP -DBROKEN_ORDERED_THROUGH_LANE"
     "broken-append-after-unlock fail -DBOUND=1 -DBROKEN_APPEND_AFTER_UNLOCK"
     "broken-no-boundary-wake fail -DBOUND=2 -DSTRIDE=2 -DBROKEN_NO_BOUNDARY_WAKE"
+    "broken-no-mark fail -DBROKEN_NO_MARK"
 )
 parallel=${VERIFY_JOBS:-2}
 failed=0

@@ -14,8 +14,13 @@
  *   first. The worker's stores are modelled as immediately visible: each is
  *   a locked instruction (its lock, the compare-and-swap on `sleeping`).
  * - Sleep and wake-up, as an eventcount: the worker announces `sleeping`
- *   (a locked instruction), calls membarrier(), then looks at every lane and
- *   the central queue once more, and only then sleeps on `sem`. A producer
+ *   under the lock (a locked instruction), calls membarrier(), then looks at
+ *   every lane and the central queue once more, and only then sleeps on
+ *   `sem`. The last look and its fence are for lanes appended to without
+ *   the lock; a producer marks its lane so, under the lock, before its
+ *   first such append, and while no lane is marked the worker sleeps (or
+ *   stops) without them: the lock orders every other append with the
+ *   announcement. A producer
  *   appends, then reads `sleeping` after a compiler barrier only; if set, it
  *   claims the wake-up with a compare-and-swap and posts `sem`. membarrier()
  *   empties every producer's store buffer, one after another, while it runs.
@@ -80,6 +85,8 @@
  * lock before the value is queued: two producers pass one bound) and
  * -DBOUND=2 -DSTRIDE=2 -DBROKEN_NO_BOUNDARY_WAKE (progress published at a
  * batch boundary wakes no producer waiting for room: one waits for ever).
+ * -DBROKEN_NO_MARK (a lane appended to without the lock is never marked,
+ * so the worker never takes its fenced last look).
  */
 
 #ifndef PRODUCERS
@@ -136,6 +143,12 @@ byte head[PRODUCERS];        /* values collected from each lane (under the lock)
 byte slot[TOTAL];            /* the lanes' values: lane p's n-th at p * VALUES + n */
 byte handed[PRODUCERS];      /* hand-offs that have returned, as memory sees it */
 chan sb[PRODUCERS] = [4] of { bit, byte };  /* store buffers: (0 tail | 1 handed, value) */
+
+/* Under the lock: whether each producer's lane is appended to without it
+   (`_Lane.appendsWithoutLock`); only those need the worker's fenced last
+   look before it sleeps or stops. */
+bit lockFree[PRODUCERS];
+#define NEEDS_LAST_LOOK (lockFree[0] || lockFree[1])
 
 /* Memory: the status word and the wake-up semaphore. */
 bit sleeping;
@@ -310,7 +323,7 @@ end:
                 od
             :: else ->
                 if
-                :: lifecycle == STOPPING ->
+                :: lifecycle == STOPPING && NEEDS_LAST_LOOK ->
                     unlock();
                     MEMBARRIER();
                     anyPending(pending);
@@ -328,9 +341,22 @@ end:
                             break
                         fi
                     fi
-                :: else ->
+                :: lifecycle == STOPPING && !NEEDS_LAST_LOOK ->
+                    /* Every lane was appended to under the lock, and this
+                       pass collected them: nothing can be missed. */
+                    lifecycle = STOPPED;
+                    releaseBarriers();
                     unlock();
+                    break
+                :: lifecycle != STOPPING && !NEEDS_LAST_LOOK ->
                     sleeping = 1;
+                    unlock();
+end_asleep_unfenced:
+                    atomic { sem > 0 -> sem-- }
+                :: lifecycle != STOPPING && NEEDS_LAST_LOOK ->
+                    /* Announced under the lock, as the code does. */
+                    sleeping = 1;
+                    unlock();
                     MEMBARRIER();
                     anyPending(pending);
                     if
@@ -468,6 +494,15 @@ proctype Producer(byte p) {
                 destroyInline(v)
             fi
         :: !notRunning && !LOCKED_WAY(p, k) ->
+            /* Before the first append without the lock, the lane is marked
+               so, under the lock: from then on the worker's last look, and
+               its fence, cover it. */
+#ifndef BROKEN_NO_MARK
+            if
+            :: !lockFree[p] -> lockBy(p); lockFree[p] = 1; unlock()
+            :: else -> skip
+            fi;
+#endif
             /* The fast way: the value, the tail; then the fence of the
                eventcount's Dekker pattern and the status word. */
             slot[p * VALUES + myTail] = v;

@@ -61,14 +61,27 @@ _deferdrop_lane *_deferdrop_lane_create(void) {
 }
 
 void _deferdrop_lane_destroy(_deferdrop_lane *lane) {
-    // Empty: the consumer has freed every chunk before the one it reads.
+    // Empty: the consumer has retired every chunk before the one it reads.
     free(lane->read_chunk);
+    free(lane->spare);
     free(lane->allocation);
 }
 
+void _deferdrop_lane_retire(_deferdrop_lane *lane, _deferdrop_lane_chunk *chunk) {
+    // Release: the producer writes the chunk's slots only after this.
+    _deferdrop_lane_chunk *replaced = __atomic_exchange_n(&lane->spare, chunk, __ATOMIC_RELEASE);
+    free(replaced);
+}
+
 int _deferdrop_lane_grow(_deferdrop_lane *lane) {
-    _deferdrop_lane_chunk *chunk = new_chunk();
-    if (!chunk) return 0;
+    // The consumer released the spare after its last read of it.
+    _deferdrop_lane_chunk *chunk = __atomic_exchange_n(&lane->spare, 0, __ATOMIC_ACQUIRE);
+    if (chunk) {
+        chunk->next = 0;
+    } else {
+        chunk = new_chunk();
+        if (!chunk) return 0;
+    }
     __atomic_store_n(&lane->write_chunk->next, chunk, __ATOMIC_RELEASE);
     lane->write_chunk = chunk;
     lane->write_index = 0;

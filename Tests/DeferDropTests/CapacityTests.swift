@@ -1,6 +1,7 @@
 import DeferDrop
 import DeferDropTestSupport
 import Dispatch
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -124,6 +125,45 @@ struct CapacityTests {
             #expect(statistics.destroyedInline == 0)
             #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 20_000) == nil)
         }
+    }
+
+    /// Every value travels through its thread's lane; what differs is the
+    /// admission. A lane first used under the lock (an ordered hand-off, a
+    /// count bound's) joins the collected lanes at its first append without
+    /// it; a count bound set while lanes hold values collects them before it
+    /// counts.
+    @Test("8 threads mixing ordered and plain hand-offs while the capacity flips between a count bound and none: each value once, each thread's in order")
+    func mixedAdmissionsAcrossCapacityChanges() {
+        let worker = DropWorker(name: "mixed-admissions", capacity: .bounded(64, whenFull: .block))
+        let ordered = worker.orderedAcrossThreads
+        let log = DestructionLog()
+        let producers = 8, perProducer = 20_000
+        let finished = Atomic<Int>(0)
+        onThreads(producers + 1) { thread in
+            guard thread < producers else {
+                var flips = 0
+                while finished.load(ordering: .relaxed) < producers {
+                    flips += 1
+                    worker.capacity = flips % 2 == 0 ? .bounded(64, whenFull: .block) : .unbounded
+                    sched_yield()
+                }
+                return
+            }
+            for sequence in 0..<perProducer {
+                let probe = Probe(log, producer: thread, sequence: sequence)
+                if sequence % 3 == 0 {
+                    ordered.dispose(consume probe)
+                } else {
+                    worker.dispose(consume probe)
+                }
+            }
+            finished.add(1, ordering: .relaxed)
+        }
+        #expect(worker.flush(timeout: .seconds(60)), "a value stayed in a lane no one collects: \(worker.statistics)")
+        #expect(log.checkExactlyOnceInOrder(producers: producers, perProducer: perProducer) == nil)
+        #expect(log.onCreatorCount == 0)
+        let statistics = worker.statistics
+        #expect(statistics.destroyed == UInt64(producers * perProducer) && statistics.pending == 0, "\(statistics)")
     }
 
     @Test("a destructor that hands values to its own full worker: queued, no deadlock")

@@ -39,9 +39,9 @@ extension _ChunkedQueue {
 
         /// - Precondition: `!isFull`.
         @inline(__always)
-        func append(_ item: consuming _DisposalItem) {
+        func append(retained object: UnsafeMutableRawPointer) {
             storage.withUnsafeMutablePointers { bounds, slots in
-                slots[bounds.pointee.end] = Unmanaged.passRetained(item.object).toOpaque()
+                slots[bounds.pointee.end] = object
                 bounds.pointee.end += 1
             }
         }

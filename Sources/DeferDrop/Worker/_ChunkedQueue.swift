@@ -27,9 +27,10 @@ struct _ChunkedQueue: ~Copyable, Sendable {
     /// The number of items queued.
     var count: Int { full.reduce(tail.count) { $0 + $1.count } }
 
-    mutating func append(_ item: consuming _DisposalItem) {
+    /// Appends one +1 reference.
+    mutating func append(retained object: UnsafeMutableRawPointer) {
         if tail.isFull { startNewTail() }
-        tail.append(item)
+        tail.append(retained: object)
     }
 
     /// Appends what `fill` writes, oldest first, to the free slots it is

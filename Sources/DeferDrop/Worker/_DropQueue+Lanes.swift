@@ -32,7 +32,11 @@ import _DeferDropShims
 //   not have seen the value (`reconcileAfterShutdown`).
 // - The worker announces `sleeping` under the lock (a read-modify-write)
 //   and collects once more before it sleeps (`WorkerStep.announceSleep`);
-//   it looks once more before it stops too (`WorkerStep.lookLast`). Either
+//   it looks once more before it stops too (`WorkerStep.lookLast`). Only
+//   lanes that their threads append to without the lock need that look,
+//   and only they are listed for collecting (`State.lanes`, joined under
+//   the lock before the first such append): an append under the lock is
+//   collected at once, and ordered with the announcement by the lock. Either
 //   the worker's last look sees a value, or its producer's look at `status`
 //   sees the announcement. A collect takes every value published.
 // - That "either" is a Dekker pattern: each side stores, then loads what
@@ -91,6 +95,7 @@ extension _DropQueue {
             return true
         }
         let lane = laneOfCallingThread()
+        if _deferdrop_lane_appends_without_lock(lane) == 0 { allowAppendsWithoutLock() }
         // With a time bound, a hand-off asks whether the worker is behind
         // while it owes progress: at every hand-off of a thread that hands
         // values over slower than the coarse clock ticks, and at one in up to
@@ -146,13 +151,26 @@ extension _DropQueue {
         _deferdrop_current_lane(id) ?? laneOfCallingThreadNotCached()
     }
 
-    /// The calling thread's lane when it is not in the cache; a new one is
-    /// added to the queue's list, under the lock.
+    /// Before the calling thread's first append to its lane without the
+    /// lock: marks the lane so and adds it to the lanes that whoever holds
+    /// the lock collects (`State.lanes`), under the lock, so that the
+    /// worker's next decision to sleep or stop sees it and fences before its
+    /// last look. Until then the lane was appended to only under the lock,
+    /// which collected it at once and orders those appends with the
+    /// worker's announcement: nothing needs to look at it.
+    @inline(never)
+    private func allowAppendsWithoutLock() {
+        let lane = _ThreadLanes.lane(to: id, of: self)
+        state.withLock { state in
+            _deferdrop_lane_allow_appends_without_lock(lane.raw)
+            state.lanes.append(lane)
+        }
+    }
+
+    /// The calling thread's lane when it is not in the cache.
     @inline(never)
     private func laneOfCallingThreadNotCached() -> UnsafeMutablePointer<_deferdrop_lane> {
-        _ThreadLanes.lane(to: id) { lane in
-            state.withLock { $0.lanes.append(lane) }
-        }
+        _ThreadLanes.lane(to: id, of: self).raw
     }
 
     /// A producer that appended and then saw `notRunning`: a shutdown began,

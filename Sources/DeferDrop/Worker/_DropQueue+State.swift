@@ -70,7 +70,10 @@ extension _DropQueue {
         /// Producers waiting for room in a bounded queue, each on its own semaphore.
         var roomWaiters: [_Semaphore] = []
         var items = _ChunkedQueue()
-        /// The producers' lanes, collected into `items` by whoever holds the lock.
+        /// The lanes that their threads append to without the lock, collected
+        /// into `items` by whoever holds it. A lane appended to only under
+        /// the lock is collected by that hand-off and empty whenever the lock
+        /// is free: it is not listed.
         var lanes: [_Lane] = []
         /// Values ever appended to `items`.
         var enqueued: UInt64 = 0

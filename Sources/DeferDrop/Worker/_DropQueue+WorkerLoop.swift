@@ -176,16 +176,17 @@ extension _DropQueue {
             return .standAside
         }
         if !pass.batch.isEmpty { return .destroy }
-        // Lanes outlive a change of capacity: once a producer has one, the
-        // worker looks at them last before it sleeps or stops.
-        let hasLanes = !state.lanes.isEmpty
+        // Lanes outlive a change of capacity: once a producer appends to
+        // one without the lock, the worker looks at them last, fenced,
+        // before it sleeps or stops.
+        let needsLastLook = !state.lanes.isEmpty
         if case .stopping = state.lifecycle {
-            if hasLanes, pass.phase != .lookedLast { return .lookLast }
+            if needsLastLook, pass.phase != .lookedLast { return .lookLast }
             state.lifecycle = .stopped
             return .stop
         }
         setStatus(Status.sleeping, true)
-        return hasLanes && pass.phase != .sleepAnnounced ? .announceSleep : .sleep
+        return needsLastLook && pass.phase != .sleepAnnounced ? .announceSleep : .sleep
     }
 
     /// After the critical section, what it decided to signal: takes back an

@@ -102,9 +102,6 @@ final class _DropQueue: Sendable {
 
     deinit {
         _ProcessLifecycle.shared.unregister(ObjectIdentifier(self))
-        state.withLock { state in
-            for lane in state.lanes { lane.queueHasEnded.store(true, ordering: .releasing) }
-        }
     }
 
     /// Whether the worker's side of the eventcount fences for both, with

@@ -5,32 +5,42 @@ import _DeferDropShims
 /// lock; whoever holds the worker's lock takes values from the head.
 ///
 /// The ring itself is C (`_DeferDropLane.h`): chunks of 1023 values, linked
-/// as the producer fills them, freed as the consumer leaves them. This class owns
-/// it and moves `_DisposalItem`s in and out as +1 references, so a value is
-/// never copied on its way through (see `_DisposalItem`).
+/// as the producer fills them, and one left by the consumer kept for the
+/// producer's next. This class owns it and moves `_DisposalItem`s in and out
+/// as +1 references, so a value is never copied on its way through (see
+/// `_DisposalItem`).
 final class _Lane: @unchecked Sendable {
     // @unchecked Sendable: the C lane is single-producer, single-consumer by
     // contract, not by type: `append` only on the thread that owns the lane
     // (through `_ThreadLanes`), `take` only under the worker's lock. Both
-    // sides meet only through `published`, with release and acquire.
+    // sides meet only through `published`, with release and acquire, and
+    // `spare`, exchanged. `owner` is written once, in `init`, and read by
+    // the owning thread alone (a weak load is atomic in any case).
     let raw: UnsafeMutablePointer<_deferdrop_lane>
 
     /// Set once the owning thread has ended: no more values will come, and
     /// once the lane is empty its queue may forget it.
     let ownerHasEnded = Atomic<Bool>(false)
 
-    /// Set once the queue has ended: the owning thread may forget the lane.
-    let queueHasEnded = Atomic<Bool>(false)
-
     /// The queue's identity (`_DropQueue.id`), for the owning thread's table.
     let queue: UInt64
 
-    init(queue: UInt64) {
+    /// The queue itself, weakly: once it has ended, the owning thread may
+    /// forget the lane. Only the owning thread reads it.
+    private weak var owner: AnyObject?
+
+    init(queue: UInt64, of owner: AnyObject) {
         guard let raw = _deferdrop_lane_create() else {
             fatalError("DeferDrop: out of memory for a lane")
         }
         self.raw = raw
         self.queue = queue
+        self.owner = owner
+    }
+
+    /// Whether the queue has ended: for the owning thread.
+    var queueHasEnded: Bool {
+        owner == nil
     }
 
     deinit {
@@ -65,7 +75,11 @@ final class _Lane: @unchecked Sendable {
     /// `queue`, oldest first; returns how many.
     static func takeAll(from raw: UnsafeMutablePointer<_deferdrop_lane>, into queue: inout _ChunkedQueue) -> UInt64 {
         let count = _deferdrop_lane_available(raw)
-        guard count > 0 else { return 0 }
+        guard count > 1 else {
+            // One value: what an admission under the lock takes, every time.
+            if count == 1 { queue.append(retained: _deferdrop_lane_take_one(raw)) }
+            return count
+        }
         var remaining = count
         _ = queue.append { slots, room in
             let run = min(remaining, UInt64(room))

@@ -6,30 +6,29 @@ import _DeferDropShims
 /// the lane to the queue this thread used last) and comes here only for
 /// another queue or its first value. When the thread ends, its lanes are
 /// marked so, and their queues forget them once they have taken what is left:
-/// a thread that ends with values in its lane loses none.
+/// a thread that ends with values in its lane loses none. A lane whose queue
+/// has ended is forgotten here when the thread next makes a lane.
 ///
 /// Only the owning thread reaches its table (through `_ThreadSpecific`), so
 /// it needs no lock.
 final class _ThreadLanes {
     private var lanes: [_Lane] = []
 
-    /// The calling thread's lane to `queue`, made on the first hand-off and
-    /// passed to `register` (which adds it to the queue's list, under its
-    /// lock), then put in the one-entry cache.
-    static func lane(to queue: UInt64, register: (_Lane) -> Void) -> UnsafeMutablePointer<_deferdrop_lane> {
+    /// The calling thread's lane to `owner`, whose identity is `queue`: made
+    /// on the first hand-off, then put in the one-entry cache.
+    static func lane(to queue: UInt64, of owner: AnyObject) -> _Lane {
         _threadLanes.current._withUnsafeGuaranteedRef { table in
             let lane: _Lane
             if let known = table.lanes.first(where: { $0.queue == queue }) {
                 lane = known
             } else {
                 // A good moment to forget the lanes of queues that have ended.
-                table.lanes.removeAll { $0.queueHasEnded.load(ordering: .acquiring) }
-                lane = _Lane(queue: queue)
-                register(lane)
+                table.lanes.removeAll { $0.queueHasEnded }
+                lane = _Lane(queue: queue, of: owner)
                 table.lanes.append(lane)
             }
             _deferdrop_set_current_lane(queue, lane.raw)
-            return lane.raw
+            return lane
         }
     }
 

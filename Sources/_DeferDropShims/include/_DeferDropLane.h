@@ -38,12 +38,24 @@ typedef struct _deferdrop_lane {
     uint64_t clock_countdown;
     uint64_t clock_gap;
     uint64_t clock_last;
-    char producer_padding[64 - 6 * 8];
+    /// Whether the owning thread appends without the worker's lock: set
+    /// once, by the owning thread while it holds that lock, before its first
+    /// such append; read by whoever holds the lock
+    /// (`_deferdrop_lane_appends_without_lock`).
+    uint64_t appends_without_lock;
+    char producer_padding[64 - 7 * 8];
     /// Values published in all: the producer's release store after each
     /// value; the consumer's acquire load. On a line of its own, so that the
     /// consumer's reads of it do not take the producer's line away.
     uint64_t published;
-    char published_padding[64 - 8];
+    /// A chunk the consumer has left, kept for the producer's next one, or
+    /// NULL: exchanged once per chunk by either side, so that a steady
+    /// stream allocates nothing (`_deferdrop_lane_grow`, `_deferdrop_lane_retire`).
+    /// A malloc of a chunk's 8 KiB makes glibc consolidate its fast bins,
+    /// which a producer of small objects keeps full: a chunk per 1023
+    /// values was most of what an ordered hand-off added.
+    _deferdrop_lane_chunk *spare;
+    char published_padding[64 - 2 * 8];
     // The consumer's line: only whoever holds the worker's lock.
     _deferdrop_lane_chunk *read_chunk;
     uint64_t read_index;
@@ -63,6 +75,11 @@ void _deferdrop_lane_destroy(_deferdrop_lane *lane);
 /// every 1023 values. Returns 0 if memory is exhausted (the value is then not
 /// appended).
 int _deferdrop_lane_grow(_deferdrop_lane *lane);
+
+/// For the consumer: leaves `chunk`, whose values it has all taken, as the
+/// producer's spare, and frees the spare it replaces. Out of line: once
+/// every 1023 values.
+void _deferdrop_lane_retire(_deferdrop_lane *lane, _deferdrop_lane_chunk *chunk);
 
 /// For the producer: makes room for the next value. Returns 0 only if a new
 /// chunk was needed and memory is exhausted.
@@ -117,6 +134,18 @@ static inline void _deferdrop_lane_clock_read(_deferdrop_lane *lane, uint64_t no
     lane->clock_last = now;
 }
 
+/// Whether the owning thread may append to `lane` without the worker's lock:
+/// for the owning thread, or whoever holds the lock.
+static inline int _deferdrop_lane_appends_without_lock(const _deferdrop_lane *lane) {
+    return lane->appends_without_lock != 0;
+}
+
+/// For the owning thread, holding the worker's lock, before its first append
+/// without it.
+static inline void _deferdrop_lane_allow_appends_without_lock(_deferdrop_lane *lane) {
+    lane->appends_without_lock = 1;
+}
+
 /// For the producer: values it has appended in all.
 static inline uint64_t _deferdrop_lane_written(const _deferdrop_lane *lane) {
     return lane->written;
@@ -135,7 +164,7 @@ static inline void _deferdrop_lane_take(_deferdrop_lane *lane, void **into, uint
         if (lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY) {
             // More values are published, so the producer has linked the next chunk.
             _deferdrop_lane_chunk *next = __atomic_load_n(&lane->read_chunk->next, __ATOMIC_ACQUIRE);
-            free(lane->read_chunk);
+            _deferdrop_lane_retire(lane, lane->read_chunk);
             lane->read_chunk = next;
             lane->read_index = 0;
         }
@@ -147,6 +176,14 @@ static inline void _deferdrop_lane_take(_deferdrop_lane *lane, void **into, uint
         lane->read_index += run;
         __atomic_store_n(&lane->taken, lane->taken + run, __ATOMIC_RELAXED);
     }
+}
+
+/// For the consumer, after `_deferdrop_lane_available` counted at least one:
+/// takes the oldest value.
+static inline void *_deferdrop_lane_take_one(_deferdrop_lane *lane) {
+    void *value;
+    _deferdrop_lane_take(lane, &value, 1);
+    return value;
 }
 
 // The eventcount's fence (see `_DropQueue+Lanes.swift`): a producer's append
