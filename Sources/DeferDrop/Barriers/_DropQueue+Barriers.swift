@@ -49,7 +49,7 @@ extension _DropQueue {
                 itself forever. Flush from another thread.
                 """)
             // Values still in any thread's lane were handed over before too.
-            Self.collectLanes(&state)
+            inbox.collect(&state)
             guard state.completed < state.enqueued else { return nil }
             let semaphore = _Semaphore()
             addBarrierWaiter(.destroyed(count: state.enqueued), .thread(semaphore), &state)
@@ -60,8 +60,8 @@ extension _DropQueue {
     /// Returns once every value queued before the call has been destroyed,
     /// suspending the task rather than blocking its thread.
     func flush() async {
-        await suspendUntil { state in
-            Self.collectLanes(&state)
+        await suspendUntil { [inbox] state in
+            inbox.collect(&state)
             return state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
         }
     }

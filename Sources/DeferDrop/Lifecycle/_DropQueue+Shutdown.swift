@@ -21,7 +21,7 @@ extension _DropQueue {
         var blockedProducers: [_Semaphore] = []
         state.withLock { state in
             // Values in lanes count as queued: the drain takes them too.
-            Self.collectLanes(&state)
+            inbox.collect(&state)
             switch state.lifecycle {
             case .idle where state.items.isEmpty:
                 state.lifecycle = .stopped
@@ -37,8 +37,7 @@ extension _DropQueue {
                 state.lifecycle = .stopping
                 // Producers appending to lanes see this after their append,
                 // and make sure of their value themselves (`reconcileAfterShutdown`).
-                setStatus(Status.notRunning, true)
-                mustWake = claimWakeUp()
+                mustWake = inbox.close()
             case .stopping:
                 break
             }
@@ -51,7 +50,7 @@ extension _DropQueue {
             drained = state.waitUntilStopped()
         }
         for producer in blockedProducers { producer.signal() }
-        if mustWake { wakeUp.signal() }
+        if mustWake { inbox.wake() }
         drained?.wait()
     }
 

@@ -186,7 +186,7 @@ extension _DropQueue {
             state.forgetParentThreadsInForkChild()
             // No worker runs: hand-offs are admitted under the lock, whose
             // first starts one. Lanes keep their values, which it collects.
-            self?.status.store(Status.notRunning, ordering: .relaxed)
+            self?.inbox.closeInForkChild()
             self?.owedProgress.end()
         }
     }
@@ -227,7 +227,7 @@ extension _DropQueue {
     private func runEveryCodePath() {
         // Running, with no thread of its own: this one is its worker below.
         state.withLock { $0.lifecycle = .running }
-        setStatus(Status.notRunning, false)
+        inbox.open()
         let values: [() -> _DisposalItem] = [
             { _DisposalItem(object: _CodePathProbe()) },
             { _DisposalItem(object: _Box<AnyObject>(_CodePathProbe())) },

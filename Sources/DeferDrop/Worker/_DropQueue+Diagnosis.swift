@@ -17,9 +17,9 @@ extension _DropQueue {
     /// Takes the lock only if it is free within a few thousand tries: a
     /// diagnosis must not hang on the lock it may be diagnosing.
     var diagnosis: String {
-        let bits = status.load(ordering: .relaxed)
+        let bits = inbox.status.load(ordering: .relaxed)
         let shared = """
-            status bits \(Self.describe(status: bits)), wake-up semaphore \(wakeUp.value), \
+            status bits \(Self.describe(status: bits)), wake-up semaphore \(inbox.pendingWakeUps), \
             destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
             owes progress since \(Self.describe(since: owedProgress.beginning ?? 0))
             """
@@ -41,7 +41,7 @@ extension _DropQueue {
             let text = """
                 lifecycle \(lifecycle), pending \(state.pending) (enqueued \(state.enqueued), \
                 completed \(state.completed)), queued \(state.items.count), \
-                in lanes \(valuesInLanes(state)) over \(state.lanes.count) lanes, \
+                in lanes \(inbox.valuesInLanes(state)) over \(state.lanes.count) lanes, \
                 catching up \(state.isCatchingUp), head held by \(headHolder), \
                 drained by producers \(state.drainedByProducers), \
                 barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
@@ -58,10 +58,10 @@ extension _DropQueue {
 
     private static func describe(status bits: UInt8) -> String {
         var set: [String] = []
-        if bits & Status.sleeping != 0 { set.append("sleeping") }
-        if bits & Status.notRunning != 0 { set.append("notRunning") }
-        if bits & Status.catchingUp != 0 { set.append("catchingUp") }
-        if bits & Status.queueHeld != 0 { set.append("queueHeld") }
+        if bits & _Inbox.Status.sleeping != 0 { set.append("sleeping") }
+        if bits & _Inbox.Status.notRunning != 0 { set.append("notRunning") }
+        if bits & _Inbox.Status.catchingUp != 0 { set.append("catchingUp") }
+        if bits & _Inbox.Status.queueHeld != 0 { set.append("queueHeld") }
         return set.isEmpty ? "none" : set.joined(separator: "|")
     }
 

@@ -75,7 +75,7 @@ extension _DropQueue {
     func startRunning(_ state: inout State) {
         startWorkerThread()
         state.lifecycle = .running
-        setStatus(Status.notRunning, false)
+        inbox.open()
         if policy.maximumWait != nil { owedProgress.begin() }
     }
 
@@ -110,20 +110,18 @@ extension _DropQueue {
                 destroyBatch(&pass, under: decision.policy, takenAt: now, on: thread)
                 pass.phase = .awake
             case .sleep:
-                wakeUp.wait()
+                inbox.park()
                 pass.phase = .awake
             case .standAside:
                 // A producer's drain lasts up to the bound it was taken
                 // under; one that outlives a lifted bound wakes the worker.
-                _ = wakeUp.wait(nanoseconds: decision.policy.maximumWait ?? Self.standAsideWithoutTimeBound)
-                // Stood aside until the time ran out, or was woken: awake either way.
-                setStatus(Status.sleeping, false)
+                inbox.standAside(nanoseconds: decision.policy.maximumWait ?? Self.standAsideWithoutTimeBound)
                 pass.phase = .awake
             case .announceSleep:
-                Self.fenceBeforeLastLook()
+                inbox.fenceBeforeLastLook()
                 pass.phase = .sleepAnnounced
             case .lookLast:
-                Self.fenceBeforeLastLook()
+                inbox.fenceBeforeLastLook()
                 pass.phase = .lookedLast
             case .stop:
                 return
@@ -143,7 +141,7 @@ extension _DropQueue {
         defer { if hintsProducers { workerHoldsLock.store(false, ordering: .relaxed) } }
         state.publish(pass.destroyed)
         pass.destroyed = DestroyedCounts()
-        Self.collectLanes(&state)
+        inbox.collect(&state)
         // What a time-bounded batch left goes back to the head of the queue,
         // whatever the policy is now.
         if state.items.prepend(&pass.batch), hintsProducers { state.isCatchingUp = true }
@@ -172,7 +170,7 @@ extension _DropQueue {
             state.takeQueueForWorker(into: &pass.batch)
         }
         if standsAside {
-            setStatus(Status.sleeping, true)
+            inbox.announceSleep()
             return .standAside
         }
         if !pass.batch.isEmpty { return .destroy }
@@ -185,7 +183,7 @@ extension _DropQueue {
             state.lifecycle = .stopped
             return .stop
         }
-        setStatus(Status.sleeping, true)
+        inbox.announceSleep()
         return needsLastLook && pass.phase != .sleepAnnounced ? .announceSleep : .sleep
     }
 
@@ -193,12 +191,10 @@ extension _DropQueue {
     /// announced sleep that found work, publishes the metrics, resumes the
     /// waiters whose point was reached, and applies a new priority.
     private func settle(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
-        // Found work after announcing: take the announcement back, unless a
-        // producer has claimed the wake-up; then its post is coming, and
-        // taking it keeps the semaphore exact. (Standing aside announces
-        // again: leave it.)
-        if pass.phase == .sleepAnnounced, decision.step != .sleep, decision.step != .standAside, !claimWakeUp() {
-            wakeUp.wait()
+        // Found work after announcing: take the announcement back.
+        // (Standing aside announces again: leave it.)
+        if pass.phase == .sleepAnnounced, decision.step != .sleep, decision.step != .standAside {
+            inbox.withdrawAnnouncement()
         }
         for producer in decision.room { producer.signal() }
         if let snapshot = decision.snapshot { pass.publisher?.publish(snapshot) }
@@ -252,14 +248,6 @@ extension _DropQueue {
     /// producer's drain begun under one to end; the drain wakes it when it
     /// does, so this bounds only a lost race.
     private static let standAsideWithoutTimeBound: UInt64 = 20_000_000
-
-    /// Before the worker's last look at the lanes: every producer's append
-    /// so far is visible, or that producer will see what the worker
-    /// published before (`sleeping`, `notRunning`).
-    private static func fenceBeforeLastLook() {
-        let error = _deferdrop_sleeper_fence()
-        _precondition(error == 0, "DeferDrop: membarrier() failed with errno \(error)")
-    }
 
     /// With a time bound, the worker's step under the lock between two
     /// batches: gives back what is left in `batch` (the last one outlasted

@@ -25,7 +25,7 @@ import _DeferDropShims
 ///
 /// Why producers stay cheap:
 /// - a plain hand-off's admission takes no lock: it reads the policy and
-///   `status`, appends, and reads `status` again (`_DropQueue+Lanes`);
+///   `status`, appends, and reads `status` again (`_DropQueue+Admission`, `_Inbox`);
 /// - a producer pays for a wake-up (one `sem_post` system call) only when the
 ///   worker has announced that it is going to sleep. While the worker is
 ///   busy, hand-offs make no system call at all;
@@ -71,13 +71,8 @@ final class _DropQueue: Sendable {
     /// with a time bound, a producer that finds the lock busy and this set
     /// does not wait (see `enqueue`). A hint, read and written relaxed.
     let workerHoldsLock = Atomic<Bool>(false)
-    /// Posted exactly once for each time the worker went to sleep and was needed.
-    let wakeUp = _Semaphore()
-
-    /// The queue's identity for the producers' lanes (see `_DropQueue+Lanes`).
-    let id = _DropQueue.nextIdentity()
-    /// What producers read without the lock: `Status` bits.
-    let status = Atomic<UInt8>(Status.notRunning)
+    /// The lanes, the status word and the eventcount (`_Inbox`).
+    let inbox = _Inbox()
     /// With a time bound: since when the worker has owed progress.
     let owedProgress = _OwedProgress()
 
@@ -93,8 +88,6 @@ final class _DropQueue: Sendable {
         self.threadName = threadName
         policyWord = Atomic(_DropPolicy(capacity, owner: owner).word)
         self.metrics = metrics
-        // Before any producer of any queue appends: which side fences.
-        _ = _DropQueue.sleeperFences
         state = _Lock(State(capacity: capacity, priority: priority ?? capacity.defaultPriority, priorityFollowsCapacity: priority == nil))
         keepAcrossFork()
         _ProcessLifecycle.shared.register(self)
@@ -102,220 +95,6 @@ final class _DropQueue: Sendable {
 
     deinit {
         _ProcessLifecycle.shared.unregister(ObjectIdentifier(self))
-    }
-
-    /// Whether the worker's side of the eventcount fences for both, with
-    /// membarrier(), so that producers need not (see `_DropQueue+Lanes`).
-    /// Decided once, when the first queue is made.
-    static let sleeperFences = _deferdrop_sleeper_fence_set_up() != 0
-
-    // MARK: Producers
-
-    /// What a producer's admission under the lock decides for its value.
-    private enum Admission {
-        /// Appended to the caller's lane and collected into the queue;
-        /// `wakeWorker` if this hand-off claimed the worker's wake-up.
-        case queued(wakeWorker: Bool)
-        /// Destroy it on the calling thread, once `after` is posted if there
-        /// is one (a shutdown's drain of what was queued before it).
-        case destroyInline(after: _Semaphore?)
-        /// The bound is reached: wait on the semaphore, then try again.
-        case waitForRoom(_Semaphore)
-        /// The worker is behind: destroy the queued values taken into
-        /// `drained` (oldest first, until the deadline), then the value.
-        ///
-        /// The values travel in a variable of the caller's, not in this case:
-        /// a copy of the batch left in the enum would keep a second reference
-        /// to every value, and each would then be destroyed only when the
-        /// enum is, after the drain was published.
-        case drainThenDestroyInline(deadline: UInt64)
-    }
-
-    /// Moves `item` into the queue, or destroys it in the calling thread if the
-    /// worker has stopped or is full under `.destroyInline`. `item` is `nil`
-    /// on return either way.
-    ///
-    /// After `shutdown()` has begun, a value from any thread but the worker's
-    /// waits until the worker has drained what was queued before it, and is then
-    /// destroyed inline: so a producer's values are destroyed in order even
-    /// across a shutdown.
-    ///
-    /// From a destructor this queue's own worker is running, the value is
-    /// destroyed here and now instead, unless that would nest deeper than
-    /// `maximumNestingDepth` or the value is still referenced elsewhere.
-    ///
-    /// `acrossThreads` orders the value after every value handed over before
-    /// it in happens-before order, from any thread (`DropWorker.orderedAcrossThreads`):
-    /// it is admitted under the lock, which collects every lane first. Otherwise
-    /// only the calling thread's order is kept.
-    @usableFromInline
-    func enqueue(_ item: inout _DisposalItem?, acrossThreads: Bool) {
-        if !acrossThreads, !isOnWorkerThread, enqueueAdmittedWithoutLock(&item) { return }
-        enqueueAdmittedUnderLock(&item)
-    }
-
-    /// The hand-offs that the lock admits: the worker's own (destroyed in
-    /// place or queued), ordered ones, a count bound's, and whatever the
-    /// status word sends here. The value still travels through the calling
-    /// thread's lane, as every queued value does: appended and collected
-    /// under the lock, so that the count a bound reads is exact and the
-    /// value is queued behind every lane collected before it. Out of line,
-    /// so that the lane's fast path does not pay for this one's frame.
-    @inline(never)
-    private func enqueueAdmittedUnderLock(_ item: inout _DisposalItem?) {
-        let isOnWorkerThread = isOnWorkerThread
-        if isOnWorkerThread, Self.destroyInPlace(&item) { return }
-        let lane = laneOfCallingThread()
-        let policy = policy
-        while true {
-            // With a time bound, a producer does not wait for the lock while
-            // the worker holds it: a worker at `.idle` preempted inside its
-            // short section may not run again for milliseconds on a busy
-            // machine, and every hand-off would wait for it (measured: a
-            // saturated server lost a third of its requests that way with 99%
-            // of its values freed inline). Such a hand-off destroys its value
-            // inline, as one finding the worker behind does. Other producers
-            // holding the lock are waited for, as always. While the worker
-            // holds it, one try, not a spin of 256: every producer spinning
-            // on a lock held by a preempted worker paid about 600 ns per
-            // hand-off (2 producers on the shared worker, one iteration of
-            // the benchmark's stream in ten).
-            var admission: Admission?
-            var drained: [_ChunkedQueue.Chunk] = []
-            if policy.maximumWait == nil || isOnWorkerThread {
-                admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
-            } else {
-                let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
-                admission = withStatePublishedIfAvailable(attempts: attempts) {
-                    admit(&item, through: lane, drained: &drained, state: &$0)
-                }
-                if admission == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
-                }
-            }
-            switch admission ?? .destroyInline(after: nil) {
-            case .queued(let wakeWorker):
-                if wakeWorker { wakeUp.signal() }
-                return
-            case .destroyInline(let after):
-                after?.wait()
-                destroyInline(&item)
-                return
-            case .waitForRoom(let room):
-                // Woken when the worker has made room, or is stopping: try again.
-                room.wait()
-            case .drainThenDestroyInline(let deadline):
-                drain(&drained, until: deadline)
-                destroyInline(&item)
-                return
-            }
-        }
-    }
-
-    /// The producer's admission under the lock: decides what becomes of
-    /// `item`, and queues it through `lane` if it is to be queued.
-    @inline(__always)
-    private func admit(
-        _ item: inout _DisposalItem?, through lane: UnsafeMutablePointer<_deferdrop_lane>,
-        drained: inout [_ChunkedQueue.Chunk], state: inout State
-    ) -> Admission {
-        // The lock's holder reads the policy it decides under.
-        let policy = policy
-        // A destructor of a value this thread is draining: part of that
-        // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
-        // would wait for ever: the worker stands aside while a producer drains.)
-        if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
-        switch state.lifecycle {
-        case .idle:
-            startRunning(&state)
-        case .running:
-            break
-        case .stopping:
-            if !isOnWorkerThread { return .destroyInline(after: state.waitUntilStopped()) }
-        case .stopped:
-            return .destroyInline(after: nil)
-        }
-        // Every value put in a lane before is queued ahead of this one, and
-        // counts towards what is pending, behind or bounded (lanes outlive a
-        // change of capacity to a count bound).
-        Self.collectLanes(&state)
-        if let bound = policy.bound, state.pending >= bound.count, !isOnWorkerThread {
-            if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
-                return .destroyInline(after: nil)
-            }
-            let room = _Semaphore()
-            state.roomWaiters.append(room)
-            return .waitForRoom(room)
-        }
-        if let maximumWait = policy.maximumWait, !isOnWorkerThread {
-            if state.isCatchingUp || (state.shouldCheckWhetherBehind && owedProgress.isOverdue(maximumWait: maximumWait)) {
-                guard state.takeQueueToDrain(into: &drained) else { return .destroyInline(after: nil) }
-                return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
-            }
-        }
-        _Lane.append(&item, to: lane)
-        state.collect(lane)
-        if !state.waiters.isEmpty, isOnWorkerThread {
-            state.extendBarriersOverNestedValue()
-        }
-        guard claimWakeUp() else { return .queued(wakeWorker: false) }
-        if policy.maximumWait != nil { owedProgress.begin() }
-        return .queued(wakeWorker: true)
-    }
-
-    /// A producer's drain: destroys the values it took from the head of the
-    /// queue, oldest first, until `deadline` (at least one), gives back what
-    /// is left, and publishes them as the worker publishes a batch.
-    private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
-        let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
-        // Results through variables, not a tuple: see `WorkerDecision`.
-        var ready: [_Waiter] = []
-        var mustWake = false
-        withStatePublished { state in
-            state.publish(DestroyedCounts(queued: count))
-            state.drainedByProducers += count
-            state.items.prepend(&batch)
-            state.headHolder = .nobody
-            state.endCatchingUpIfCaughtUp()
-            // The worker stands aside while a producer drains, for up to the
-            // bound; a shutdown to finish, or a time bound since lifted, is
-            // worth waking it for.
-            let isStopping = if case .running = state.lifecycle { false } else { true }
-            ready = state.takeReadyWaiters()
-            mustWake = (isStopping || policy.maximumWait == nil) && claimWakeUp()
-        }
-        metrics?.countDrainedByProducer(count)
-        for waiter in ready { waiter.resume() }
-        if mustWake { wakeUp.signal() }
-    }
-
-    /// Destroys `item` on the calling thread and counts it so. Out of line:
-    /// the fast path's exception.
-    @inline(never)
-    func destroyInline(_ item: inout _DisposalItem?) {
-        item = nil
-        destroyedInline.add(1, ordering: .relaxed)
-        metrics?.countDestroyedInline()
-    }
-
-    /// Whether the calling thread is the worker's.
-    var isOnWorkerThread: Bool {
-        _ThreadRole.isWorker(of: self)
-    }
-
-    /// Whether the calling thread is a producer draining this queue, which
-    /// only a destructor of a value it drains can ask.
-    var isDrainingOnCallingThread: Bool {
-        _ThreadRole.isDraining(self)
-    }
-
-    /// On the worker's own thread: destroys `item` in place unless that would
-    /// nest too deep or the value is still referenced elsewhere. Off the hot
-    /// path, so that a producer's hand-off stays a load and a comparison.
-    @inline(never)
-    private static func destroyInPlace(_ item: inout _DisposalItem?) -> Bool {
-        let thread = _WorkerThreadState.current
-        return thread.nestingDepth < maximumNestingDepth && thread.destroyInPlaceIfLastReference(&item)
     }
 
     // MARK: Settings
@@ -361,10 +140,10 @@ final class _DropQueue: Sendable {
             }
             swap(&room, &state.roomWaiters)
             // A worker asleep or standing aside reads the new policy and priority.
-            mustWake = claimWakeUp()
+            mustWake = inbox.claimWakeUp()
         }
         for producer in room { producer.signal() }
-        if mustWake { wakeUp.signal() }
+        if mustWake { inbox.wake() }
     }
 
     var priority: DropPriority {
@@ -373,10 +152,10 @@ final class _DropQueue: Sendable {
             let mustWake = state.withLock { state in
                 state.priority = newValue
                 state.priorityFollowsCapacity = false
-                return claimWakeUp()
+                return inbox.claimWakeUp()
             }
             // A sleeping worker wakes to apply it now, and sleeps again.
-            if mustWake { wakeUp.signal() }
+            if mustWake { inbox.wake() }
         }
     }
 
@@ -385,13 +164,58 @@ final class _DropQueue: Sendable {
         set { state.withLock { $0.drainsAtExit = newValue } }
     }
 
+    // MARK: Publishing the state to producers
+
+    /// Runs `body` under the lock, then, before the lock is let go, publishes
+    /// what it may have changed of `State.isCatchingUp`, `State.headHolder`
+    /// or the policy into the inbox's `status`, where producers read
+    /// them without the lock. Every critical section that can change them
+    /// (an admission under the lock, a producer's drain, the worker's step, a
+    /// change of capacity) goes through here, so none can forget to.
+    func withStatePublished<Result>(_ body: (inout State) -> Result) -> Result {
+        state.withLock { state in
+            defer { publishCatchingUp(state) }
+            return body(&state)
+        }
+    }
+
+    /// `withStatePublished`, if the lock is free within `attempts` tries;
+    /// `nil` otherwise.
+    func withStatePublishedIfAvailable<Result>(attempts: Int, _ body: (inout State) -> Result) -> Result? {
+        state.withLockIfAvailable(attempts: attempts) { state in
+            defer { publishCatchingUp(state) }
+            return body(&state)
+        }
+    }
+
+    /// Mirrors `State.isCatchingUp` and who holds the head into `status`:
+    /// only ever from `withStatePublished`.
+    private func publishCatchingUp(_ state: borrowing State) {
+        let isTimeBounded = policy.maximumWait != nil
+        // A producer's drain sends hand-offs to the lock under any policy:
+        // there, a destructor the drain runs destroys what it hands over in
+        // place, inside the drain, which a barrier covering the drain then
+        // covers (a time bound lifted during the drain must not send it to a
+        // lane, past the barrier).
+        let catchingUp = (isTimeBounded && state.isCatchingUp) || state.headHolder == .producer
+        // Set only with `catchingUp` and a time bound: any bit but `sleeping`
+        // sends a hand-off to the lock, and a busy worker that is not
+        // behind always holds a batch.
+        let queueHeld = isTimeBounded && catchingUp && state.headHolder != .nobody
+        // Only the lock's holder changes these two bits: most calls find
+        // them as they should be, and write nothing.
+        let current = inbox.status.load(ordering: .relaxed)
+        if (current & _Inbox.Status.catchingUp != 0) != catchingUp { inbox.set(_Inbox.Status.catchingUp, catchingUp) }
+        if (current & _Inbox.Status.queueHeld != 0) != queueHeld { inbox.set(_Inbox.Status.queueHeld, queueHeld) }
+    }
+
     // MARK: Statistics
 
     var statistics: DropStatistics {
         state.withLock { state in
             let destroyedInline = destroyedInline.load(ordering: .relaxed)
             return DropStatistics(
-                deferred: state.enqueued + valuesInLanes(state) + destroyedInline + state.destroyedInPlace,
+                deferred: state.enqueued + inbox.valuesInLanes(state) + destroyedInline + state.destroyedInPlace,
                 destroyed: state.completed + destroyedInline + state.destroyedInPlace,
                 peakPending: state.peakPending,
                 reclaimedBytes: state.reclaimedBytes,

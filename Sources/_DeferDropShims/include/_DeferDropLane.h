@@ -186,7 +186,7 @@ static inline void *_deferdrop_lane_take_one(_deferdrop_lane *lane) {
     return value;
 }
 
-// The eventcount's fence (see `_DropQueue+Lanes.swift`): a producer's append
+// The eventcount's fence (see `_Inbox.swift`): a producer's append
 // and its look at the worker's status word must not be reordered, nor the
 // worker's announcement that it sleeps and its last look at the lanes.
 // Where membarrier(2) works, the sleeper pays for both sides: before its

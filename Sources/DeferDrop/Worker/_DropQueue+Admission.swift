@@ -1,0 +1,320 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+// The producer's side: where the policy decides what becomes of a value (its
+// admission, without the lock or under it), and what a producer does when
+// the answer is not "queue it": destroy it inline, wait for room, drain a
+// behind worker's queue. A value that is queued travels through the inbox
+// (`_Inbox`) either way.
+
+extension _DropQueue {
+    /// What a producer's admission under the lock decides for its value.
+    private enum Admission {
+        /// Appended to the caller's lane and collected into the queue;
+        /// `wakeWorker` if this hand-off claimed the worker's wake-up.
+        case queued(wakeWorker: Bool)
+        /// Destroy it on the calling thread, once `after` is posted if there
+        /// is one (a shutdown's drain of what was queued before it).
+        case destroyInline(after: _Semaphore?)
+        /// The bound is reached: wait on the semaphore, then try again.
+        case waitForRoom(_Semaphore)
+        /// The worker is behind: destroy the queued values taken into
+        /// `drained` (oldest first, until the deadline), then the value.
+        ///
+        /// The values travel in a variable of the caller's, not in this case:
+        /// a copy of the batch left in the enum would keep a second reference
+        /// to every value, and each would then be destroyed only when the
+        /// enum is, after the drain was published.
+        case drainThenDestroyInline(deadline: UInt64)
+    }
+
+    /// Moves `item` into the queue, or destroys it in the calling thread if the
+    /// worker has stopped or is full under `.destroyInline`. `item` is `nil`
+    /// on return either way.
+    ///
+    /// After `shutdown()` has begun, a value from any thread but the worker's
+    /// waits until the worker has drained what was queued before it, and is then
+    /// destroyed inline: so a producer's values are destroyed in order even
+    /// across a shutdown.
+    ///
+    /// From a destructor this queue's own worker is running, the value is
+    /// destroyed here and now instead, unless that would nest deeper than
+    /// `maximumNestingDepth` or the value is still referenced elsewhere.
+    ///
+    /// `acrossThreads` orders the value after every value handed over before
+    /// it in happens-before order, from any thread (`DropWorker.orderedAcrossThreads`):
+    /// it is admitted under the lock, which collects every lane first. Otherwise
+    /// only the calling thread's order is kept.
+    @usableFromInline
+    func enqueue(_ item: inout _DisposalItem?, acrossThreads: Bool) {
+        if !acrossThreads, !isOnWorkerThread, enqueueAdmittedWithoutLock(&item) { return }
+        enqueueAdmittedUnderLock(&item)
+    }
+
+    /// The hand-offs that the lock admits: the worker's own (destroyed in
+    /// place or queued), ordered ones, a count bound's, and whatever the
+    /// status word sends here. The value still travels through the calling
+    /// thread's lane, as every queued value does: appended and collected
+    /// under the lock, so that the count a bound reads is exact and the
+    /// value is queued behind every lane collected before it. Out of line,
+    /// so that the lane's fast path does not pay for this one's frame.
+    @inline(never)
+    private func enqueueAdmittedUnderLock(_ item: inout _DisposalItem?) {
+        let isOnWorkerThread = isOnWorkerThread
+        if isOnWorkerThread, Self.destroyInPlace(&item) { return }
+        let lane = inbox.lane(of: self)
+        let policy = policy
+        while true {
+            // With a time bound, a producer does not wait for the lock while
+            // the worker holds it: a worker at `.idle` preempted inside its
+            // short section may not run again for milliseconds on a busy
+            // machine, and every hand-off would wait for it (measured: a
+            // saturated server lost a third of its requests that way with 99%
+            // of its values freed inline). Such a hand-off destroys its value
+            // inline, as one finding the worker behind does. Other producers
+            // holding the lock are waited for, as always. While the worker
+            // holds it, one try, not a spin of 256: every producer spinning
+            // on a lock held by a preempted worker paid about 600 ns per
+            // hand-off (2 producers on the shared worker, one iteration of
+            // the benchmark's stream in ten).
+            var admission: Admission?
+            var drained: [_ChunkedQueue.Chunk] = []
+            if policy.maximumWait == nil || isOnWorkerThread {
+                admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
+            } else {
+                let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
+                admission = withStatePublishedIfAvailable(attempts: attempts) {
+                    admit(&item, through: lane, drained: &drained, state: &$0)
+                }
+                if admission == nil, !workerHoldsLock.load(ordering: .relaxed) {
+                    admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
+                }
+            }
+            switch admission ?? .destroyInline(after: nil) {
+            case .queued(let wakeWorker):
+                if wakeWorker { inbox.wake() }
+                return
+            case .destroyInline(let after):
+                after?.wait()
+                destroyInline(&item)
+                return
+            case .waitForRoom(let room):
+                // Woken when the worker has made room, or is stopping: try again.
+                room.wait()
+            case .drainThenDestroyInline(let deadline):
+                drain(&drained, until: deadline)
+                destroyInline(&item)
+                return
+            }
+        }
+    }
+
+    /// The producer's admission under the lock: decides what becomes of
+    /// `item`, and queues it through `lane` if it is to be queued.
+    @inline(__always)
+    private func admit(
+        _ item: inout _DisposalItem?, through lane: UnsafeMutablePointer<_deferdrop_lane>,
+        drained: inout [_ChunkedQueue.Chunk], state: inout State
+    ) -> Admission {
+        // The lock's holder reads the policy it decides under.
+        let policy = policy
+        // A destructor of a value this thread is draining: part of that
+        // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
+        // would wait for ever: the worker stands aside while a producer drains.)
+        if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
+        switch state.lifecycle {
+        case .idle:
+            startRunning(&state)
+        case .running:
+            break
+        case .stopping:
+            if !isOnWorkerThread { return .destroyInline(after: state.waitUntilStopped()) }
+        case .stopped:
+            return .destroyInline(after: nil)
+        }
+        // Every value put in a lane before is queued ahead of this one, and
+        // counts towards what is pending, behind or bounded (lanes outlive a
+        // change of capacity to a count bound).
+        inbox.collect(&state)
+        if let bound = policy.bound, state.pending >= bound.count, !isOnWorkerThread {
+            if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
+                return .destroyInline(after: nil)
+            }
+            let room = _Semaphore()
+            state.roomWaiters.append(room)
+            return .waitForRoom(room)
+        }
+        if let maximumWait = policy.maximumWait, !isOnWorkerThread {
+            if state.isCatchingUp || (state.shouldCheckWhetherBehind && owedProgress.isOverdue(maximumWait: maximumWait)) {
+                guard state.takeQueueToDrain(into: &drained) else { return .destroyInline(after: nil) }
+                return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
+            }
+        }
+        _Lane.append(&item, to: lane)
+        state.collect(lane)
+        if !state.waiters.isEmpty, isOnWorkerThread {
+            state.extendBarriersOverNestedValue()
+        }
+        guard inbox.claimWakeUp() else { return .queued(wakeWorker: false) }
+        if policy.maximumWait != nil { owedProgress.begin() }
+        return .queued(wakeWorker: true)
+    }
+
+    /// A producer's drain: destroys the values it took from the head of the
+    /// queue, oldest first, until `deadline` (at least one), gives back what
+    /// is left, and publishes them as the worker publishes a batch.
+    private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
+        let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
+        // Results through variables, not a tuple: see `WorkerDecision`.
+        var ready: [_Waiter] = []
+        var mustWake = false
+        withStatePublished { state in
+            state.publish(DestroyedCounts(queued: count))
+            state.drainedByProducers += count
+            state.items.prepend(&batch)
+            state.headHolder = .nobody
+            state.endCatchingUpIfCaughtUp()
+            // The worker stands aside while a producer drains, for up to the
+            // bound; a shutdown to finish, or a time bound since lifted, is
+            // worth waking it for.
+            let isStopping = if case .running = state.lifecycle { false } else { true }
+            ready = state.takeReadyWaiters()
+            mustWake = (isStopping || policy.maximumWait == nil) && inbox.claimWakeUp()
+        }
+        metrics?.countDrainedByProducer(count)
+        for waiter in ready { waiter.resume() }
+        if mustWake { inbox.wake() }
+    }
+
+    /// Destroys `item` on the calling thread and counts it so. Out of line:
+    /// the fast path's exception.
+    @inline(never)
+    func destroyInline(_ item: inout _DisposalItem?) {
+        item = nil
+        destroyedInline.add(1, ordering: .relaxed)
+        metrics?.countDestroyedInline()
+    }
+
+    /// Whether the calling thread is the worker's.
+    var isOnWorkerThread: Bool {
+        _ThreadRole.isWorker(of: self)
+    }
+
+    /// Whether the calling thread is a producer draining this queue, which
+    /// only a destructor of a value it drains can ask.
+    var isDrainingOnCallingThread: Bool {
+        _ThreadRole.isDraining(self)
+    }
+
+    /// On the worker's own thread: destroys `item` in place unless that would
+    /// nest too deep or the value is still referenced elsewhere. Off the hot
+    /// path, so that a producer's hand-off stays a load and a comparison.
+    @inline(never)
+    private static func destroyInPlace(_ item: inout _DisposalItem?) -> Bool {
+        let thread = _WorkerThreadState.current
+        return thread.nestingDepth < maximumNestingDepth && thread.destroyInPlaceIfLastReference(&item)
+    }
+
+    /// The hand-off's fast path: admits `item` without the lock, appends it
+    /// to the calling thread's lane and returns true; or returns false
+    /// without touching `item` when the admission under the lock must decide.
+    @inline(__always)
+    func enqueueAdmittedWithoutLock(_ item: inout _DisposalItem?) -> Bool {
+        let policy = policy
+        guard policy.admitsWithoutLock else { return false }
+        let seen = inbox.status.load(ordering: .relaxed) & ~_Inbox.Status.sleeping
+        guard seen == 0 else {
+            // Behind, and the queue is someone else's to drain: what the
+            // lock's admission would decide (an old value seen here at worst
+            // sends the hand-off there, or frees a value inline that the
+            // worker could have taken, as the time bound allows).
+            guard seen == _Inbox.Status.catchingUp | _Inbox.Status.queueHeld else { return false }
+            destroyInline(&item)
+            return true
+        }
+        let lane = inbox.lane(of: self)
+        if _deferdrop_lane_appends_without_lock(lane) == 0 { allowAppendsWithoutLock() }
+        // With a time bound, a hand-off asks whether the worker is behind
+        // while it owes progress: at every hand-off of a thread that hands
+        // values over slower than the coarse clock ticks, and at one in up to
+        // 32 of a faster one (`_deferdrop_lane_clock_due`). The read costs
+        // as much as the rest of the hand-off (a stream of small objects to
+        // `DropWorker.shared`: 19–23 ns per value with a read at each, 12–15
+        // with none). A fixed count of hand-offs between reads would let a
+        // producer that hands over one large value per request queue many past
+        // the bound: checking every 16th, a saturated server
+        // (`Docs/Benchmarks.md`, workload 8) kept 362 MB resident against
+        // 75–101 MB.
+        if let maximumWait = policy.maximumWait, let beginning = owedProgress.beginning, _deferdrop_lane_clock_due(lane) != 0 {
+            let now = _deferdrop_coarse_monotonic_ns()
+            _deferdrop_lane_clock_read(lane, now)
+            if _OwedProgress.isOverdue(beginning: beginning, now: now, maximumWait: maximumWait) {
+                // The lock's admission decides, unless the worker holds it: then
+                // it would destroy inline without waiting, and so does this,
+                // without touching the lock's line (a worker at `.idle`
+                // preempted in its section may hold it for milliseconds while
+                // every producer's hand-off finds it behind).
+                guard workerHoldsLock.load(ordering: .relaxed) else { return false }
+                destroyInline(&item)
+                return true
+            }
+        }
+        let status = inbox.append(&item, to: lane)
+        if status != 0 { afterAppend(seen: status, isTimeBounded: policy.maximumWait != nil) }
+        return true
+    }
+
+    /// After an append that found `status` not clear: claims and posts the
+    /// wake-up if the worker announced sleep; reconciles with a shutdown
+    /// that began. Out of line: rare next to the appends.
+    @inline(never)
+    private func afterAppend(seen status: UInt8, isTimeBounded: Bool) {
+        if status & _Inbox.Status.sleeping != 0, inbox.claimWakeUp() {
+            if isTimeBounded { owedProgress.begin() }
+            inbox.wake()
+        }
+        if status & _Inbox.Status.notRunning != 0 { reconcileAfterShutdown() }
+    }
+
+    /// Before the calling thread's first append to its lane without the
+    /// lock: the lane joins the collected ones, under the lock (`_Inbox.join`).
+    @inline(never)
+    private func allowAppendsWithoutLock() {
+        let lane = inbox.laneObject(of: self)
+        state.withLock { inbox.join(lane, &$0) }
+    }
+
+    /// A producer that appended and then saw `notRunning`: a shutdown began,
+    /// and the worker's last look may have missed the value. Waits for the
+    /// worker to stop, then destroys what is left in its own lane, oldest
+    /// first, itself: so nothing is lost and its order holds.
+    @inline(never)
+    func reconcileAfterShutdown() {
+        let stopped: _Semaphore? = state.withLock { state in
+            switch state.lifecycle {
+            case .stopping:
+                return state.waitUntilStopped()
+            case .idle, .running, .stopped:
+                return nil
+            }
+        }
+        stopped?.wait()
+        var leftover = _ChunkedQueue()
+        state.withLock { state in
+            // Running or idle (a fork child): a worker collects the lane.
+            guard case .stopped = state.lifecycle else { return }
+            guard let lane = inbox.ownLane(in: state) else { return }
+            _ = _Lane.takeAll(from: lane.raw, into: &leftover)
+        }
+        var batch: [_ChunkedQueue.Chunk] = []
+        leftover.exchange(&batch)
+        let count = Self.destroy(&batch, on: nil) {}
+        destroyedInline.add(count, ordering: .relaxed)
+        for _ in 0..<count { metrics?.countDestroyedInline() }
+    }
+}

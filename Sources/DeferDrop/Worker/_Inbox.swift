@@ -1,0 +1,265 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Synchronization
+import _DeferDropShims
+
+// The hand-off: each producer thread appends to a lane of its own (`_Lane`),
+// and whoever holds the lock moves the lanes' values into the queue
+// ("collects") before it reads the queue. Every queued value takes that
+// way; what differs is the admission before the append. The protocol is the
+// one `Verification/handoff.pml` checks with spin; the names below are the
+// model's.
+//
+// - A producer reads `status` once before it appends: any bit but `sleeping`
+//   sends it to the admission under the lock (`_DropQueue.admit`), as do a
+//   count bound, the worker's own thread and a time-bounded worker found
+//   behind. That admission collects every lane, appends to the caller's
+//   lane and takes that lane too, so the value is queued before the lock is
+//   let go.
+// - Order: a lane keeps its thread's order, and a collect takes each lane's
+//   values whole, lane after lane, in no particular order between lanes.
+//   Producers share no line: a hand-off writes its own lane and reads
+//   `status`. Order across threads (`DropWorker.orderedAcrossThreads`,
+//   which `ShardedDropPool.worker(for:)` returns) is admitted under the
+//   lock: it collects every lane, then queues its value behind them, so
+//   that any value handed over before it, in happens-before order, was
+//   published and is collected first. A lock per hand-off is what happens-before order
+//   costs; a value's own thread never needs it.
+// - After appending, `status` once more: `sleeping` means it claims the
+//   wake-up; `notRunning` means a shutdown began, and the worker may or may
+//   not have seen the value (`reconcileAfterShutdown`).
+// - The worker announces `sleeping` under the lock (a read-modify-write)
+//   and collects once more before it sleeps (`WorkerStep.announceSleep`);
+//   it looks once more before it stops too (`WorkerStep.lookLast`). Only
+//   lanes that their threads append to without the lock need that look,
+//   and only they are listed for collecting (`State.lanes`, joined under
+//   the lock before the first such append): an append under the lock is
+//   collected at once, and ordered with the announcement by the lock.
+//   Either the worker's last look sees a value, or its producer's look at
+//   `status` sees the announcement. A collect takes every value published.
+// - That "either" is a Dekker pattern: each side stores, then loads what
+//   the other stored, and needs a full barrier in between. The sleeper pays
+//   for both: before its last look it calls membarrier(), which runs a full
+//   barrier on every thread of the process that is running (one that is
+//   not has passed one when it was switched out), so a producer needs only
+//   a compiler barrier, and its hand-off has no locked instruction. Where
+//   membarrier() is unavailable, producers fence instead
+//   (`_deferdrop_producer_fence`). The model checks both, and that one
+//   side must have it (-DBROKEN_NO_FENCE). The worker sleeps far less often
+//   than values are handed over, and a sleep costs it microseconds anyway.
+
+/// One worker's inbox: the lanes every queued value travels through, the
+/// status word producers read without the lock, and the eventcount on it
+/// that puts the worker to sleep and wakes it.
+///
+/// The list of lanes to collect and the queue they are collected into live
+/// in the queue's `State`, under its lock: the methods that take a `State`
+/// run under that lock. Everything else here is read and written without it.
+/// What a value may do (the policy) is the queue's to decide, at admission
+/// and at the worker's batch boundary; the inbox moves values and signals.
+final class _Inbox: Sendable {
+    /// Bits of `status`, which producers read without the lock.
+    enum Status {
+        /// The worker has announced that it will sleep: the first hand-off
+        /// after it claims the wake-up (`claimWakeUp`) and posts it (`wake`).
+        static let sleeping: UInt8 = 1
+        /// No worker runs: not started yet, stopping, or stopped.
+        static let notRunning: UInt8 = 2
+        /// With a time bound, the worker is catching up; or, under any
+        /// policy, a producer drains the queue: hand-offs are admitted under the lock,
+        /// which destroys inline or drains, or queues.
+        static let catchingUp: UInt8 = 4
+        /// Only with `catchingUp`: the worker or a producer holds the values taken
+        /// from the queue, so a producer could not drain and would destroy its
+        /// value inline; it does so at once, without the lock. (Under load
+        /// every producer would otherwise take the lock only to learn that,
+        /// and they would queue for it: with four producers on the shared
+        /// worker, 371–396 ns per value before this bit, 262–315 after, in
+        /// `Docs/Benchmarks.md`.)
+        static let queueHeld: UInt8 = 8
+    }
+
+    /// The inbox's identity for the lanes: never reused, unlike an address.
+    let id = _nextInboxIdentity.add(1, ordering: .relaxed).newValue
+    /// What producers read without the lock: `Status` bits.
+    let status = Atomic<UInt8>(Status.notRunning)
+    /// Posted exactly once for each time the worker went to sleep and was needed.
+    private let wakeUp = _Semaphore()
+
+    /// Whether the worker's side of the eventcount fences for both, with
+    /// membarrier(), so that producers need not. Decided once, when the
+    /// first inbox is made.
+    static let sleeperFences = _deferdrop_sleeper_fence_set_up() != 0
+
+    init() {
+        // Before any producer of any inbox appends: which side fences.
+        _ = Self.sleeperFences
+    }
+
+    // MARK: Producers, without the lock
+
+    /// The calling thread's lane to this inbox: the one in the one-entry
+    /// cache, unless another inbox's was used last or this is the thread's
+    /// first hand-off here. `owner` is the queue, which the lane knows weakly.
+    @inline(__always)
+    func lane(of owner: AnyObject) -> UnsafeMutablePointer<_deferdrop_lane> {
+        _deferdrop_current_lane(id) ?? laneNotCached(of: owner)
+    }
+
+    @inline(never)
+    private func laneNotCached(of owner: AnyObject) -> UnsafeMutablePointer<_deferdrop_lane> {
+        _ThreadLanes.lane(to: id, of: owner).raw
+    }
+
+    /// Appends `item` to `lane`, the calling thread's, and publishes it; then
+    /// the producer's side of the Dekker pattern with the sleeper's last look
+    /// (and with a shutdown's): a compiler barrier where the worker uses
+    /// membarrier(), a full fence otherwise. Returns `status` as read after.
+    @inline(__always)
+    func append(_ item: inout _DisposalItem?, to lane: UnsafeMutablePointer<_deferdrop_lane>) -> UInt8 {
+        _Lane.append(&item, to: lane)
+        _deferdrop_producer_fence()
+        return status.load(ordering: .relaxed)
+    }
+
+    // MARK: Under the lock: the lanes
+
+    /// Before the calling thread's first append to its lane without the
+    /// lock: marks the lane so and lists it among the lanes whoever holds the
+    /// lock collects (`State.lanes`), so that the worker's next decision to
+    /// sleep or stop sees it and fences before its last look. Until then the
+    /// lane was appended to only under the lock, which collected it at once
+    /// and orders those appends with the worker's announcement: nothing
+    /// needs to look at it.
+    func join(_ lane: _Lane, _ state: inout _DropQueue.State) {
+        _deferdrop_lane_allow_appends_without_lock(lane.raw)
+        state.lanes.append(lane)
+    }
+
+    /// The calling thread's lane object, for `join`; made if it has none.
+    func laneObject(of owner: AnyObject) -> _Lane {
+        _ThreadLanes.lane(to: id, of: owner)
+    }
+
+    /// The calling thread's lane to this queue, if it has one.
+    func ownLane(in state: borrowing _DropQueue.State) -> _Lane? {
+        guard let raw = _deferdrop_current_lane(id) else { return nil }
+        return state.lanes.first { $0.raw == raw }
+    }
+
+    /// Under the lock: moves the lanes' published values to the end of the
+    /// queue, each lane's in its order, and forgets the lanes of threads
+    /// that have ended once they are empty. Lanes belong to their producers
+    /// once the worker has stopped: nothing is collected then.
+    func collect(_ state: inout _DropQueue.State) {
+        guard !state.lanes.isEmpty else { return }
+        if case .stopped = state.lifecycle { return }
+        var anyEnded = false
+        for lane in state.lanes {
+            state.collect(lane.raw)
+            anyEnded = anyEnded || lane.ownerHasEnded.load(ordering: .acquiring)
+        }
+        if anyEnded {
+            state.lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.available == 0 }
+        }
+    }
+
+    /// Values in lanes, not yet collected: for the statistics.
+    func valuesInLanes(_ state: borrowing _DropQueue.State) -> UInt64 {
+        state.lanes.reduce(0) { $0 + $1.available }
+    }
+
+    // MARK: The eventcount
+
+    /// Claims the duty to post the wake-up (`wake`) if the worker has announced that it
+    /// will sleep: true for exactly one caller per announcement.
+    ///
+    /// A load first, so that a caller finding no announcement writes nothing
+    /// to the line every producer reads: every caller holds the lock, under
+    /// which the worker announces, or saw the bit after its own append (the
+    /// eventcount), or is the worker that announced.
+    func claimWakeUp() -> Bool {
+        guard status.load(ordering: .relaxed) & Status.sleeping != 0 else { return false }
+        return status.bitwiseAnd(~Status.sleeping, ordering: .sequentiallyConsistent).oldValue & Status.sleeping != 0
+    }
+
+    /// Posts the wake-up claimed with `claimWakeUp`: after the lock is let go.
+    func wake() {
+        wakeUp.signal()
+    }
+
+    /// Under the lock, when the worker finds nothing to do: announces that
+    /// it will sleep.
+    func announceSleep() {
+        set(Status.sleeping, true)
+    }
+
+    /// Before the worker's last look at the lanes: every producer's append
+    /// so far is visible, or that producer will see what the worker
+    /// published before (`sleeping`, `notRunning`).
+    func fenceBeforeLastLook() {
+        let error = _deferdrop_sleeper_fence()
+        _precondition(error == 0, "DeferDrop: membarrier() failed with errno \(error)")
+    }
+
+    /// The worker sleeps until a producer, a barrier, a change of settings
+    /// or a shutdown posts the wake-up.
+    func park() {
+        wakeUp.wait()
+    }
+
+    /// The worker stands aside for up to `nanoseconds`, or until posted, and
+    /// is awake again either way.
+    func standAside(nanoseconds: UInt64) {
+        _ = wakeUp.wait(nanoseconds: nanoseconds)
+        set(Status.sleeping, false)
+    }
+
+    /// The worker found work after it announced sleep: takes the
+    /// announcement back, unless a producer has claimed the wake-up; then
+    /// its post is coming, and taking it keeps the semaphore exact.
+    func withdrawAnnouncement() {
+        if !claimWakeUp() { wakeUp.wait() }
+    }
+
+    /// How many posts the wake-up holds: for a diagnosis only.
+    var pendingWakeUps: Int32 {
+        wakeUp.value
+    }
+
+    // MARK: Open and closed
+
+    /// A worker runs: producers may append without the lock.
+    func open() {
+        set(Status.notRunning, false)
+    }
+
+    /// No worker will take values appended without the lock after its last
+    /// look (a shutdown): producers that see this after their append make
+    /// sure of their value themselves. Under the lock. Returns whether the
+    /// caller claimed the wake-up, to post after the lock is let go.
+    func close() -> Bool {
+        set(Status.notRunning, true)
+        return claimWakeUp()
+    }
+
+    /// In the child of a `fork()`: no worker runs, and none is asleep.
+    func closeInForkChild() {
+        status.store(Status.notRunning, ordering: .relaxed)
+    }
+
+    /// Sets or clears `bit` of `status`: under the lock (or by the worker
+    /// that announced, for `sleeping`).
+    func set(_ bit: UInt8, _ isSet: Bool) {
+        if isSet {
+            status.bitwiseOr(bit, ordering: .sequentiallyConsistent)
+        } else {
+            status.bitwiseAnd(~bit, ordering: .sequentiallyConsistent)
+        }
+    }
+}
+
+private let _nextInboxIdentity = Atomic<UInt64>(0)
