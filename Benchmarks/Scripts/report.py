@@ -34,8 +34,8 @@ MODES = ["foreground", "DropWorker.shared", "ShardedDropPool",
          "DispatchQueue.global", "Task.detached", "Thread per drop",
          # Workload 7: a private DropWorker per scheduling class.
          "normal", "batch", "idle",
-         # Workload 8: the crate's strict mode.
-         "DropWorker, .unbounded"]
+         # Workload 8: the time-bounded policy, for a saturated server.
+         "DropWorker, .server", "ShardedDropPool, .server"]
 
 
 def load(folder):
@@ -258,7 +258,7 @@ def plots(results, by_allocator, folder):
 
     folder.mkdir(parents=True, exist_ok=True)
     colors = dict(zip(MODES, ["#444444", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#d62728",
-                              "#8c564b", "#17becf", "#bcbd22", "#e377c2"]))
+                              "#8c564b", "#17becf", "#bcbd22", "#e377c2", "#7f7f7f"]))
 
     # Producer cost: per-value ns for the streams, µs for the large drops.
     workloads = [w for w in results if w.startswith(("Crate", "Article", "Stream"))]

@@ -52,7 +52,8 @@ let benchmarks: @Sendable () -> Void = {
     // frees after the last benchmark, the rarer that crash (Docs/Benchmarks.md).
     DropWorker.shared.drainsAtExit = false
     sharedPool.drainsAtExit = false
-    strictWorker.drainsAtExit = false
+    timeBoundedWorker.drainsAtExit = false
+    timeBoundedPool.drainsAtExit = false
     for worker in priorityWorkers.values { worker.drainsAtExit = false }
 
     Benchmark.defaultConfiguration = .init(

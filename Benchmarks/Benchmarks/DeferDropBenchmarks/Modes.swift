@@ -8,8 +8,8 @@ import ShardedDrop
 enum Mode: String, CaseIterable, Sendable {
     /// The baseline: the producer destroys the value itself.
     case foreground = "foreground"
-    /// The package's global worker, with its defaults: bounded in time
-    /// (20 ms) at `.idle` priority.
+    /// The package's global worker, with its defaults: `.unbounded` (the
+    /// crate's promise: every value deferred) at `.batch` priority.
     case sharedWorker = "DropWorker.shared"
     /// A sharded pool, one shard per processor, with the defaults.
     case pool = "ShardedDropPool"
@@ -19,9 +19,12 @@ enum Mode: String, CaseIterable, Sendable {
     case task = "Task.detached"
     /// A new `Thread` per drop, like the article's `thread::spawn`.
     case thread = "Thread per drop"
-    /// A private worker in the crate's strict mode: `.unbounded`, every value
-    /// deferred, at `.batch` priority.
-    case strict = "DropWorker, .unbounded"
+    /// A private worker bounded in time, `.server` (20 ms), at `.idle`: the
+    /// policy for a saturated server, which gives frees back to the producers
+    /// while the worker is behind.
+    case serverWorker = "DropWorker, .server"
+    /// A sharded pool bounded in time, `.server`, one shard per processor.
+    case serverPool = "ShardedDropPool, .server"
 
     /// The modes of workloads 1 to 6.
     static let original: [Mode] = [.foreground, .sharedWorker, .pool, .dispatch, .task, .thread]
@@ -31,12 +34,15 @@ enum Mode: String, CaseIterable, Sendable {
     static let streaming: [Mode] = [.foreground, .sharedWorker, .pool, .dispatch, .task]
 
     /// The modes of the saturated workload: dropping inline, the shared worker
-    /// (its defaults), the crate's strict mode, a pool, and Dispatch.
-    static let saturated: [Mode] = [.foreground, .sharedWorker, .strict, .pool, .dispatch]
+    /// and a pool with their defaults (strict) and bounded in time, and Dispatch.
+    static let saturated: [Mode] = [.foreground, .sharedWorker, .pool, .serverWorker, .serverPool, .dispatch]
 }
 
-/// The strict worker of `Mode.strict`.
-let strictWorker = DropWorker(name: "bench-strict", capacity: .unbounded)
+/// The worker of `Mode.serverWorker`.
+let timeBoundedWorker = DropWorker(name: "bench-server", capacity: .server)
+
+/// The pool of `Mode.serverPool`.
+let timeBoundedPool = ShardedDropPool(capacity: .server)
 
 /// The pool every pool benchmark uses: one shard per processor.
 let sharedPool = ShardedDropPool()
@@ -78,8 +84,10 @@ extension Mode {
             deferDrop(value)
         case .pool:
             sharedPool.dispose(value)
-        case .strict:
-            strictWorker.dispose(value)
+        case .serverWorker:
+            timeBoundedWorker.dispose(value)
+        case .serverPool:
+            timeBoundedPool.dispose(value)
         case .dispatch:
             let parcel = Parcel(value)
             alternativesInFlight.enter()
@@ -101,7 +109,8 @@ extension Mode {
         case .foreground: break
         case .sharedWorker: DropWorker.shared.flush()
         case .pool: sharedPool.flush()
-        case .strict: strictWorker.flush()
+        case .serverWorker: timeBoundedWorker.flush()
+        case .serverPool: timeBoundedPool.flush()
         case .dispatch, .task, .thread: alternativesInFlight.wait()
         }
     }
@@ -115,7 +124,8 @@ extension Mode {
         case .foreground: AllocatorStatistics.bytesFreedByCurrentThread
         case .sharedWorker: DropWorker.shared.statistics.reclaimedBytes
         case .pool: sharedPool.totalStatistics.reclaimedBytes
-        case .strict: strictWorker.statistics.reclaimedBytes
+        case .serverWorker: timeBoundedWorker.statistics.reclaimedBytes
+        case .serverPool: timeBoundedPool.totalStatistics.reclaimedBytes
         case .dispatch, .task, .thread: nil
         }
     }
@@ -127,7 +137,8 @@ extension Mode {
         case .foreground: 0
         case .sharedWorker: DropWorker.shared.statistics.destroyedInline
         case .pool: sharedPool.totalStatistics.destroyedInline
-        case .strict: strictWorker.statistics.destroyedInline
+        case .serverWorker: timeBoundedWorker.statistics.destroyedInline
+        case .serverPool: timeBoundedPool.totalStatistics.destroyedInline
         case .dispatch, .task, .thread: nil
         }
     }
