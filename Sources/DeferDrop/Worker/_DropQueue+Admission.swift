@@ -304,12 +304,13 @@ extension _DropQueue {
             }
         }
         stopped?.wait()
+        // The lane this thread has just appended to: no lock to find it.
+        let lane = inbox.lane(of: self)
         var leftover = _ChunkedQueue()
         state.withLock { state in
             // Running or idle (a fork child): a worker collects the lane.
             guard case .stopped = state.lifecycle else { return }
-            guard let lane = inbox.ownLane(in: state) else { return }
-            _ = _Lane.takeAll(from: lane.raw, into: &leftover)
+            _ = _Lane.takeAll(from: lane, into: &leftover)
         }
         var batch: [_ChunkedQueue.Chunk] = []
         leftover.exchange(&batch)

@@ -111,7 +111,7 @@ final class _Inbox: Sendable {
 
     @inline(never)
     private func laneNotCached(of owner: AnyObject) -> UnsafeMutablePointer<_deferdrop_lane> {
-        _ThreadLanes.lane(to: id, of: owner).raw
+        laneObject(of: owner).raw
     }
 
     /// Appends `item` to `lane`, the calling thread's, and publishes it; then
@@ -142,12 +142,6 @@ final class _Inbox: Sendable {
     /// The calling thread's lane object, for `join`; made if it has none.
     func laneObject(of owner: AnyObject) -> _Lane {
         _ThreadLanes.lane(to: id, of: owner)
-    }
-
-    /// The calling thread's lane to this queue, if it has one.
-    func ownLane(in state: borrowing _DropQueue.State) -> _Lane? {
-        guard let raw = _deferdrop_current_lane(id) else { return nil }
-        return state.lanes.first { $0.raw == raw }
     }
 
     /// Under the lock: moves the lanes' published values to the end of the
