@@ -20,7 +20,10 @@ func producersDemo(producers: Int = 4, valuesPerProducer: Int = 10_000) {
     report("freed inline (no deferral)", inline)
 
     let before = DropWorker.shared.statistics
-    let single = runProducers(producers, valuesPerProducer) { DropWorker.shared.dispose($0) } finish: {
+    // `deferDrop(_:)`, the global worker's hand-off as users write it:
+    // `DropWorker.shared.dispose(_:)` called from this module would retain and
+    // release the worker around every hand-off (its documentation says why).
+    let single = runProducers(producers, valuesPerProducer) { deferDrop($0) } finish: {
         DropWorker.shared.flush()
     }
     report("DropWorker.shared (one thread)", single)

@@ -94,7 +94,11 @@ enum Freer: Sendable {
     func free<Value: ~Copyable>(_ value: consuming sending Value) {
         switch self {
         case .inline: _ = consume value
-        case .worker(let worker), .heldWorker(let worker, _): worker.dispose(value)
+        // One binding per case: a pattern shared by two cases copies the
+        // worker, a retain and a release of it around every hand-off, on a
+        // line every producer writes (not what a user's stored worker costs).
+        case .worker(let worker): worker.dispose(value)
+        case .heldWorker(let worker, _): worker.dispose(value)
         case .pool(let pool): pool.dispose(value)
         }
     }
