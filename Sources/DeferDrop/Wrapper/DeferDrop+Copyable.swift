@@ -12,11 +12,8 @@ extension DeferDrop where Value: Copyable {
     /// be copyable, compiles.
     @inlinable
     public var value: Value {
-        _read { yield _storage.value! }
-        _modify {
-            _makeUnique()
-            yield &_storage.value!
-        }
+        _read { yield _value }
+        _modify { yield &_value }
     }
 }
 
@@ -37,7 +34,7 @@ extension DeferDrop where Value: Copyable & Sendable {
     /// deferred when the last of them ends.
     @inlinable
     public var value: Value {
-        _read { yield _storage.value! }
+        _read { yield _value }
         set {
             if isKnownUniquelyReferenced(&_storage) {
                 // Moved, never copied: a copy left here would be released
@@ -49,9 +46,6 @@ extension DeferDrop where Value: Copyable & Sendable {
                 _storage = _DeferDropStorage(newValue, disposer: _storage.disposer)
             }
         }
-        _modify {
-            _makeUnique()
-            yield &_storage.value!
-        }
+        _modify { yield &_value }
     }
 }

@@ -105,6 +105,14 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
     /// theirs.
     @inlinable
     public var value: Value {
+        _read { yield _value }
+        _modify { yield &_value }
+    }
+
+    /// The value in its storage, copy on write: every declaration of `value`
+    /// reads and modifies it through here.
+    @usableFromInline
+    var _value: Value {
         _read { yield _storage.value! }
         _modify {
             _makeUnique()
