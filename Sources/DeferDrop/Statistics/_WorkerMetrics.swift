@@ -116,12 +116,12 @@ final class _WorkerMetrics: Sendable {
         handles.destroyedInline.increment(by: Int64(count))
     }
 
-    /// Called by a producer that destroyed a value itself: one value handed
+    /// Called by a producer that destroyed `count` values itself: each handed
     /// over and destroyed inline.
-    func countDestroyedInline() {
-        guard let handles = makeHandles() else { return }
-        handles.deferred.increment()
-        handles.destroyedInline.increment()
+    func countDestroyedInline(_ count: UInt64) {
+        guard count > 0, let handles = makeHandles() else { return }
+        handles.deferred.increment(by: Int64(count))
+        handles.destroyedInline.increment(by: Int64(count))
     }
 
     /// Metrics for a queue that runs every code path once before the first
@@ -199,7 +199,7 @@ enum _WorkerMetrics: Sendable {
         func recordBatch(nanoseconds: Int64) {}
     }
 
-    func countDestroyedInline() {}
+    func countDestroyedInline(_ count: UInt64) {}
     func countDrainedByProducer(_ count: UInt64) {}
     static var forCodePathRun: _WorkerMetrics? { nil }
 }

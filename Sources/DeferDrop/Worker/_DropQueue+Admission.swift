@@ -84,15 +84,16 @@ extension _DropQueue {
             // the benchmark's stream in ten).
             var admission: Admission?
             var drained: [_ChunkedQueue.Chunk] = []
+            func admitHere(_ state: inout State) -> Admission {
+                admit(&item, through: lane, isOnWorkerThread: isOnWorkerThread, drained: &drained, state: &state)
+            }
             if policy.maximumWait == nil || isOnWorkerThread {
-                admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
+                admission = withStatePublished(admitHere)
             } else {
                 let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
-                admission = withStatePublishedIfAvailable(attempts: attempts) {
-                    admit(&item, through: lane, drained: &drained, state: &$0)
-                }
+                admission = withStatePublishedIfAvailable(attempts: attempts, admitHere)
                 if admission == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    admission = withStatePublished { admit(&item, through: lane, drained: &drained, state: &$0) }
+                    admission = withStatePublished(admitHere)
                 }
             }
             switch admission ?? .destroyInline(after: nil) {
@@ -116,9 +117,10 @@ extension _DropQueue {
 
     /// The producer's admission under the lock: decides what becomes of
     /// `item`, and queues it through `lane` if it is to be queued.
+    /// `isOnWorkerThread` is the caller's, read once before the lock.
     @inline(__always)
     private func admit(
-        _ item: inout _DisposalItem?, through lane: UnsafeMutablePointer<_deferdrop_lane>,
+        _ item: inout _DisposalItem?, through lane: UnsafeMutablePointer<_deferdrop_lane>, isOnWorkerThread: Bool,
         drained: inout [_ChunkedQueue.Chunk], state: inout State
     ) -> Admission {
         // The lock's holder reads the policy it decides under.
@@ -196,8 +198,14 @@ extension _DropQueue {
     @inline(never)
     func destroyInline(_ item: inout _DisposalItem?) {
         item = nil
-        destroyedInline.add(1, ordering: .relaxed)
-        metrics?.countDestroyedInline()
+        countDestroyedInline(1)
+    }
+
+    /// Counts `count` values destroyed by their producer, in the statistics
+    /// and the metrics.
+    private func countDestroyedInline(_ count: UInt64) {
+        destroyedInline.add(count, ordering: .relaxed)
+        metrics?.countDestroyedInline(count)
     }
 
     /// Whether the calling thread is the worker's.
@@ -315,7 +323,6 @@ extension _DropQueue {
         var batch: [_ChunkedQueue.Chunk] = []
         leftover.exchange(&batch)
         let count = Self.destroy(&batch, on: nil) {}
-        destroyedInline.add(count, ordering: .relaxed)
-        for _ in 0..<count { metrics?.countDestroyedInline() }
+        countDestroyedInline(count)
     }
 }

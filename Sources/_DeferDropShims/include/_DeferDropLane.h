@@ -146,11 +146,6 @@ static inline void _deferdrop_lane_allow_appends_without_lock(_deferdrop_lane *l
     lane->appends_without_lock = 1;
 }
 
-/// For the producer: values it has appended in all.
-static inline uint64_t _deferdrop_lane_written(const _deferdrop_lane *lane) {
-    return lane->written;
-}
-
 /// For the consumer: how many values are published and not yet taken.
 static inline uint64_t _deferdrop_lane_available(const _deferdrop_lane *lane) {
     return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->taken;
