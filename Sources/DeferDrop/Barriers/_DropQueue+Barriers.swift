@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
-import _DeferDropShims
-
 // Barriers: `flush()` in its three forms, each an exact count of the oldest
 // values, which the worker (or a producer draining) releases as it publishes.
 

@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
-import _DeferDropShims
-
 // Shutdown: stop taking values, drain, stop the thread; later values are
 // destroyed inline, after the drain, so that no value is lost and order holds.
 // The drain at process exit is a shutdown too.

@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
 import _DeferDropShims
 
 // Everything DeferDrop does about `fork()`, in one place.

@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A worker's capacity as its hand-off reads it: a count bound, a time bound
 /// in nanoseconds, or none.
 ///

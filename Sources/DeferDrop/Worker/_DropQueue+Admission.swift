@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
 import _DeferDropShims
 
 // The producer's side: where the policy decides what becomes of a value (its

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
 import _DeferDropShims
 
 // The state a worker and its producers share, under the queue's one lock,

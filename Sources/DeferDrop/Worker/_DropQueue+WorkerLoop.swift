@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-import Synchronization
 import _DeferDropShims
 
 // The worker thread's loop: publish what was destroyed, take the next batch,

@@ -1,10 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import Synchronization
-import _DeferDropShims
 
 /// The hand-off between any number of producers and one worker thread, and the
 /// worker thread's loop.
