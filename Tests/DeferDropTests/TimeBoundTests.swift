@@ -256,7 +256,7 @@ struct TimeBoundTests {
     @Test("after a stream that spaced its clock reads out, the bound applies within 32 hand-offs")
     func boundAfterAFastStream() {
         // A fast stream reads the clock at one hand-off in up to 32
-        // (`_deferdrop_lane_clock_due`); a pause past the bound must not let
+        // (`_Lane.isClockDue`); a pause past the bound must not let
         // more than that many through to the stuck worker.
         let stuck = StuckWorker(named: "stuck-after-stream")
         let worker = stuck.worker

@@ -183,9 +183,6 @@ extension _DropQueue {
             // it; not in the child. (One store, the same for every queue.)
             _ThreadRole.forgetInForkChild()
             state.forgetParentThreadsInForkChild()
-            // No worker runs: hand-offs are admitted under the lock, whose
-            // first starts one. Lanes keep their values, which it collects.
-            self?.inbox.closeInForkChild()
             self?.owedProgress.end()
         }
     }
@@ -270,8 +267,10 @@ extension _DropQueue.State {
         case .idle, .stopped: break
         }
         completed = enqueued - UInt64(items.count)
-        isCatchingUp = false
-        headHolder = .nobody
+        // No worker runs, none is behind and no one holds the head: hand-offs
+        // are admitted under the lock, whose first starts a worker. Lanes
+        // keep their values, which it collects.
+        inbox.closeInForkChild()
         // The waiters' threads and tasks exist only in the parent. Resuming
         // a task's continuation here would schedule it on an executor the
         // child does not have, and dropping it unresumed would report a

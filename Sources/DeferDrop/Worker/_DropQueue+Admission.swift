@@ -82,12 +82,12 @@ extension _DropQueue {
                 admit(&item, through: lane, isOnWorkerThread: isOnWorkerThread, drained: &drained, state: &state)
             }
             if policy.maximumWait == nil || isOnWorkerThread {
-                admission = withStatePublished(admitHere)
+                admission = state.withLock(admitHere)
             } else {
                 let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
-                admission = withStatePublishedIfAvailable(attempts: attempts, admitHere)
+                admission = state.withLockIfAvailable(attempts: attempts, admitHere)
                 if admission == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    admission = withStatePublished(admitHere)
+                    admission = state.withLock(admitHere)
                 }
             }
             switch admission ?? .destroyInline(after: nil) {
@@ -169,7 +169,7 @@ extension _DropQueue {
         // Results through variables, not a tuple: see `WorkerDecision`.
         var ready: [_Waiter] = []
         var mustWake = false
-        withStatePublished { state in
+        state.withLock { state in
             state.publish(DestroyedCounts(queued: count))
             state.drainedByProducers += count
             state.items.prepend(&batch)
@@ -229,13 +229,13 @@ extension _DropQueue {
     func enqueueAdmittedWithoutLock(_ item: inout _DisposalItem?) -> Bool {
         let policy = policy
         guard policy.admitsWithoutLock else { return false }
-        let seen = inbox.status.load(ordering: .relaxed) & ~_Inbox.Status.sleeping
-        guard seen == 0 else {
+        let seen = inbox.status.load(ordering: .relaxed)
+        guard seen & _Inbox.Status.sendsToLock == 0 else {
             // Behind, and the queue is someone else's to drain: what the
             // lock's admission would decide (an old value seen here at worst
             // sends the hand-off there, or frees a value inline that the
             // worker could have taken, as the time bound allows).
-            guard seen == _Inbox.Status.catchingUp | _Inbox.Status.queueHeld else { return false }
+            guard policy.maximumWait != nil, _Inbox.Status.isBehindWithHeadHeld(seen) else { return false }
             destroyInline(&item)
             return true
         }
@@ -244,7 +244,7 @@ extension _DropQueue {
         // With a time bound, a hand-off asks whether the worker is behind
         // while it owes progress: at every hand-off of a thread that hands
         // values over slower than the coarse clock ticks, and at one in up to
-        // 32 of a faster one (`_deferdrop_lane_clock_due`). The read costs
+        // 32 of a faster one (`_Lane.isClockDue`). The read costs
         // as much as the rest of the hand-off (a stream of small objects to
         // `DropWorker.shared`: 19–23 ns per value with a read at each, 12–15
         // with none). A fixed count of hand-offs between reads would let a
@@ -252,9 +252,9 @@ extension _DropQueue {
         // the bound: checking every 16th, a saturated server
         // (`Docs/Benchmarks.md`, workload 8) kept 362 MB resident against
         // 75–101 MB.
-        if let maximumWait = policy.maximumWait, let beginning = owedProgress.beginning, _deferdrop_lane_clock_due(lane) != 0 {
+        if let maximumWait = policy.maximumWait, let beginning = owedProgress.beginning, _Lane.isClockDue(lane) {
             let now = _deferdrop_coarse_monotonic_ns()
-            _deferdrop_lane_clock_read(lane, now)
+            _Lane.clockWasRead(at: now, lane)
             if _OwedProgress.isOverdue(beginning: beginning, now: now, maximumWait: maximumWait) {
                 // The lock's admission decides, unless the worker holds it: then
                 // it would destroy inline without waiting, and so does this,
@@ -267,11 +267,13 @@ extension _DropQueue {
             }
         }
         let status = inbox.append(&item, to: lane)
-        if status != 0 { afterAppend(seen: status, isTimeBounded: policy.maximumWait != nil) }
+        if status & _Inbox.Status.needsAfterAppend != 0 {
+            afterAppend(seen: status, isTimeBounded: policy.maximumWait != nil)
+        }
         return true
     }
 
-    /// After an append that found `status` not clear: claims and posts the
+    /// After an append that found `sleeping` or `notRunning`: claims and posts the
     /// wake-up if the worker announced sleep; reconciles with a shutdown
     /// that began. Out of line: rare next to the appends.
     @inline(never)

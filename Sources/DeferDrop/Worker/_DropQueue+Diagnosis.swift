@@ -60,8 +60,9 @@ extension _DropQueue {
         var set: [String] = []
         if bits & _Inbox.Status.sleeping != 0 { set.append("sleeping") }
         if bits & _Inbox.Status.notRunning != 0 { set.append("notRunning") }
-        if bits & _Inbox.Status.catchingUp != 0 { set.append("catchingUp") }
-        if bits & _Inbox.Status.queueHeld != 0 { set.append("queueHeld") }
+        if bits & _Inbox.Status.behind != 0 { set.append("behind") }
+        if bits & _Inbox.Status.workerHoldsHead != 0 { set.append("workerHoldsHead") }
+        if bits & _Inbox.Status.producerHoldsHead != 0 { set.append("producerHoldsHead") }
         return set.isEmpty ? "none" : set.joined(separator: "|")
     }
 

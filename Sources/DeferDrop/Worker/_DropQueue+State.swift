@@ -49,6 +49,10 @@ extension _DropQueue {
 
     /// Noncopyable, as the queue it holds is.
     struct State: ~Copyable, Sendable {
+        /// The status word that holds `isCatchingUp` and `headHolder`, which
+        /// producers read without the lock: their one home. Only the lock's
+        /// holder writes them.
+        let inbox: _Inbox
         var lifecycle = Lifecycle.idle
         /// The capacity as last set (`DropWorker.capacity`); `policyWord`
         /// holds the policy it makes, for producers to read without the lock.
@@ -85,12 +89,30 @@ extension _DropQueue {
         /// bound, or a producer found it behind) and has not caught up since.
         /// Every hand-off is then destroyed inline, and the worker stands
         /// aside, so that what is queued stays where a producer can take it
-        /// (see `takeQueueToDrain` and `takeNextBatchWithTimeBound`).
-        var isCatchingUp = false
+        /// (see `takeQueueToDrain` and `takeNextBatchWithTimeBound`). Lifted
+        /// with the time bound, so set only under one.
+        var isCatchingUp: Bool {
+            get { inbox.status.load(ordering: .relaxed) & _Inbox.Status.behind != 0 }
+            nonmutating set { inbox.update(_Inbox.Status.behind, to: newValue ? _Inbox.Status.behind : 0) }
+        }
         /// Who holds values taken from the head of the queue and not yet
         /// published as destroyed or given back: at most one at a time, so
         /// that values are destroyed in the order they were queued.
-        var headHolder = HeadHolder.nobody
+        var headHolder: HeadHolder {
+            get {
+                let status = inbox.status.load(ordering: .relaxed)
+                if status & _Inbox.Status.workerHoldsHead != 0 { return .worker }
+                return status & _Inbox.Status.producerHoldsHead != 0 ? .producer : .nobody
+            }
+            nonmutating set {
+                let bits = switch newValue {
+                case .nobody: UInt8(0)
+                case .worker: _Inbox.Status.workerHoldsHead
+                case .producer: _Inbox.Status.producerHoldsHead
+                }
+                inbox.update(_Inbox.Status.workerHoldsHead | _Inbox.Status.producerHoldsHead, to: bits)
+            }
+        }
         /// Values queued, then destroyed by a producer that found the worker
         /// behind: in `enqueued` and `completed`, and reported as destroyed inline.
         var drainedByProducers: UInt64 = 0
@@ -210,10 +232,12 @@ extension _DropQueue {
         }
 
         /// The worker's batch: takes every queued value into `batch`, oldest
-        /// first, and holds the head of the queue while it has any.
+        /// first, and holds the head of the queue while it has any. The
+        /// worker's hold on its last batch ends here, or where it stands
+        /// aside: its bit changes only when whether it holds does.
         mutating func takeQueueForWorker(into batch: inout [_ChunkedQueue.Chunk]) {
             items.exchange(&batch)
-            if !batch.isEmpty { headHolder = .worker }
+            headHolder = batch.isEmpty ? .nobody : .worker
         }
 
         /// Called by whoever drained values from the head, worker or producer,

@@ -97,7 +97,7 @@ extension _DropQueue {
             thread.takeCounts(into: &pass.destroyed)
             pass.destroyed.reclaimedBytes = freed.bytes
             let now = _deferdrop_coarse_monotonic_ns()
-            let decision = withStatePublished { takeNextStep(&pass, now: now, state: &$0) }
+            let decision = state.withLock { takeNextStep(&pass, now: now, state: &$0) }
             settle(decision, &pass)
             switch decision.step {
             case .destroy:
@@ -139,7 +139,6 @@ extension _DropQueue {
         // What a time-bounded batch left goes back to the head of the queue,
         // whatever the policy is now.
         if state.items.prepend(&pass.batch), hintsProducers { state.isCatchingUp = true }
-        if state.headHolder == .worker { state.headHolder = .nobody }
         let step = nextStep(&pass, policy: policy, now: now, state: &state)
         return WorkerDecision(
             step: step, ready: state.takeReadyWaiters(),
@@ -268,11 +267,14 @@ extension _DropQueue {
         _ batch: inout [_ChunkedQueue.Chunk], producerActivity: inout UInt64, now: UInt64, state: inout State
     ) -> Bool {
         let isRunning = if case .running = state.lifecycle { true } else { false }
-        state.endCatchingUpIfCaughtUp()
+        // Its last batch is published or given back, and no producer drains
+        // (`nextStep` stands aside first): caught up once nothing is queued.
+        if state.items.isEmpty { state.isCatchingUp = false }
         let activity = state.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
         let producersAreActive = activity != producerActivity
         producerActivity = activity
         if state.isCatchingUp && isRunning && producersAreActive {
+            state.headHolder = .nobody
             return true
         }
         state.takeQueueForWorker(into: &batch)

@@ -7,8 +7,10 @@ import Synchronization
 /// queue, the counters and the threads waiting in `flush()` or `shutdown()`.
 /// The critical sections are a few stores: the lock is never held while a
 /// value is destroyed, a thread is woken or a waiter resumed. What producers
-/// read without the lock is `status` (whether the worker sleeps, runs, or is
-/// behind) and the policy word.
+/// read without the lock is the policy word and the inbox's `status`:
+/// whether the worker sleeps or runs, and the state's two facts that the
+/// time bound reads (whether the worker is behind, who holds the head of
+/// the queue), which live there and nowhere else.
 ///
 /// Every queued value travels one way: appended to the calling thread's lane,
 /// collected into the queue by whoever holds the lock, taken by the worker in
@@ -82,7 +84,10 @@ final class _DropQueue: Sendable {
         self.threadName = threadName
         policyWord = Atomic(_DropPolicy(capacity, owner: owner).word)
         self.metrics = metrics
-        state = _Lock(State(capacity: capacity, priority: priority ?? capacity.defaultPriority, priorityFollowsCapacity: priority == nil))
+        state = _Lock(
+            State(
+                inbox: inbox, capacity: capacity, priority: priority ?? capacity.defaultPriority,
+                priorityFollowsCapacity: priority == nil))
         keepAcrossFork()
         _ProcessLifecycle.shared.register(self)
     }
@@ -120,7 +125,7 @@ final class _DropQueue: Sendable {
         let policy = _DropPolicy(capacity, owner: owner)
         var room: [_Semaphore] = []
         var mustWake = false
-        withStatePublished { state in
+        state.withLock { state in
             let wasTimeBounded = self.policy.maximumWait != nil
             state.capacity = capacity
             policyWord.store(policy.word, ordering: .relaxed)
@@ -156,51 +161,6 @@ final class _DropQueue: Sendable {
     var drainsAtExit: Bool {
         get { state.withLock { $0.drainsAtExit } }
         set { state.withLock { $0.drainsAtExit = newValue } }
-    }
-
-    // MARK: Publishing the state to producers
-
-    /// Runs `body` under the lock, then, before the lock is let go, publishes
-    /// what it may have changed of `State.isCatchingUp`, `State.headHolder`
-    /// or the policy into the inbox's `status`, where producers read
-    /// them without the lock. Every critical section that can change them
-    /// (an admission under the lock, a producer's drain, the worker's step, a
-    /// change of capacity) goes through here, so none can forget to.
-    func withStatePublished<Result>(_ body: (inout State) -> Result) -> Result {
-        state.withLock { state in
-            defer { publishCatchingUp(state) }
-            return body(&state)
-        }
-    }
-
-    /// `withStatePublished`, if the lock is free within `attempts` tries;
-    /// `nil` otherwise.
-    func withStatePublishedIfAvailable<Result>(attempts: Int, _ body: (inout State) -> Result) -> Result? {
-        state.withLockIfAvailable(attempts: attempts) { state in
-            defer { publishCatchingUp(state) }
-            return body(&state)
-        }
-    }
-
-    /// Mirrors `State.isCatchingUp` and who holds the head into `status`:
-    /// only ever from `withStatePublished`.
-    private func publishCatchingUp(_ state: borrowing State) {
-        let isTimeBounded = policy.maximumWait != nil
-        // A producer's drain sends hand-offs to the lock under any policy:
-        // there, a destructor the drain runs destroys what it hands over in
-        // place, inside the drain, which a barrier covering the drain then
-        // covers (a time bound lifted during the drain must not send it to a
-        // lane, past the barrier).
-        let catchingUp = (isTimeBounded && state.isCatchingUp) || state.headHolder == .producer
-        // Set only with `catchingUp` and a time bound: any bit but `sleeping`
-        // sends a hand-off to the lock, and a busy worker that is not
-        // behind always holds a batch.
-        let queueHeld = isTimeBounded && catchingUp && state.headHolder != .nobody
-        // Only the lock's holder changes these two bits: most calls find
-        // them as they should be, and write nothing.
-        let current = inbox.status.load(ordering: .relaxed)
-        if (current & _Inbox.Status.catchingUp != 0) != catchingUp { inbox.set(_Inbox.Status.catchingUp, catchingUp) }
-        if (current & _Inbox.Status.queueHeld != 0) != queueHeld { inbox.set(_Inbox.Status.queueHeld, queueHeld) }
     }
 
     // MARK: Statistics

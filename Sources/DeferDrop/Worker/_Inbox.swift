@@ -8,10 +8,10 @@ import _DeferDropShims
 // one `Verification/handoff.pml` checks with spin; the names below are the
 // model's.
 //
-// - A producer reads `status` once before it appends: any bit but `sleeping`
-//   sends it to the admission under the lock (`_DropQueue.admit`), as do a
-//   count bound, the worker's own thread and a time-bounded worker found
-//   behind. That admission collects every lane, appends to the caller's
+// - A producer reads `status` once before it appends: no worker running, a
+//   worker behind or a producer draining (`Status.sendsToLock`) sends it to
+//   the admission under the lock (`_DropQueue.admit`), as do a count bound,
+//   the worker's own thread and a time-bounded worker found behind. That admission collects every lane, appends to the caller's
 //   lane and takes that lane too, so the value is queued before the lock is
 //   let go.
 // - Order: a lane keeps its thread's order, and a collect takes each lane's
@@ -63,18 +63,37 @@ final class _Inbox: Sendable {
         static let sleeping: UInt8 = 1
         /// No worker runs: not started yet, stopping, or stopped.
         static let notRunning: UInt8 = 2
-        /// With a time bound, the worker is catching up; or, under any
-        /// policy, a producer drains the queue: hand-offs are admitted under the lock,
-        /// which destroys inline or drains, or queues.
-        static let catchingUp: UInt8 = 4
-        /// Only with `catchingUp`: the worker or a producer holds the values taken
-        /// from the queue, so a producer could not drain and would destroy its
-        /// value inline; it does so at once, without the lock. (Under load
-        /// every producer would otherwise take the lock only to learn that,
-        /// and they would queue for it: with four producers on the shared
-        /// worker, 371–396 ns per value before this bit, 262–315 after, in
-        /// `Docs/Benchmarks.md`.)
-        static let queueHeld: UInt8 = 8
+        /// With a time bound, the worker is behind (`State.isCatchingUp`,
+        /// whose home this bit is).
+        static let behind: UInt8 = 4
+        /// The worker holds values taken from the head of the queue, its
+        /// batch (`State.headHolder`, whose home this bit and the next are).
+        static let workerHoldsHead: UInt8 = 8
+        /// A producer holds values taken from the head of the queue: it
+        /// drains the queue of a time-bounded worker that fell behind.
+        static let producerHoldsHead: UInt8 = 16
+
+        /// The bits that send a hand-off to the admission under the lock:
+        /// no worker runs; the worker is behind, which the time bound
+        /// decides there; or a producer drains, whose destructors' hand-offs
+        /// are part of its drain under any policy (a time bound lifted
+        /// during the drain must not send them to a lane, past a barrier
+        /// that covers the drain).
+        static let sendsToLock = notRunning | behind | producerHoldsHead
+        /// The bits an append that finds them must act on (`afterAppend`).
+        static let needsAfterAppend = sleeping | notRunning
+
+        /// With a time bound, whether a hand-off that found `status` could
+        /// only destroy its value inline: the worker runs and is behind, and
+        /// the worker or a producer holds the values taken from the queue,
+        /// so that no producer can drain. It does so at once, without the
+        /// lock. (Under load every producer would otherwise take the lock
+        /// only to learn that, and they would queue for it: with four
+        /// producers on the shared worker, 371–396 ns per value before this
+        /// test, 262–315 after, in `Docs/Benchmarks.md`.)
+        static func isBehindWithHeadHeld(_ status: UInt8) -> Bool {
+            status & (notRunning | behind) == behind && status & (workerHoldsHead | producerHoldsHead) != 0
+        }
     }
 
     /// The inbox's identity for the lanes: never reused, unlike an address.
@@ -235,7 +254,8 @@ final class _Inbox: Sendable {
         return claimWakeUp()
     }
 
-    /// In the child of a `fork()`: no worker runs, and none is asleep.
+    /// In the child of a `fork()`: no worker runs, none is asleep or behind,
+    /// and no one holds the head of the queue.
     func closeInForkChild() {
         status.store(Status.notRunning, ordering: .relaxed)
     }
@@ -248,6 +268,18 @@ final class _Inbox: Sendable {
         } else {
             status.bitwiseAnd(~bit, ordering: .sequentiallyConsistent)
         }
+    }
+
+    /// Makes the bits of `mask` in `status` read `bits`, for the bits only
+    /// the lock's holder writes (`behind` and the head's holder); writes
+    /// only those that change, so that a pass that changes nothing leaves
+    /// the line producers read alone.
+    func update(_ mask: UInt8, to bits: UInt8) {
+        let current = status.load(ordering: .relaxed) & mask
+        let cleared = current & ~bits
+        let set = bits & ~current
+        if cleared != 0 { status.bitwiseAnd(~cleared, ordering: .sequentiallyConsistent) }
+        if set != 0 { status.bitwiseOr(set, ordering: .sequentiallyConsistent) }
     }
 }
 

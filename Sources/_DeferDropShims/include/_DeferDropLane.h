@@ -32,9 +32,9 @@ typedef struct _deferdrop_lane {
     _deferdrop_lane_chunk *write_chunk;
     uint64_t write_index;
     uint64_t written;
-    /// With a time bound, the schedule of the owning thread's clock reads
-    /// (`_deferdrop_lane_clock_due`): hand-offs left before the next read,
-    /// the current gap between reads, and what the last read found.
+    /// With a time bound, the schedule of the owning thread's clock reads,
+    /// kept by Swift (`_Lane.isClockDue`): hand-offs left before the next
+    /// read, the current gap between reads, and what the last read found.
     uint64_t clock_countdown;
     uint64_t clock_gap;
     uint64_t clock_last;
@@ -97,41 +97,6 @@ static inline void _deferdrop_lane_push(_deferdrop_lane *lane, void *value) {
     lane->write_index += 1;
     lane->written += 1;
     __atomic_store_n(&lane->published, lane->written, __ATOMIC_RELEASE);
-}
-
-/// The most hand-offs a producer lets pass between two reads of the clock
-/// (see `_deferdrop_lane_clock_due`).
-#define DEFERDROP_LANE_CLOCK_MAXIMUM_GAP 31
-
-/// For the producer, with a time bound, while the worker owes progress:
-/// whether this hand-off reads the clock to ask if the worker is behind.
-///
-/// Reading the coarse clock costs a hand-off about as much as the rest of
-/// it, so a thread that hands values over faster than the clock ticks (every 1
-/// to 4 ms) reads it less often: each read that finds the clock where the last
-/// one left it doubles the gap to the next (1, 3, 7, ... up to
-/// `DEFERDROP_LANE_CLOCK_MAXIMUM_GAP` hand-offs), and a read that finds it
-/// moved makes the next hand-off read it again. A thread that hands a value
-/// over once per request, slower than the clock ticks, reads it at every
-/// hand-off; a stream of small values, once per 32. So a worker past its
-/// bound is seen by the first read after a tick, at most 32 hand-offs later.
-static inline int _deferdrop_lane_clock_due(_deferdrop_lane *lane) {
-    if (lane->clock_countdown == 0) return 1;
-    lane->clock_countdown -= 1;
-    return 0;
-}
-
-/// For the producer, after a read that `_deferdrop_lane_clock_due` asked
-/// for found the clock at `now`: schedules the next read.
-static inline void _deferdrop_lane_clock_read(_deferdrop_lane *lane, uint64_t now) {
-    uint64_t gap = 0;
-    if (now == lane->clock_last) {
-        gap = lane->clock_gap * 2 + 1;
-        if (gap > DEFERDROP_LANE_CLOCK_MAXIMUM_GAP) gap = DEFERDROP_LANE_CLOCK_MAXIMUM_GAP;
-    }
-    lane->clock_gap = gap;
-    lane->clock_countdown = gap;
-    lane->clock_last = now;
 }
 
 /// Whether the owning thread may append to `lane` without the worker's lock:
