@@ -131,17 +131,6 @@ final class _WorkerMetrics: Sendable {
         _WorkerMetrics(.factory(NOOPMetricsHandler.instance), workerName: "fork")
     }
 
-    /// What the worker reports, read under the queue's lock.
-    struct Snapshot {
-        /// Values that reached the worker: queued, or destroyed in place by it.
-        var reachedWorker: UInt64
-        /// Of those, the ones it has destroyed.
-        var destroyed: UInt64
-        var releasedElsewhere: UInt64
-        var reclaimedBytes: UInt64?
-        var pending: UInt64 { reachedWorker - destroyed }
-    }
-
     /// The worker thread's side: what it has reported so far, so that each
     /// report adds only what changed. Lives on the worker's stack; no other
     /// thread sees it.
@@ -156,22 +145,19 @@ final class _WorkerMetrics: Sendable {
 
         mutating func publish(_ now: Snapshot) {
             guard let handles else { return }
-            if now.reachedWorker > reported.reachedWorker {
-                handles.deferred.increment(by: now.reachedWorker - reported.reachedWorker)
-            }
-            if now.destroyed > reported.destroyed {
-                handles.destroyed.increment(by: now.destroyed - reported.destroyed)
-            }
-            if now.releasedElsewhere > reported.releasedElsewhere {
-                handles.releasedElsewhere.increment(by: now.releasedElsewhere - reported.releasedElsewhere)
-            }
-            if let bytes = now.reclaimedBytes, let counter = handles.reclaimedBytes,
-                bytes > reported.reclaimedBytes ?? 0
-            {
-                counter.increment(by: bytes - (reported.reclaimedBytes ?? 0))
-            }
+            Self.add(now.reachedWorker, since: reported.reachedWorker, to: handles.deferred)
+            Self.add(now.destroyed, since: reported.destroyed, to: handles.destroyed)
+            Self.add(now.releasedElsewhere, since: reported.releasedElsewhere, to: handles.releasedElsewhere)
+            Self.add(now.reclaimedBytes, since: reported.reclaimedBytes, to: handles.reclaimedBytes)
             handles.pending.record(now.pending)
             reported = now
+        }
+
+        /// Adds to `counter` what a running total gained since it was last
+        /// reported, if it is known and there is a counter for it.
+        private static func add(_ total: UInt64?, since reported: UInt64?, to counter: Counter?) {
+            guard let total, let counter, total > reported ?? 0 else { return }
+            counter.increment(by: total - (reported ?? 0))
         }
 
         /// Records how long the worker took to destroy one batch.
@@ -186,13 +172,6 @@ final class _WorkerMetrics: Sendable {
 enum _WorkerMetrics: Sendable {
     init?(_ destination: _MetricsDestination, workerName: String) { return nil }
 
-    struct Snapshot {
-        var reachedWorker: UInt64
-        var destroyed: UInt64
-        var releasedElsewhere: UInt64
-        var reclaimedBytes: UInt64?
-    }
-
     struct Publisher {
         init(_ metrics: _WorkerMetrics) {}
         mutating func publish(_ now: Snapshot) {}
@@ -204,3 +183,16 @@ enum _WorkerMetrics: Sendable {
     static var forCodePathRun: _WorkerMetrics? { nil }
 }
 #endif
+
+extension _WorkerMetrics {
+    /// What the worker reports, read under the queue's lock.
+    struct Snapshot {
+        /// Values that reached the worker: queued, or destroyed in place by it.
+        var reachedWorker: UInt64
+        /// Of those, the ones it has destroyed.
+        var destroyed: UInt64
+        var releasedElsewhere: UInt64
+        var reclaimedBytes: UInt64?
+        var pending: UInt64 { reachedWorker - destroyed }
+    }
+}
