@@ -8,9 +8,8 @@ extension _DropQueue {
     func shutdown(wait: Bool) {
         let isOnWorkerThread = isOnWorkerThread
         // Results through variables, not a tuple: see `WorkerDecision`.
-        var mustWake = false
+        var signals = Signals()
         var drained: _Semaphore?
-        var blockedProducers: [_Semaphore] = []
         state.withLock { state in
             // Values in lanes count as queued: the drain takes them too.
             inbox.collect(&state)
@@ -29,20 +28,18 @@ extension _DropQueue {
                 state.lifecycle = .stopping
                 // Producers appending to lanes see this after their append,
                 // and make sure of their value themselves (`reconcileAfterShutdown`).
-                mustWake = inbox.close()
+                signals.wakeWorker = inbox.close()
             case .stopping:
                 break
             }
             // Producers waiting for room go on: they now wait for the drain instead.
-            blockedProducers = state.roomWaiters
-            state.roomWaiters = []
+            signals.room = state.takeRoomWaiters()
             // From a destructor that this thread runs for the worker, on its
             // thread or in a producer's drain, waiting would wait for itself.
             guard wait, !isOnWorkerThread, !isDrainingOnCallingThread else { return }
             drained = state.waitUntilStopped()
         }
-        for producer in blockedProducers { producer.signal() }
-        if mustWake { inbox.wake() }
+        signal(signals)
         drained?.wait()
     }
 

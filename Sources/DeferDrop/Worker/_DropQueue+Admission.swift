@@ -92,7 +92,7 @@ extension _DropQueue {
             }
             switch admission ?? .destroyInline(after: nil) {
             case .queued(let wakeWorker):
-                if wakeWorker { inbox.wake() }
+                signal(Signals(wakeWorker: wakeWorker))
                 return
             case .destroyInline(let after):
                 after?.wait()
@@ -166,10 +166,7 @@ extension _DropQueue {
     /// is left, and publishes them as the worker publishes a batch.
     private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
         let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
-        // Results through variables, not a tuple: see `WorkerDecision`.
-        var ready: [_Waiter] = []
-        var mustWake = false
-        state.withLock { state in
+        let signals = state.withLock { state in
             state.publish(DestroyedCounts(queued: count))
             state.drainedByProducers += count
             state.items.prepend(&batch)
@@ -179,12 +176,12 @@ extension _DropQueue {
             // bound; a shutdown to finish, or a time bound since lifted, is
             // worth waking it for.
             let isStopping = if case .running = state.lifecycle { false } else { true }
-            ready = state.takeReadyWaiters()
-            mustWake = (isStopping || policy.maximumWait == nil) && inbox.claimWakeUp()
+            return Signals(
+                ready: state.takeReadyWaiters(),
+                wakeWorker: (isStopping || policy.maximumWait == nil) && inbox.claimWakeUp())
         }
         metrics?.countDrainedByProducer(count)
-        for waiter in ready { waiter.resume() }
-        if mustWake { inbox.wake() }
+        signal(signals)
     }
 
     /// Destroys `item` on the calling thread and counts it so. Out of line:

@@ -197,6 +197,11 @@ extension _DropQueue {
         /// Removes and returns the producers waiting for room, if there is room now.
         mutating func takeRoomWaiters(bound: UInt64) -> [_Semaphore] {
             guard !roomWaiters.isEmpty, pending < bound else { return [] }
+            return takeRoomWaiters()
+        }
+
+        /// Removes and returns every producer waiting for room, to try again.
+        mutating func takeRoomWaiters() -> [_Semaphore] {
             defer { roomWaiters = [] }
             return roomWaiters
         }

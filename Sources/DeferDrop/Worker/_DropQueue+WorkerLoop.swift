@@ -54,9 +54,7 @@ extension _DropQueue {
     /// pass (seen in the fork tests). A struct's metadata is static.
     private struct WorkerDecision {
         var step: WorkerStep
-        var ready: [_Waiter]
-        /// Producers waiting for room in a count bound, which there is now.
-        var room: [_Semaphore]
+        var signals: Signals
         var priority: DropPriority
         var snapshot: _WorkerMetrics.Snapshot?
         /// The policy the batch was taken under, which it is destroyed under.
@@ -92,10 +90,8 @@ extension _DropQueue {
             return state.priority
         }
         apply(priority, &pass)
-        let freed = _ThreadFreedBytes()
         while true {
             thread.takeCounts(into: &pass.destroyed)
-            pass.destroyed.reclaimedBytes = freed.bytes
             let now = _deferdrop_coarse_monotonic_ns()
             let decision = state.withLock { takeNextStep(&pass, now: now, state: &$0) }
             settle(decision, &pass)
@@ -140,9 +136,10 @@ extension _DropQueue {
         // whatever the policy is now.
         if state.items.prepend(&pass.batch), hintsProducers { state.isCatchingUp = true }
         let step = nextStep(&pass, policy: policy, now: now, state: &state)
+        let signals = Signals(
+            ready: state.takeReadyWaiters(), room: policy.bound.map { state.takeRoomWaiters(bound: $0.count) } ?? [])
         return WorkerDecision(
-            step: step, ready: state.takeReadyWaiters(),
-            room: policy.bound.map { state.takeRoomWaiters(bound: $0.count) } ?? [], priority: state.priority,
+            step: step, signals: signals, priority: state.priority,
             snapshot: pass.publisher == nil ? nil : state.metricsSnapshot, policy: policy)
     }
 
@@ -181,22 +178,16 @@ extension _DropQueue {
     }
 
     /// After the critical section, what it decided to signal: takes back an
-    /// announced sleep that found work, publishes the metrics, resumes the
-    /// waiters whose point was reached, and applies a new priority.
+    /// announced sleep that found work, publishes the metrics, signals
+    /// (`signal(_:)`), and applies a new priority.
     private func settle(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
         // Found work after announcing: take the announcement back.
         // (Standing aside announces again: leave it.)
         if pass.phase == .sleepAnnounced, decision.step != .sleep, decision.step != .standAside {
             inbox.withdrawAnnouncement()
         }
-        for producer in decision.room { producer.signal() }
         if let snapshot = decision.snapshot { pass.publisher?.publish(snapshot) }
-        if !decision.ready.isEmpty {
-            // Whoever waited may read the allocator's statistics next: give
-            // this thread's cached free blocks back first, so they show.
-            _ThreadFreedBytes.flushCurrentThreadCache()
-            for waiter in decision.ready { waiter.resume() }
-        }
+        signal(decision.signals)
         apply(decision.priority, &pass)
     }
 
@@ -349,13 +340,15 @@ extension _DropQueue {
     /// them: a `flush()` that finds every queued value completed returns at
     /// once, and the statistics it then reads must include them (the soak
     /// found a bounded worker's `deferred` short by its nested values).
+    /// Barrier waiters are resumed at the next pass, after the metrics are
+    /// published, so that a flush sees them too.
     private func publishDestroyed(_ count: UInt64, bound: UInt64, thread: _WorkerThreadState) {
         var destroyed = DestroyedCounts(queued: count)
         thread.takeCounts(into: &destroyed)
-        let room = state.withLock { state in
-            state.publish(destroyed)
-            return state.takeRoomWaiters(bound: bound)
-        }
-        for producer in room { producer.signal() }
+        signal(
+            state.withLock { state in
+                state.publish(destroyed)
+                return Signals(room: state.takeRoomWaiters(bound: bound))
+            })
     }
 }

@@ -123,9 +123,7 @@ final class _DropQueue: Sendable {
     /// A worker whose priority follows its capacity takes the new one's.
     func setCapacity(_ capacity: DropCapacity, owner: String) {
         let policy = _DropPolicy(capacity, owner: owner)
-        var room: [_Semaphore] = []
-        var mustWake = false
-        state.withLock { state in
+        let signals = state.withLock { state in
             let wasTimeBounded = self.policy.maximumWait != nil
             state.capacity = capacity
             policyWord.store(policy.word, ordering: .relaxed)
@@ -137,30 +135,58 @@ final class _DropQueue: Sendable {
                 let owes = state.headHolder == .worker || !state.items.isEmpty
                 if owes { owedProgress.begin() } else { owedProgress.end() }
             }
-            swap(&room, &state.roomWaiters)
-            // A worker asleep or standing aside reads the new policy and priority.
-            mustWake = inbox.claimWakeUp()
+            // Producers waiting for room try again; a worker asleep or
+            // standing aside reads the new policy and priority.
+            return Signals(room: state.takeRoomWaiters(), wakeWorker: inbox.claimWakeUp())
         }
-        for producer in room { producer.signal() }
-        if mustWake { inbox.wake() }
+        signal(signals)
     }
 
     var priority: DropPriority {
         get { state.withLock { $0.priority } }
         set {
-            let mustWake = state.withLock { state in
-                state.priority = newValue
-                state.priorityFollowsCapacity = false
-                return inbox.claimWakeUp()
-            }
             // A sleeping worker wakes to apply it now, and sleeps again.
-            if mustWake { inbox.wake() }
+            signal(
+                state.withLock { state in
+                    state.priority = newValue
+                    state.priorityFollowsCapacity = false
+                    return Signals(wakeWorker: inbox.claimWakeUp())
+                })
         }
     }
 
     var drainsAtExit: Bool {
         get { state.withLock { $0.drainsAtExit } }
         set { state.withLock { $0.drainsAtExit = newValue } }
+    }
+
+    // MARK: Signalling after the lock
+
+    /// What a critical section found to signal: it returns this, and the
+    /// caller signals it after letting go of the lock (`signal(_:)`), so that
+    /// no thread is woken or resumed under it. A struct, not a tuple: see
+    /// `WorkerDecision`.
+    struct Signals {
+        /// Barrier waiters whose point was reached.
+        var ready: [_Waiter] = []
+        /// Producers waiting for room in a count bound, which there is now,
+        /// or which a change of capacity or a shutdown sends to try again.
+        var room: [_Semaphore] = []
+        /// Whether this section claimed the worker's wake-up.
+        var wakeWorker = false
+    }
+
+    /// Signals what a critical section returned, with the lock let go: the
+    /// one place where waiting threads and tasks are resumed.
+    func signal(_ signals: Signals) {
+        for producer in signals.room { producer.signal() }
+        if !signals.ready.isEmpty {
+            // Whoever waited may read the allocator's statistics next: give
+            // this thread's cached free blocks back first, so they show.
+            _ThreadFreedBytes.flushCurrentThreadCache()
+            for waiter in signals.ready { waiter.resume() }
+        }
+        if signals.wakeWorker { inbox.wake() }
     }
 
     // MARK: Statistics

@@ -33,6 +33,9 @@ final class _WorkerThreadState {
     /// Whether the debug report about `releasedElsewhere` has been printed.
     @exclusivity(unchecked) private var hasReported = false
     @exclusivity(unchecked) private var lastReferenceCheck = _LastReferenceCheck()
+    /// The bytes this thread has freed since it became a worker, where the
+    /// allocator counts them. Made on this thread, whose counter it reads.
+    private let freed = _ThreadFreedBytes()
 
     private init(queueName: String) {
         self.queueName = queueName
@@ -96,12 +99,13 @@ final class _WorkerThreadState {
         return true
     }
 
-    /// Adds the counts gathered since the last call to `counts`, for the
-    /// worker to publish.
+    /// Adds the counts gathered since the last call to `counts`, and the
+    /// bytes freed so far, for the worker to publish.
     func takeCounts(into counts: inout _DropQueue.DestroyedCounts) {
         if releasedElsewhere > 0 { reportReleasedElsewhereOnce() }
         counts.inPlace += destroyedInPlace
         counts.releasedElsewhere += releasedElsewhere
+        counts.reclaimedBytes = freed.bytes
         destroyedInPlace = 0
         releasedElsewhere = 0
     }
