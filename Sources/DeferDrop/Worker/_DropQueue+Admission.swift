@@ -171,7 +171,7 @@ extension _DropQueue {
             state.drainedByProducers += count
             state.items.prepend(&batch)
             state.headHolder = .nobody
-            state.endCatchingUpIfCaughtUp()
+            state.endCatchingUpIfCaughtUp(publishedBy: .producer)
             // The worker stands aside while a producer drains, for up to the
             // bound; a shutdown to finish, or a time bound since lifted, is
             // worth waking it for.

@@ -245,11 +245,13 @@ extension _DropQueue {
             headHolder = batch.isEmpty ? .nobody : .worker
         }
 
-        /// Called by whoever drained values from the head, worker or producer,
-        /// once they are published: the worker has caught up once nothing is
-        /// queued and no one holds values taken from the queue.
-        mutating func endCatchingUpIfCaughtUp() {
-            if items.isEmpty, headHolder == .nobody { isCatchingUp = false }
+        /// Called by whoever drained values from the head, worker or producer
+        /// (`drainer`), once they are published: the worker has caught up once
+        /// nothing is queued and no one else holds values taken from the
+        /// queue. (The worker's own hold on the batch it has just published
+        /// ends only where it takes the next or stands aside.)
+        mutating func endCatchingUpIfCaughtUp(publishedBy drainer: HeadHolder) {
+            if items.isEmpty, headHolder == .nobody || headHolder == drainer { isCatchingUp = false }
         }
     }
 }

@@ -259,8 +259,8 @@ extension _DropQueue {
     ) -> Bool {
         let isRunning = if case .running = state.lifecycle { true } else { false }
         // Its last batch is published or given back, and no producer drains
-        // (`nextStep` stands aside first): caught up once nothing is queued.
-        if state.items.isEmpty { state.isCatchingUp = false }
+        // (`nextStep` stands aside first).
+        state.endCatchingUpIfCaughtUp(publishedBy: .worker)
         let activity = state.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
         let producersAreActive = activity != producerActivity
         producerActivity = activity

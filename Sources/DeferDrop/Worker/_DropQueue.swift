@@ -31,9 +31,9 @@ import Synchronization
 /// The admission under the lock (`enqueueAdmittedUnderLock`) takes the rest: a
 /// count bound's hand-offs, ordered ones (`orderedAcrossThreads`), the
 /// worker's own, and those `status` sends there (not running, a time-bounded
-/// worker behind, or a producer draining). It may destroy the value inline, wait for
-/// room, or drain the queue first; a value it queues it appends to the
-/// caller's lane and collects before it lets go of the lock.
+/// worker behind, or a producer draining). It may destroy the value inline,
+/// wait for room, or drain the queue first; a value it queues it appends to
+/// the caller's lane and collects before it lets go of the lock.
 ///
 /// A value handed over by a destructor that this queue's own worker is running
 /// is destroyed right there, depth first, as the Rust crate does, up to

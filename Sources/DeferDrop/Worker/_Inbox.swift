@@ -11,9 +11,9 @@ import _DeferDropShims
 // - A producer reads `status` once before it appends: no worker running, a
 //   worker behind or a producer draining (`Status.sendsToLock`) sends it to
 //   the admission under the lock (`_DropQueue.admit`), as do a count bound,
-//   the worker's own thread and a time-bounded worker found behind. That admission collects every lane, appends to the caller's
-//   lane and takes that lane too, so the value is queued before the lock is
-//   let go.
+//   the worker's own thread and a time-bounded worker found behind. That
+//   admission collects every lane, appends to the caller's lane and takes
+//   that lane too, so the value is queued before the lock is let go.
 // - Order: a lane keeps its thread's order, and a collect takes each lane's
 //   values whole, lane after lane, in no particular order between lanes.
 //   Producers share no line: a hand-off writes its own lane and reads
