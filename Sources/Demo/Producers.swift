@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DeferDrop
 import Synchronization
 
 /// Runs `body(index)` on `count` new threads, released together once every
@@ -9,26 +10,14 @@ import Synchronization
 func onProducerThreads(_ count: Int, _ body: @escaping @Sendable (_ index: Int, _ start: @Sendable () -> Void) -> Duration) -> [Duration] {
     let gate = StartGate(threads: count)
     let results = Mutex([Duration](repeating: .zero, count: count))
-    var threads: [pthread_t] = []
-    for index in 0..<count {
-        let context = Unmanaged.passRetained(ProducerContext { let time = body(index, gate.wait); results.withLock { $0[index] = time } }).toOpaque()
-        var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { raw in
-            Unmanaged<ProducerContext>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, context)
-        precondition(status == 0, "pthread_create failed: \(status)")
-        threads.append(thread)
+    let threads = (0..<count).map { index in
+        _Thread {
+            let time = body(index, gate.wait)
+            results.withLock { $0[index] = time }
+        }
     }
-    for thread in threads {
-        pthread_join(thread, nil)
-    }
+    for thread in threads { thread.join() }
     return results.withLock { $0 }
-}
-
-private final class ProducerContext: Sendable {
-    let body: @Sendable () -> Void
-    init(body: @escaping @Sendable () -> Void) { self.body = body }
 }
 
 /// A `pthread_barrier_t`: the producers start at the same moment, after each

@@ -45,7 +45,7 @@ func prepareForForks() {
     let worker = DropWorker(name: "soak-fork-warm-up", capacity: .unbounded)
     worker.dispose(ForkProbe(sequence: 0, log: log))
     deferDrop([ForkProbe(sequence: 1, log: log)], on: worker)
-    worker.dispose(Nested(producer: scratch.producers[0], ledger: scratch, sequence: 0))
+    worker.dispose(Nested(ValueOrigin(producer: scratch.producers[0], ledger: scratch, sequence: 0)))
     worker.shutdown()
     _ = log.problem(expecting: 2, strict: false)
 }

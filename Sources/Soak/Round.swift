@@ -80,7 +80,7 @@ func runRound(_ scenario: Scenario, round: Int, random: inout SoakRandom) -> Str
     let seeds = (0..<scenario.producers).map { _ in random.next() }
     let producersDone = Atomic<Int>(0)
     var threads = seeds.enumerated().map { index, seed in
-        SoakThread {
+        _Thread {
             produce(scenario, index: index, seed: seed, ledger: ledger, target: target)
             producersDone.add(1, ordering: .releasing)
         }
@@ -89,7 +89,7 @@ func runRound(_ scenario: Scenario, round: Int, random: inout SoakRandom) -> Str
     if let shutdownAfter = scenario.shutdownAfter, let shutdown = target.shutdown {
         let graceful = random.chance(0.3) ? target.shutdownGracefully : nil
         threads.append(
-            SoakThread {
+            _Thread {
                 // Until that many hand-offs have returned, or every producer is done.
                 while ledger.handedCounts().reduce(0, +) < shutdownAfter,
                     producersDone.load(ordering: .acquiring) < scenario.producers
@@ -111,7 +111,7 @@ func runRound(_ scenario: Scenario, round: Int, random: inout SoakRandom) -> Str
         // Every policy in turn, at random, until every producer is done.
         let seed = random.next()
         threads.append(
-            SoakThread {
+            _Thread {
                 var random = SoakRandom(seed: seed)
                 while producersDone.load(ordering: .acquiring) < scenario.producers, ledger.problem == nil {
                     target.setCapacity(Scenario.randomCapacity(using: &random))
@@ -124,9 +124,9 @@ func runRound(_ scenario: Scenario, round: Int, random: inout SoakRandom) -> Str
         let total = scenario.producers * scenario.valuesPerProducer
         let forkAfter = (0..<scenario.forks).map { _ in Int.random(in: 0...total, using: &random) }.sorted()
         let learning = Atomic<Bool>(true)
-        threads.append(SoakThread { findConformancesOfNewTypes { learning.load(ordering: .relaxed) } })
+        threads.append(_Thread { findConformancesOfNewTypes { learning.load(ordering: .relaxed) } })
         threads.append(
-            SoakThread {
+            _Thread {
                 defer { learning.store(false, ordering: .relaxed) }
                 for (index, after) in forkAfter.enumerated() {
                     while ledger.handedCounts().reduce(0, +) < after,
@@ -192,11 +192,10 @@ private func produce(_ scenario: Scenario, index: Int, seed: UInt64, ledger: Led
         let hasNested = random.chance(scenario.nestedChance)
         let style = Int.random(in: 0..<4, using: &random)
         record.willHandOver(sequence, nested: hasNested, completion: style == 3)
+        let origin = ValueOrigin(producer: record, ledger: ledger, sequence: sequence)
         let value = Tracked(
-            producer: record, ledger: ledger, sequence: sequence,
-            slowNanoseconds: random.chance(scenario.slowChance) ? scenario.slowNanoseconds : 0,
-            nested: hasNested ? Nested(producer: record, ledger: ledger, sequence: sequence) : nil,
-            disposer: hasNested ? target.disposer : nil)
+            origin, slowNanoseconds: random.chance(scenario.slowChance) ? scenario.slowNanoseconds : 0,
+            nested: hasNested ? Nested(origin) : nil, disposer: hasNested ? target.disposer : nil)
         // `consume`, and no other reference to the value or its nested
         // value in a local: a copy left behind would be released after the
         // hand-off, and if the worker had already released its reference,

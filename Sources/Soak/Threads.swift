@@ -4,34 +4,6 @@ import Glibc
 import Musl
 #endif
 
-/// A producer thread of the soak: started at once, joined by `join()`.
-///
-/// Plain POSIX threads, not tasks: the hand-off's per-thread state is what
-/// the soak exercises, including threads that end with values still in it.
-struct SoakThread {
-    private let thread: pthread_t
-
-    init(_ body: @escaping @Sendable () -> Void) {
-        let context = Unmanaged.passRetained(Entry(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { context in
-            Unmanaged<Entry>.fromOpaque(context!).takeRetainedValue().body()
-            return nil
-        }, context)
-        precondition(result == 0, "soak: pthread_create failed: \(result)")
-        self.thread = thread
-    }
-
-    func join() {
-        pthread_join(thread, nil)
-    }
-
-    private final class Entry {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-}
-
 /// The calling thread's identity.
 func currentThread() -> UInt { UInt(bitPattern: Int(bitPattern: pthread_self())) }
 

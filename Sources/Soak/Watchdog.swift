@@ -15,7 +15,7 @@ final class Watchdog: Sendable {
 
     init(limit: Duration) {
         let limit = Double(limit.components.seconds)
-        _ = SoakThread { [self] in
+        _Thread.detach(named: "soak watchdog") { [self] in
             while true {
                 sleep(1)
                 let late = self.round.withLock { round in

@@ -180,29 +180,8 @@ public struct UniqueProbe: ~Copyable {
 
 /// Runs `body(index)` on `count` new OS threads at once and waits for all of them.
 public func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    final class Context: Sendable {
-        let index: Int
-        let body: @Sendable (Int) -> Void
-        init(index: Int, body: @escaping @Sendable (Int) -> Void) {
-            self.index = index
-            self.body = body
-        }
-    }
-    var threads: [pthread_t] = []
-    for index in 0..<count {
-        let context = Unmanaged.passRetained(Context(index: index, body: body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { raw in
-            let context = Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue()
-            context.body(context.index)
-            return nil
-        }, context)
-        precondition(result == 0, "pthread_create failed: \(result)")
-        threads.append(thread)
-    }
-    for thread in threads {
-        pthread_join(thread, nil)
-    }
+    let threads = (0..<count).map { index in _Thread { body(index) } }
+    for thread in threads { thread.join() }
 }
 
 /// A one-shot signal with a bounded wait, for the few tests that must wait for
@@ -378,18 +357,7 @@ public func withAllCoresBusy<Result>(threads: Int, _ body: () -> Result) -> Resu
 /// Detached OS threads for tests, without Foundation.
 public enum Thread {
     public static func detach(_ body: @escaping @Sendable () -> Void) {
-        final class Context: Sendable {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        let context = Unmanaged.passRetained(Context(body)).toOpaque()
-        var thread = pthread_t()
-        let result = pthread_create(&thread, nil, { raw in
-            Unmanaged<Context>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, context)
-        precondition(result == 0, "pthread_create failed: \(result)")
-        pthread_detach(thread)
+        _Thread.detach(body)
     }
 }
 

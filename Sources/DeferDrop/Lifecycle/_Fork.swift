@@ -204,7 +204,7 @@ extension _DropQueue {
     /// what keeps it complete is the fork tests (`ExitAndForkTests`, the
     /// Metrics trait's, and the soak's forks), which fork while workers and
     /// producers run every path: a path missed here hangs a child there.
-    static let everyCodePathHasRun: Void = _WorkerThread.runToEnd(named: "DeferDrop fork") {
+    static let everyCodePathHasRun: Void = _Thread(named: "DeferDrop fork") {
         let capacities: [DropCapacity] = [
             .unbounded, .bounded(1, whenFull: .destroyInline), .timeBounded(maximumWait: .nanoseconds(1)),
         ]
@@ -214,7 +214,7 @@ extension _DropQueue {
                 metrics: _WorkerMetrics.forCodePathRun)
             queue.runEveryCodePath()
         }
-    }
+    }.join()
 
     /// On a fresh queue, on a thread that is no worker's: hands over values
     /// of every kind, every way the policy allows (through the lane, under

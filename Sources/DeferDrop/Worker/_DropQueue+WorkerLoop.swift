@@ -72,7 +72,7 @@ extension _DropQueue {
     }
 
     func startWorkerThread() {
-        _WorkerThread.start(named: threadName) { [self] in
+        _Thread.detach(named: threadName) { [self] in
             _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)
         }
     }
