@@ -1,4 +1,5 @@
 import DeferDrop
+import DeferDropTestSupport
 import Synchronization
 
 // `_Lock` (the package's pthread lock), not `Mutex`: ThreadSanitizer sees

@@ -4,9 +4,6 @@ import Glibc
 import Musl
 #endif
 
-/// The calling thread's identity.
-func currentThread() -> UInt { UInt(bitPattern: Int(bitPattern: pthread_self())) }
-
 /// Spins for about `nanoseconds`, to make a destructor slow.
 func spin(nanoseconds: UInt64) {
     guard nanoseconds > 0 else { return }

@@ -336,7 +336,7 @@ public func withAllCoresBusy<Result>(threads: Int, _ body: () -> Result) -> Resu
     let started = DispatchSemaphore(value: 0)
     let finished = DispatchSemaphore(value: 0)
     for _ in 0..<threads {
-        Thread.detach {
+        _Thread.detach {
             started.signal()
             var spins: UInt64 = 0
             while !stop.withLock({ $0 }) {
@@ -352,13 +352,6 @@ public func withAllCoresBusy<Result>(threads: Int, _ body: () -> Result) -> Resu
         for _ in 0..<threads { finished.wait() }
     }
     return body()
-}
-
-/// Detached OS threads for tests, without Foundation.
-public enum Thread {
-    public static func detach(_ body: @escaping @Sendable () -> Void) {
-        _Thread.detach(body)
-    }
 }
 
 /// The bytes of the file at `path`; none if it does not exist.

@@ -35,7 +35,7 @@ struct CapacityTests {
         let log = DestructionLog()
         let stop = _Lock(false)
         let stopped = DispatchSemaphore(value: 0)
-        Thread.detach {
+        _Thread.detach {
             var switches = 0
             while !stop.withLock({ $0 }) {
                 worker.capacity = capacities[switches % capacities.count]
@@ -213,7 +213,7 @@ struct CapacityTests {
         let worker = DropWorker(name: "full-stop", capacity: .bounded(4, whenFull: .block))
         let log = DestructionLog()
         let started = Signal()
-        Thread.detach {
+        _Thread.detach {
             onThreads(4) { producer in
                 for sequence in 0..<200 {
                     if producer == 0, sequence == 20 { started.raise() }

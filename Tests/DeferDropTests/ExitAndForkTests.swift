@@ -152,7 +152,7 @@ struct ExitAndForkTests {
             // (seen: 106 ms run in 46 s, with 415,619 inherited values to
             // destroy), which is `.idle` doing what its docs say.
             for _ in 0..<2 {
-                Thread.detach {
+                _Thread.detach {
                     while true {
                         switch phase.withLock({ $0 }) {
                         case .hammering:
@@ -251,7 +251,7 @@ struct ExitAndForkTests {
             // Finds conformances of types the runtime has never seen, without
             // end: it holds the runtime's conformance-cache lock much of the
             // time, and a child forked meanwhile inherits it held.
-            Thread.detach { findConformancesOfNewTypes { true } }
+            _Thread.detach { findConformancesOfNewTypes { true } }
             for round in 0..<60 {
                 // Classes whose metadata exists but that were never cast:
                 // the child hands them over, and only its worker looks at them.

@@ -67,7 +67,7 @@ struct RobustnessTests {
         let holding = Signal()
         let release = Signal()
         let timedOut = _Lock<Bool?>(nil)
-        Thread.detach {
+        _Thread.detach {
             lock.lock()
             worker.dispose(OnDestroy {
                 lock.lock()

@@ -132,7 +132,7 @@ struct TimeBoundTests {
         let stoppedByDrainer = _Lock(false)
         let queued = Signal()
         let finished = Signal()
-        Thread.detach {
+        _Thread.detach {
             onThreads(2) { producer in
                 if producer == 0 {
                     let creator = currentThread()
