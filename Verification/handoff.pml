@@ -26,6 +26,14 @@
  *   empties every producer's store buffer, one after another, while it runs.
  *   -DPRODUCER_FENCE checks the fallback (no membarrier(); each producer
  *   fences after its append); -DBROKEN_NO_FENCE shows that one side must.
+ *   -DFENCE_SWITCH checks the switch from the one to the other: producers
+ *   fence until the status bit `sleeperFences` is set (the code's worker
+ *   sets it once it has registered for membarrier(); here any thread, at
+ *   any moment). A producer reads the bit with the status word before its
+ *   append, the worker after its announcement; the bit and `sleeping` are
+ *   one word, so a producer that read the bit set reads the announcement
+ *   that preceded the worker's read of it. -DBROKEN_FENCE_BIT_READ_EARLY
+ *   shows that the worker must read it after announcing.
  * - Barriers (`flush()`): under the lock, collect every lane, then wait
  *   until the values counted so far are destroyed.
  * - Shutdown: `stopping` is published in the same word as `sleeping`
@@ -107,8 +115,19 @@
    thread, which empties each producer's store buffer at some moment during
    the call, one producer after the other; a producer then has a compiler
    barrier only. With PRODUCER_FENCE (where membarrier() is unavailable),
-   each producer fences after its append instead. BROKEN_NO_FENCE: neither. */
-#if defined(PRODUCER_FENCE) && !defined(BROKEN_NO_FENCE)
+   each producer fences after its append instead. BROKEN_NO_FENCE: neither.
+   With FENCE_SWITCH, the status bit `sleeperFences` decides, as in the code:
+   a producer fences unless it read the bit set. */
+#if defined(FENCE_SWITCH)
+bit sleeperFences;
+#define SLEEPER_FENCES_BIT sleeperFences
+#define FENCE(p) if :: !sawSleeperFences -> empty(sb[p]) :: else -> skip fi
+#ifdef BROKEN_FENCE_BIT_READ_EARLY
+#define MEMBARRIER() if :: fencesReadEarly -> empty(sb[0]); empty(sb[1]) :: else -> skip fi
+#else
+#define MEMBARRIER() if :: sleeperFences -> empty(sb[0]); empty(sb[1]) :: else -> skip fi
+#endif
+#elif defined(PRODUCER_FENCE) && !defined(BROKEN_NO_FENCE)
 #define FENCE(p) empty(sb[p])
 #define MEMBARRIER() skip
 #elif defined(BROKEN_NO_FENCE)
@@ -117,6 +136,9 @@
 #else
 #define FENCE(p) skip
 #define MEMBARRIER() empty(sb[0]); empty(sb[1])
+#endif
+#ifndef SLEEPER_FENCES_BIT
+#define SLEEPER_FENCES_BIT 0
 #endif
 
 /* Which hand-offs take the locked admission: a thread's first (it makes the lane);
@@ -278,10 +300,16 @@ end:
 
 proctype Worker() {
     byte i; byte v; byte count; bit pending; bit kind; byte value; bit claimed;
+#ifdef BROKEN_FENCE_BIT_READ_EARLY
+    bit fencesReadEarly;
+#endif
     chan batch = [TOTAL] of { byte };
 end:
     do
     :: lockByWorker();
+#ifdef BROKEN_FENCE_BIT_READ_EARLY
+        fencesReadEarly = sleeperFences;
+#endif
         completed = completed + count;
         count = 0;
         workerHolds = 0;
@@ -412,6 +440,7 @@ inline flush(slotIndex, p) {
 
 proctype Producer(byte p) {
     byte i; byte v; byte k; byte myTail; byte seenHanded; byte j; byte n;
+    bit sawSleeperFences;
     chan drained = [TOTAL] of { byte };
 #ifdef HOP
     /* Producer 0 starts after producer 1's hand-offs have returned: its
@@ -493,8 +522,9 @@ proctype Producer(byte p) {
                 destroyLeftInOwnLane(p);
                 destroyInline(v)
             fi
-        :: !notRunning && !LOCKED_WAY(p, k) ->
-            /* Before the first append without the lock, the lane is marked
+        :: atomic { !notRunning && !LOCKED_WAY(p, k) -> sawSleeperFences = SLEEPER_FENCES_BIT };
+            /* The status word is read once, the fence's bit with it. Before
+               the first append without the lock, the lane is marked
                so, under the lock: from then on the worker's last look, and
                its fence, cover it. */
 #ifndef BROKEN_NO_MARK
@@ -565,6 +595,13 @@ proctype Shutdown() {
 }
 #endif
 
+#ifdef FENCE_SWITCH
+/* The switch from producers' fences to the sleeper's, at any moment. */
+proctype Switch() {
+    sleeperFences = 1
+}
+#endif
+
 /* Once every producer (and the shutdown) has finished: a last flush (or the
    shutdown's drain) leaves no value behind, and none was destroyed twice. */
 proctype Final() {
@@ -605,6 +642,9 @@ init {
         run Producer(1);
 #ifdef SHUTDOWN
         run Shutdown();
+#endif
+#ifdef FENCE_SWITCH
+        run Switch();
 #endif
         run Final()
     }

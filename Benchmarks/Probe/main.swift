@@ -176,6 +176,8 @@ func rounds(threads: Int, seconds: Double, _ drop: @escaping @Sendable (consumin
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let mode = arguments.first ?? "objects"
+// Before anything below makes a worker: these modes measure a fresh process.
+if runProcessMode(mode, arguments.dropFirst()) { exit(0) }
 // Strict, so that every value goes through the queue: the probe holds the
 // worker at a gate while values pile up, and the default capacity's producers
 // would free them inline after 20 ms.

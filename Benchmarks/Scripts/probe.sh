@@ -10,6 +10,8 @@
 #   Benchmarks/Scripts/probe.sh producers [N] [REV ...]
 #   Benchmarks/Scripts/probe.sh burst [REV ...]
 #   Benchmarks/Scripts/probe.sh rounds [THREADS] [REV ...]
+#   Benchmarks/Scripts/probe.sh first [REV ...]
+#   Benchmarks/Scripts/probe.sh cli [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
 #   thread (which also makes the values) and on the worker's: repeatable to a
@@ -31,6 +33,15 @@
 #   time until a time-bounded worker (20 ms) has destroyed them all, as a ratio
 #   to an unbounded one's (both at .batch; 9 alternating rounds, the ratio of
 #   their totals, the median and the worst).
+# first: the first hand-off of a fresh process, to DropWorker.shared (which it
+#   creates) and to a private worker made just before: the median of 7
+#   processes each, in µs, and every process's figure. Wall-clock; run it on an
+#   idle machine.
+# cli: a CLI that builds a 1.5-million-record [String: [Record]], prints its
+#   answer and exits: the time from the answer until the process has ended,
+#   dropping inline, deferred to DropWorker.shared, and deferred with
+#   `DropWorker.shared.drainsAtExit = false`; medians of 7 processes per mode,
+#   alternating.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
@@ -58,7 +69,7 @@ trap 'git -C "$root" worktree prune; rm -rf "$work"' EXIT
 build() {  # label, package path; prints the stripped binary's path
     local probe="$work/probe-$1"
     mkdir -p "$probe/Sources/probe"
-    cp "$root/Benchmarks/Probe/main.swift" "$probe/Sources/probe/main.swift"
+    cp "$root"/Benchmarks/Probe/*.swift "$probe/Sources/probe/"
     cat > "$probe/Package.swift" <<PACKAGE
 // swift-tools-version: 6.1
 import PackageDescription
@@ -102,10 +113,21 @@ measure() {  # label, package path
     burst)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" burst | sed "s/^/$label /"
         ;;
+    first)
+        local target runs
+        for target in shared private; do
+            runs=$(for _ in 1 2 3 4 5 6 7; do LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" first "$target"; done | sort -n)
+            printf '%-12s first hand-off to the %-7s worker: median %s µs (%s)\n' \
+                "$label" "$target" "$(echo "$runs" | sed -n 4p)" "$(echo $runs)"
+        done
+        ;;
+    cli)
+        LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" cli 7 | sed "s/^/$label /"
+        ;;
     producers)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects producers "$producers" | sed "s/^/$label /"
         ;;
-    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers', 'rounds' or 'burst', not '$what'" >&2; exit 2 ;;
+    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers', 'rounds', 'burst', 'first' or 'cli', not '$what'" >&2; exit 2 ;;
     esac
 }
 

@@ -3,9 +3,10 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <linux/membarrier.h>
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+#include <sys/single_threaded.h>
+#endif
 #include "_DeferDropLane.h"
-
-int _deferdrop_producers_fence = 1;
 
 int _deferdrop_sleeper_fence_set_up(void) {
 #ifdef __NR_membarrier
@@ -16,15 +17,21 @@ int _deferdrop_sleeper_fence_set_up(void) {
     long supported = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     if (supported < 0 || !(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return 0;
     if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) return 0;
-    __atomic_store_n(&_deferdrop_producers_fence, 0, __ATOMIC_SEQ_CST);
     return 1;
 #else
     return 0;
 #endif
 }
 
+int _deferdrop_process_is_single_threaded(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+    return __libc_single_threaded;
+#else
+    return 0;
+#endif
+}
+
 int _deferdrop_sleeper_fence(void) {
-    if (__atomic_load_n(&_deferdrop_producers_fence, __ATOMIC_RELAXED)) return 0;
 #ifdef __NR_membarrier
     // Registered for the process (a fork child inherits it), so this
     // cannot fail with EPERM; EINTR cannot happen (it does not sleep).

@@ -9,7 +9,18 @@ extension _DropQueue {
     }
 
     /// `flush()` that gives up after `timeout`; returns whether the barrier was reached.
+    ///
+    /// From a destructor that the calling thread runs for this queue (its
+    /// worker's, or a producer's drain), the barrier waits for this very
+    /// thread: it gives up at once, as it would at the timeout, and says
+    /// whether anything was pending.
     func flush(timeout: Duration) -> Bool {
+        if isOnWorkerThread || isDrainingOnCallingThread {
+            return state.withLock { state in
+                inbox.collect(&state)
+                return state.completed >= state.enqueued
+            }
+        }
         guard let semaphore = addFlushBarrier() else { return true }
         if semaphore.wait(timeout: timeout) { return true }
         let withdrawn = state.withLock { state in
@@ -32,6 +43,8 @@ extension _DropQueue {
             flush() was called on the thread of DropWorker "\(name)", from a destructor \
             that worker is running: it would wait for itself forever. Flush from another thread.
             """)
+        var signals = Signals()
+        defer { signal(signals) }
         return state.withLock { state in
             _precondition(
                 !isDrainingOnCallingThread,
@@ -44,7 +57,7 @@ extension _DropQueue {
             inbox.collect(&state)
             guard state.completed < state.enqueued else { return nil }
             let semaphore = _Semaphore()
-            addBarrierWaiter(.destroyed(count: state.enqueued), .thread(semaphore), &state)
+            signals = addBarrierWaiter(.destroyed(count: state.enqueued), .thread(semaphore), &state)
             return semaphore
         }
     }
@@ -61,10 +74,13 @@ extension _DropQueue {
     /// Registers `waiter` for `point`, which values not yet destroyed stand
     /// before. A queue with such values and no thread, which only a fork
     /// child has before its first hand-off, starts its thread: nothing else
-    /// would reach the point.
-    private func addBarrierWaiter(_ point: WaitPoint, _ waiter: _Waiter, _ state: inout State) {
+    /// would reach the point: the caller signals the returned `Signals`
+    /// after the lock.
+    private func addBarrierWaiter(_ point: WaitPoint, _ waiter: _Waiter, _ state: inout State) -> Signals {
         state.waiters.append((point, waiter))
-        if case .idle = state.lifecycle { startRunning(&state) }
+        guard case .idle = state.lifecycle else { return Signals() }
+        beginRunning(&state)
+        return Signals(startWorker: true)
     }
 
     /// Suspends the calling task until the worker reaches the point that
@@ -72,11 +88,13 @@ extension _DropQueue {
     /// (the point is already behind).
     func suspendUntil(_ point: @escaping (inout State) -> WaitPoint?) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            var signals = Signals()
             let mustWait = state.withLock { state in
                 guard let point = point(&state) else { return false }
-                addBarrierWaiter(point, .task(continuation), &state)
+                signals = addBarrierWaiter(point, .task(_SuspendedTask(continuation)), &state)
                 return true
             }
+            signal(signals)
             if !mustWait { continuation.resume() }
         }
     }

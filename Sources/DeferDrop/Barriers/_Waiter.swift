@@ -1,19 +1,34 @@
 /// Someone waiting for the worker to reach a point in its queue: a thread
 /// blocked in `flush()` or `shutdown()`, or a task suspended in `flush() async`.
+///
+/// Both cases hold a class reference, so the enum's layout is known when the
+/// module is compiled. A `CheckedContinuation` held inline would make the
+/// runtime build the enum's metadata on first use, and with it check that
+/// `Never` is an `Error` by searching every loaded image: on the thread of a
+/// process's first hand-off, whose critical section returns waiters to resume.
 enum _Waiter: Sendable {
     case thread(_Semaphore)
-    case task(CheckedContinuation<Void, Never>)
+    case task(_SuspendedTask)
 
     /// Lets the waiter go on. Called exactly once, never under the queue's lock.
     func resume() {
         switch self {
         case .thread(let semaphore): semaphore.signal()
-        case .task(let continuation): continuation.resume()
+        case .task(let task): task.continuation.resume()
         }
     }
 
     /// Whether this is a thread waiting on `semaphore`.
     func isThread(waitingOn semaphore: _Semaphore) -> Bool {
         if case .thread(let waiting) = self { waiting === semaphore } else { false }
+    }
+}
+
+/// A task suspended until the worker reaches a point: see `_Waiter`.
+final class _SuspendedTask: Sendable {
+    let continuation: CheckedContinuation<Void, Never>
+
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = continuation
     }
 }

@@ -20,7 +20,7 @@ extension _DropQueue {
             case .idle:
                 // Values and no thread: only after fork(), in the child. Start
                 // one to drain them.
-                startWorkerThread()
+                signals.startWorker = true
                 state.lifecycle = .stopping
             case .stopped:
                 return

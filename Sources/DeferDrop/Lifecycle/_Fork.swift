@@ -41,7 +41,7 @@ import _DeferDropShims
 ///
 /// The registry's own lock (`_ForkSafeLocks`) comes before all of these:
 /// code holding one of them never registers or frees a fork-safe lock.
-package enum _LockRank: Int, Comparable, Sendable {
+package enum _LockRank: CaseIterable, Sendable {
     /// The list of workers and pools that drain at exit (`_ProcessLifecycle`).
     /// Taken alone: registering and leaving hold no other lock.
     case processLifecycle
@@ -52,8 +52,6 @@ package enum _LockRank: Int, Comparable, Sendable {
     /// A worker's metrics handles, which a queue's fork handling once took
     /// while holding the queue's lock: after it.
     case workerMetrics
-
-    package static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 extension _Lock where State: ~Copyable {
@@ -97,14 +95,18 @@ final class _ForkSafeLocks: Sendable {
 
     private struct Entry {
         weak var lock: (any _ForkSafeLock)?
-        /// When the lock registered: the order within a rank, so that the
-        /// handlers' order is the same from one fork to the next.
-        let sequence: UInt64
+        /// The lock's identity, by which it leaves the list.
+        let identity: ObjectIdentifier
     }
 
     private struct State: Sendable {
-        var entries: [ObjectIdentifier: Entry] = [:]
-        var nextSequence: UInt64 = 0
+        /// In the order the locks registered, which is the handlers' order
+        /// within a rank, the same from one fork to the next. An array, not a
+        /// dictionary: the list is short, and a dictionary's first use makes
+        /// the Swift runtime search every loaded image for its key's
+        /// conformance to `Hashable`, on the thread that makes the first
+        /// worker, in its first hand-off.
+        var entries: [Entry] = []
         /// The locks taken by the prepare handler of a fork in progress, in
         /// the order taken.
         var takenForFork: [any _ForkSafeLock] = []
@@ -121,16 +123,15 @@ final class _ForkSafeLocks: Sendable {
     }
 
     func register(_ lock: some _ForkSafeLock) {
-        state.withLock { state in
-            state.entries[ObjectIdentifier(lock)] = Entry(lock: lock, sequence: state.nextSequence)
-            state.nextSequence += 1
-        }
+        state.withLock { $0.entries.append(Entry(lock: lock, identity: ObjectIdentifier(lock))) }
     }
 
     /// Called from a lock's `deinit`: the lock is no longer reachable through
     /// its weak entry, so only its identity is passed.
     func unregister(_ lock: ObjectIdentifier) {
-        state.withLock { _ = $0.entries.removeValue(forKey: lock) }
+        state.withLock { state in
+            if let index = state.entries.firstIndex(where: { $0.identity == lock }) { state.entries.remove(at: index) }
+        }
     }
 
     /// Completes what another thread may be building (points 2 above), then
@@ -141,10 +142,8 @@ final class _ForkSafeLocks: Sendable {
         _ = _DropQueue.everyCodePathHasRun
         state._lockForFork()
         state._withLockHeldForFork { state in
-            state.takenForFork = state.entries.values
-                .compactMap { entry in entry.lock.map { (lock: $0, sequence: entry.sequence) } }
-                .sorted { ($0.lock._forkRank!, $0.sequence) < ($1.lock._forkRank!, $1.sequence) }
-                .map(\.lock)
+            let locks = state.entries.compactMap { $0.lock }
+            state.takenForFork = _LockRank.allCases.flatMap { rank in locks.filter { $0._forkRank == rank } }
             for lock in state.takenForFork { lock._lockForFork() }
         }
     }

@@ -34,60 +34,47 @@ final class _ProcessLifecycle: Sendable {
 
     private struct Entry {
         weak var participant: (any _ProcessLifecycleParticipant)?
+        /// The participant's identity, by which it leaves the list.
+        let identity: ObjectIdentifier
     }
 
-    private struct State: Sendable {
-        var entries: [ObjectIdentifier: Entry] = [:]
-    }
-
-    private let state = _Lock(State())
+    /// An array, not a dictionary, for the reason `_ForkSafeLocks.State` gives.
+    private let entries = _Lock([Entry]())
 
     private init() {
-        state.keepAcrossFork(rank: .processLifecycle)
-        // Run the exit handler's own list-building once now, on a stand-in,
-        // so that at exit it needs no runtime metadata it does not already
-        // have. Building generic metadata for the first time allocates and
-        // frees, and at exit other libraries' allocator hooks may already be
-        // half torn down (malloc-interposer 1.6.1 crashed the benchmarks there).
-        let standIn = _StandIn()
-        state.withLock { $0.entries[ObjectIdentifier(standIn)] = Entry(participant: standIn) }
-        _ = liveParticipants
-        state.withLock { _ = $0.entries.removeValue(forKey: ObjectIdentifier(standIn)) }
-
+        entries.keepAcrossFork(rank: .processLifecycle)
         atexit { _ProcessLifecycle.shared.drainAtExit() }
     }
 
     func register(_ participant: some _ProcessLifecycleParticipant) {
-        state.withLock { $0.entries[ObjectIdentifier(participant)] = Entry(participant: participant) }
+        entries.withLock { $0.append(Entry(participant: participant, identity: ObjectIdentifier(participant))) }
     }
 
     /// Called from a participant's deinit: `participant` is no longer reachable
     /// through its weak entry, so only its identity is passed.
     func unregister(_ participant: ObjectIdentifier) {
-        state.withLock { _ = $0.entries.removeValue(forKey: participant) }
-    }
-
-    private var liveParticipants: [any _ProcessLifecycleParticipant] {
-        state.withLock { $0.entries.values.compactMap(\.participant) }
+        entries.withLock { entries in
+            if let index = entries.firstIndex(where: { $0.identity == participant }) { entries.remove(at: index) }
+        }
     }
 
     /// Every live participant's diagnosis, one paragraph each.
     var diagnoses: [String] {
-        liveParticipants.map(\.diagnosis)
+        entries.withLock { $0 }.compactMap { $0.participant?.diagnosis }
     }
 
     /// Every participant begins its drain, then each is waited for, so all
     /// workers drain at once.
+    ///
+    /// It walks a copy of the list, whose type registering has already
+    /// built, and builds no new array: building generic metadata for the
+    /// first time allocates and frees, and at exit other libraries'
+    /// allocator hooks may already be half torn down (malloc-interposer
+    /// crashed the benchmarks there). A participant that ends meanwhile is
+    /// skipped.
     private func drainAtExit() {
-        let participants = liveParticipants
-        for participant in participants { participant._beginExitDrain() }
-        for participant in participants { participant._finishExitDrain() }
+        let entries = entries.withLock { $0 }
+        for entry in entries { entry.participant?._beginExitDrain() }
+        for entry in entries { entry.participant?._finishExitDrain() }
     }
-}
-
-/// A participant that does nothing: see `_ProcessLifecycle.init()`.
-private final class _StandIn: _ProcessLifecycleParticipant {
-    func _beginExitDrain() {}
-    func _finishExitDrain() {}
-    var diagnosis: String { "" }
 }

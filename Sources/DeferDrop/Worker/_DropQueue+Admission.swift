@@ -9,9 +9,8 @@ import _DeferDropShims
 extension _DropQueue {
     /// What a producer's admission under the lock decides for its value.
     private enum Admission {
-        /// Appended to the caller's lane and collected into the queue;
-        /// `wakeWorker` if this hand-off claimed the worker's wake-up.
-        case queued(wakeWorker: Bool)
+        /// Appended to the caller's lane and collected into the queue.
+        case queued
         /// Destroy it on the calling thread, once `after` is posted if there
         /// is one (a shutdown's drain of what was queued before it).
         case destroyInline(after: _Semaphore?)
@@ -78,8 +77,11 @@ extension _DropQueue {
             // the benchmark's stream in ten).
             var admission: Admission?
             var drained: [_ChunkedQueue.Chunk] = []
+            var signals = Signals()
             func admitHere(_ state: inout State) -> Admission {
-                admit(&item, through: lane, isOnWorkerThread: isOnWorkerThread, drained: &drained, state: &state)
+                admit(
+                    &item, through: lane, isOnWorkerThread: isOnWorkerThread, drained: &drained, signals: &signals,
+                    state: &state)
             }
             if policy.maximumWait == nil || isOnWorkerThread {
                 admission = state.withLock(admitHere)
@@ -90,9 +92,9 @@ extension _DropQueue {
                     admission = state.withLock(admitHere)
                 }
             }
+            signal(signals)
             switch admission ?? .destroyInline(after: nil) {
-            case .queued(let wakeWorker):
-                signal(Signals(wakeWorker: wakeWorker))
+            case .queued:
                 return
             case .destroyInline(let after):
                 after?.wait()
@@ -110,12 +112,14 @@ extension _DropQueue {
     }
 
     /// The producer's admission under the lock: decides what becomes of
-    /// `item`, and queues it through `lane` if it is to be queued.
-    /// `isOnWorkerThread` is the caller's, read once before the lock.
+    /// `item`, and queues it through `lane` if it is to be queued, adding to
+    /// `signals` what the caller signals after the lock (the worker's start
+    /// or its wake-up). `isOnWorkerThread` is the caller's, read once before
+    /// the lock.
     @inline(__always)
     private func admit(
         _ item: inout _DisposalItem?, through lane: UnsafeMutablePointer<_deferdrop_lane>, isOnWorkerThread: Bool,
-        drained: inout [_ChunkedQueue.Chunk], state: inout State
+        drained: inout [_ChunkedQueue.Chunk], signals: inout Signals, state: inout State
     ) -> Admission {
         // The lock's holder reads the policy it decides under.
         let policy = policy
@@ -125,7 +129,8 @@ extension _DropQueue {
         if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
         switch state.lifecycle {
         case .idle:
-            startRunning(&state)
+            beginRunning(&state)
+            signals.startWorker = true
         case .running:
             break
         case .stopping:
@@ -156,9 +161,11 @@ extension _DropQueue {
         if !state.waiters.isEmpty, isOnWorkerThread {
             state.extendBarriersOverNestedValue()
         }
-        guard inbox.claimWakeUp() else { return .queued(wakeWorker: false) }
-        if policy.maximumWait != nil { owedProgress.begin() }
-        return .queued(wakeWorker: true)
+        if inbox.claimWakeUp() {
+            signals.wakeWorker = true
+            if policy.maximumWait != nil { owedProgress.begin() }
+        }
+        return .queued
     }
 
     /// A producer's drain: destroys the values it took from the head of the
@@ -263,7 +270,7 @@ extension _DropQueue {
                 return true
             }
         }
-        let status = inbox.append(&item, to: lane)
+        let status = inbox.append(&item, to: lane, seen: seen)
         if status & _Inbox.Status.needsAfterAppend != 0 {
             afterAppend(seen: status, isTimeBounded: policy.maximumWait != nil)
         }

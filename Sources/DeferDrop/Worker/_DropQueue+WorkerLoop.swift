@@ -61,16 +61,19 @@ extension _DropQueue {
         var policy: _DropPolicy
     }
 
-    /// Starts the worker's thread and marks the queue running: at the first
-    /// hand-off, or at a barrier on an idle queue that has values (only in a
-    /// fork child, which inherits values without the thread).
-    func startRunning(_ state: inout State) {
-        startWorkerThread()
+    /// Marks the queue running, whose thread the caller starts after the
+    /// lock (`Signals.startWorker`): at the first hand-off, or at a barrier
+    /// on an idle queue that has values (only in a fork child, which
+    /// inherits values without the thread).
+    func beginRunning(_ state: inout State) {
         state.lifecycle = .running
         inbox.open()
         if policy.maximumWait != nil { owedProgress.begin() }
     }
 
+    /// Starts the worker's thread, with no lock held: the new thread's first
+    /// step takes the queue's lock, and the caller returns without waiting
+    /// for it to run.
     func startWorkerThread() {
         _Thread.detach(named: threadName) { [self] in
             _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)
@@ -85,8 +88,12 @@ extension _DropQueue {
         // The priority applies from the first batch on: a worker at `.idle`
         // that took its first batch at the default priority would then be
         // preempted in the middle of it, on a busy machine, for seconds.
+        // Registering for membarrier() may take milliseconds: here, before
+        // the lock, rather than on a producer's thread.
+        let membarrierWorks = _Inbox.membarrierWorks
         let priority = state.withLock { state in
             state.workerThreadID = _deferdrop_current_thread_id()
+            inbox.letSleeperFence(membarrierWorks)
             return state.priority
         }
         apply(priority, &pass)

@@ -174,11 +174,15 @@ final class _DropQueue: Sendable {
         var room: [_Semaphore] = []
         /// Whether this section claimed the worker's wake-up.
         var wakeWorker = false
+        /// Whether this section moved an idle queue to running or stopping,
+        /// whose thread is yet to start.
+        var startWorker = false
     }
 
     /// Signals what a critical section returned, with the lock let go: the
     /// one place where waiting threads and tasks are resumed.
     func signal(_ signals: Signals) {
+        if signals.startWorker { startWorkerThread() }
         for producer in signals.room { producer.signal() }
         if !signals.ready.isEmpty {
             // Whoever waited may read the allocator's statistics next: give

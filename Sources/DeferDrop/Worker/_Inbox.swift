@@ -45,6 +45,15 @@ import _DeferDropShims
 //   (`_deferdrop_producer_fence`). The model checks both, and that one
 //   side must have it (-DBROKEN_NO_FENCE). The worker sleeps far less often
 //   than values are handed over, and a sleep costs it microseconds anyway.
+// - Which side fences is the status bit `sleeperFences`. Producers fence
+//   until the worker sets it: registering for membarrier() takes the kernel
+//   a grace period, milliseconds in a process with several threads, so the
+//   worker's thread registers, never a producer's. A producer reads the bit
+//   with `status` before its append, the worker after its announcement: the
+//   bit and `sleeping` share one word, so a producer that read the bit set
+//   reads the announcement that came before the worker's read of it. The
+//   model checks the switch at any moment (-DFENCE_SWITCH), and that the
+//   worker must read the bit after announcing (-DBROKEN_FENCE_BIT_READ_EARLY).
 
 /// One worker's inbox: the lanes every queued value travels through, the
 /// status word producers read without the lock, and the eventcount on it
@@ -72,6 +81,11 @@ final class _Inbox: Sendable {
         /// A producer holds values taken from the head of the queue: it
         /// drains the queue of a time-bounded worker that fell behind.
         static let producerHoldsHead: UInt8 = 16
+        /// The worker fences for both sides of the eventcount before its
+        /// last look, with membarrier(): producers need only a compiler
+        /// barrier after their append. Set by the worker, under the lock,
+        /// before its first pass, where membarrier() works.
+        static let sleeperFences: UInt8 = 32
 
         /// The bits that send a hand-off to the admission under the lock:
         /// no worker runs; the worker is behind, which the time bound
@@ -103,14 +117,15 @@ final class _Inbox: Sendable {
     /// Posted exactly once for each time the worker went to sleep and was needed.
     private let wakeUp = _Semaphore()
 
-    /// Whether the worker's side of the eventcount fences for both, with
-    /// membarrier(), so that producers need not. Decided once, when the
-    /// first inbox is made.
-    static let sleeperFences = _deferdrop_sleeper_fence_set_up() != 0
+    /// Whether membarrier() is registered for the process, so that a worker
+    /// can fence for its producers. Registered once: by the first inbox
+    /// made while the process has one thread, which costs microseconds,
+    /// and otherwise on the first worker thread that asks, before it takes
+    /// the lock (`letSleeperFence`).
+    static let membarrierWorks = _deferdrop_sleeper_fence_set_up() != 0
 
     init() {
-        // Before any producer of any inbox appends: which side fences.
-        _ = Self.sleeperFences
+        if _deferdrop_process_is_single_threaded() != 0 { _ = Self.membarrierWorks }
     }
 
     // MARK: Producers, without the lock
@@ -130,12 +145,13 @@ final class _Inbox: Sendable {
 
     /// Appends `item` to `lane`, the calling thread's, and publishes it; then
     /// the producer's side of the Dekker pattern with the sleeper's last look
-    /// (and with a shutdown's): a compiler barrier where the worker uses
-    /// membarrier(), a full fence otherwise. Returns `status` as read after.
+    /// (and with a shutdown's): a compiler barrier where `seen`, the status
+    /// the producer read before, says the worker fences, a full fence
+    /// otherwise. Returns `status` as read after.
     @inline(__always)
-    func append(_ item: inout _DisposalItem?, to lane: UnsafeMutablePointer<_deferdrop_lane>) -> UInt8 {
+    func append(_ item: inout _DisposalItem?, to lane: UnsafeMutablePointer<_deferdrop_lane>, seen: UInt8) -> UInt8 {
         _Lane.append(&item, to: lane)
-        _deferdrop_producer_fence()
+        _deferdrop_producer_fence(seen & Status.sleeperFences == 0 ? 1 : 0)
         return status.load(ordering: .relaxed)
     }
 
@@ -209,8 +225,16 @@ final class _Inbox: Sendable {
     /// so far is visible, or that producer will see what the worker
     /// published before (`sleeping`, `notRunning`).
     func fenceBeforeLastLook() {
+        guard status.load(ordering: .relaxed) & Status.sleeperFences != 0 else { return }
         let error = _deferdrop_sleeper_fence()
         _precondition(error == 0, "DeferDrop: membarrier() failed with errno \(error)")
+    }
+
+    /// The worker, under the lock, before its first pass: from now on it
+    /// fences for its producers, if `membarrierWorks` (which it read before
+    /// the lock).
+    func letSleeperFence(_ membarrierWorks: Bool) {
+        if membarrierWorks { set(Status.sleeperFences, true) }
     }
 
     /// The worker sleeps until a producer, a barrier, a change of settings

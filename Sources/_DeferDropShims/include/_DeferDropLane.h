@@ -152,25 +152,30 @@ static inline void *_deferdrop_lane_take_one(_deferdrop_lane *lane) {
 // Where membarrier(2) works, the sleeper pays for both sides: before its
 // last look it makes every running thread of the process execute a full
 // barrier, and producers need only keep the compiler from reordering. Where
-// it does not, every producer fences.
+// it does not, every producer fences. Which side fences is each worker's
+// status bit (`_Inbox.Status.sleeperFences`), which the worker sets.
 
-/// 0 once `_deferdrop_sleeper_fence_set_up` found membarrier() usable: set
-/// once, before any queue exists, never changed after.
-extern int _deferdrop_producers_fence;
-
-/// Registers the process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
-/// and clears `_deferdrop_producers_fence` if that works. Call once, before
-/// any producer hands a value over. Returns whether it works.
+/// Registers the process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED).
+/// Returns whether it works. Slow in a process with several threads (the
+/// kernel waits for a grace period): called on a worker's thread, never a
+/// producer's.
 int _deferdrop_sleeper_fence_set_up(void);
 
-/// For the worker, before its last look: a full barrier on every running
-/// thread of the process, or nothing when producers fence. Returns 0, or an
-/// errno value.
+/// Whether the process has never started a second thread, where the C
+/// library can tell (glibc); 0 where it cannot. Registering for
+/// membarrier() costs microseconds then.
+int _deferdrop_process_is_single_threaded(void);
+
+/// For the worker of a queue whose producers do not fence, before its last
+/// look: a full barrier on every running thread of the process. Returns 0,
+/// or an errno value.
 int _deferdrop_sleeper_fence(void);
 
-/// For a producer, between its append and its look at the status word.
-static inline void _deferdrop_producer_fence(void) {
-    if (__atomic_load_n(&_deferdrop_producers_fence, __ATOMIC_RELAXED)) {
+/// For a producer, between its append and its look at the status word:
+/// a full fence where the worker does not fence for it (`fences`), a
+/// compiler barrier otherwise.
+static inline void _deferdrop_producer_fence(int fences) {
+    if (fences) {
         __atomic_thread_fence(__ATOMIC_SEQ_CST);
     } else {
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
