@@ -43,6 +43,83 @@ struct DeferDropValueTests {
         #expect(log.count == 10_001 && log.onCreatorCount == 0)
     }
 
+    @Test("replace(with:) on a noncopyable value: 1,000 old values, each on the worker, in order")
+    func replaceNoncopyable() {
+        let worker = DropWorker(name: "replace-unique", capacity: .unbounded)
+        let log = DestructionLog()
+        // UniqueProbe records its payload's length as its sequence.
+        var wrapper = DeferDrop(UniqueProbe(log, payload: []), on: worker)
+        for sequence in 1...1_000 {
+            wrapper.replace(with: UniqueProbe(log, payload: Array(repeating: 0, count: sequence)))
+        }
+        worker.flush()
+        #expect(log.count == 1_000, "each replaced value, and not the one the wrapper holds")
+        #expect(log.onCreatorCount == 0, "an old value was destroyed on the replacing thread")
+        #expect(log.checkExactlyOnceInOrder(producers: 1, perProducer: 1_000) == nil)
+        #expect(wrapper.value.payload.count == 1_000)
+        _ = consume wrapper
+        worker.flush()
+        #expect(log.count == 1_001 && log.onCreatorCount == 0)
+    }
+
+    @Test("replace(with:) on a class that is not Sendable, 4 threads × 10,000: every old value on the worker, each thread's in order")
+    func replaceNonSendableUnderLoad() {
+        let worker = DropWorker(name: "replace-class", capacity: .unbounded)
+        let log = DestructionLog()
+        onThreads(4) { producer in
+            var wrapper = DeferDrop(Probe(log, producer: producer, sequence: 0), on: worker)
+            for sequence in 1..<10_000 {
+                wrapper.replace(with: Probe(log, producer: producer, sequence: sequence))
+            }
+            #expect(wrapper.value.sequence == 9_999)
+        }
+        worker.flush()
+        #expect(log.count == 40_000, "every old value, and each last one when its wrapper ended")
+        #expect(log.onCreatorCount == 0, "a value was destroyed on the thread that made it")
+        #expect(log.checkExactlyOnceInOrder(producers: 4, perProducer: 10_000) == nil)
+        #expect(worker.statistics.deferred == 40_000 && worker.statistics.releasedElsewhere == 0)
+    }
+
+    @Test("replace(with:) on a copy that shares its storage: the old value stays with the other copies, and leaves with the last")
+    func replaceSharedCopies() {
+        let worker = DropWorker(name: "replace-shared", capacity: .unbounded)
+        let log = DestructionLog()
+        var wrapper = DeferDrop(Probe(log, sequence: 0), on: worker)
+        let copy = wrapper
+        wrapper.replace(with: Probe(log, sequence: 1))
+        worker.flush()
+        #expect(log.count == 0, "the copy still holds the old value")
+        #expect(copy.value.sequence == 0 && wrapper.value.sequence == 1)
+        _ = consume copy
+        worker.flush()
+        #expect(log.all.map(\.sequence) == [0] && log.onCreatorCount == 0)
+        _ = consume wrapper
+        worker.flush()
+        #expect(log.count == 2 && log.onCreatorCount == 0)
+    }
+
+    @Test("replace(with:) on copies shared by 4 threads at once: each old value handed over once, by its last copy, none on a producer")
+    func replaceSharedCopiesAcrossThreads() {
+        let worker = DropWorker(name: "replace-copies", capacity: .unbounded)
+        let destroyed = _Lock<[UInt: Int]>([:])
+        let wrappers = (0..<20_000).map { _ in DeferDrop(Counted(destroyed), on: worker) }
+        let producers = _Lock<Set<UInt>>([])
+        onThreads(4) { _ in
+            producers.withLock { _ = $0.insert(currentThread()) }
+            var mine = wrappers  // shares every storage with the other threads
+            for position in mine.indices {
+                mine[position].replace(with: Counted(destroyed))  // a storage of its own
+            }
+            _ = consume mine
+        }
+        _ = consume wrappers
+        worker.flush()
+        let byThread = destroyed.withLock { $0 }
+        #expect(byThread.values.reduce(0, +) == 100_000, "20,000 originals and 80,000 replacements, each once")
+        #expect(producers.withLock { $0 }.isDisjoint(with: byThread.keys), "none destroyed on a producer")
+        #expect(worker.statistics.deferred == 100_000 && worker.statistics.pending == 0)
+    }
+
     @Test("@DeferredDrop: assignment defers the old value, mutation is in place, the last value is deferred with its owner")
     func propertyWrapper() {
         struct Owner {

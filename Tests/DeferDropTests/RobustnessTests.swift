@@ -85,6 +85,30 @@ struct RobustnessTests {
         #expect(worker.statistics.pending == 0)
     }
 
+    @Test("flush(timeout:) from a destructor on the worker's own thread returns false at once, and the worker goes on")
+    func flushWithTimeoutOnTheWorkersThread() {
+        let worker = DropWorker(name: "flush-self", capacity: .unbounded)
+        let results = _Lock<[(flushed: Bool, seconds: Double)]>([])
+        let log = DestructionLog()
+        for _ in 0..<3 {
+            worker.dispose(OnDestroy {
+                let clock = ContinuousClock()
+                let start = clock.now
+                // The barrier waits for this thread: waiting would last the whole minute.
+                let flushed = worker.flush(timeout: .seconds(60))
+                let elapsed = clock.now - start
+                results.withLock { $0.append((flushed, Double(elapsed.components.seconds))) }
+            })
+            worker.dispose(Probe(log))
+        }
+        #expect(worker.flush(timeout: .seconds(120)), "the worker did not go on after its own flush(timeout:)")
+        let seen = results.withLock { $0 }
+        #expect(seen.count == 3)
+        #expect(seen.allSatisfy { !$0.flushed }, "a value was pending behind the destructor: \(seen)")
+        #expect(seen.allSatisfy { $0.seconds < 30 }, "flush(timeout:) waited for its own thread: \(seen)")
+        #expect(log.count == 3 && log.onCreatorCount == 0)
+    }
+
     @Test("a chain of 100,000 nested hand-offs to the same worker: no recursion, no deadlock")
     func deepNestedChain() {
         let worker = DropWorker(name: "deep-chain", capacity: .unbounded)

@@ -8,10 +8,11 @@ extension DropWorker {
     /// may not be destroyed by the time it returns.
     ///
     /// Unavailable in `async` code, where it would block a thread of the
-    /// cooperative pool: there, `await flush()` suspends instead. (In the
-    /// top-level code of a `main.swift`, Swift 6.3 picks this overload even
-    /// for `await worker.flush()` and then reports it as unavailable; flush
-    /// from an `async` function instead.)
+    /// cooperative pool: there, `await flush()` suspends instead. In the
+    /// top-level code of a `main.swift` that awaits, Swift 6.3 picks this
+    /// overload even for `await worker.flush()` and reports it as
+    /// unavailable; write `await Task { await worker.flush() }.value` there,
+    /// or flush from an `async` function.
     ///
     /// - Precondition: not called from a destructor running for this worker,
     ///   on its own thread or on a producer's that destroys queued values for
@@ -24,6 +25,10 @@ extension DropWorker {
     /// Suspends until every value handed to this worker before the call, by any
     /// thread, has been destroyed, without blocking a thread of the cooperative
     /// pool.
+    ///
+    /// In the top-level code of a `main.swift`, Swift 6.3 picks the blocking
+    /// overload for `await worker.flush()`; write
+    /// `await Task { await worker.flush() }.value` there.
     public func flush() async {
         await _queue.flush()
     }
@@ -35,6 +40,12 @@ extension DropWorker {
     /// that waits for a lock the caller holds, say, which no barrier can
     /// resolve. On `false` the values are still queued and are destroyed
     /// later; nothing is lost.
+    ///
+    /// From a destructor running for this worker, on its thread or on a
+    /// producer's that destroys queued values for a time-bounded worker that
+    /// is behind, the barrier would wait for the calling thread itself: it
+    /// gives up at once, without waiting, and returns `false` unless nothing
+    /// was pending. (`flush()` stops the program there instead.)
     public func flush(timeout: Duration) -> Bool {
         _queue.flush(timeout: timeout)
     }

@@ -82,7 +82,8 @@
 /// - Calling `flush()` from a destructor that runs for the same worker is a
 ///   precondition failure: the worker would wait for itself. That includes a
 ///   destructor a producer runs while it destroys queued values for a
-///   time-bounded worker that is behind.
+///   time-bounded worker that is behind. ``flush(timeout:)`` returns at once
+///   there instead.
 /// - In `async` code, `flush()` and ``shutdown()`` would block a thread of the
 ///   cooperative pool, so they are unavailable there: `await flush()` and
 ///   ``shutdownGracefully()`` suspend instead.
@@ -98,7 +99,9 @@ public final class DropWorker: Disposer {
     /// every call, two atomic writes to one line that every producer thread
     /// then writes. The same holds for any worker that a call site copies
     /// out of a variable or an enum payload first.
-    public static let shared = DropWorker(name: "defer-drop")
+    public static let shared = DropWorker(
+        _name: "defer-drop", threadName: "defer-drop", capacity: .default, owner: "DropWorker", priority: nil,
+        metrics: .defaultFactory)
 
     /// The worker's name, as given to ``init(name:capacity:)``.
     ///

@@ -10,6 +10,10 @@ extension DeferDrop where Value: Copyable {
     /// possibly noncopyable values. Key paths need a copyable wrapper anyway,
     /// and this declaration, which Swift prefers wherever `Value` is known to
     /// be copyable, compiles.
+    ///
+    /// Assigning a new value here, for a value that is not `Sendable`,
+    /// replaces it in place and destroys the old one on the assigning thread;
+    /// ``DeferDrop/replace(with:)`` hands it to the disposer instead.
     @inlinable
     public var value: Value {
         _read { yield _value }
@@ -27,25 +31,18 @@ extension DeferDrop where Value: Copyable & Sendable {
     /// setter cannot take its new value `sending`, so Swift cannot check that
     /// the caller keeps no reference into it. For a value that is not
     /// `Sendable`, assignment replaces the value in place and frees the old
-    /// one where it is assigned; assign a new wrapper instead
-    /// (`wrapper = DeferDrop(newValue)`), which defers the old one.
+    /// one where it is assigned: write ``DeferDrop/replace(with:)`` there.
+    ///
+    /// Modifying the value in place (`wrapper.value.append(x)`) goes through
+    /// `_modify`, which defers nothing: what the modification removes is
+    /// destroyed on the calling thread.
     ///
     /// Copies of the wrapper that shared the old value keep it; it is
     /// deferred when the last of them ends.
     @inlinable
     public var value: Value {
         _read { yield _value }
-        set {
-            if isKnownUniquelyReferenced(&_storage) {
-                // Moved, never copied: a copy left here would be released
-                // after the hand-off, on this thread, perhaps as the last.
-                let old = _storage.value.take()!
-                _storage.value = newValue
-                _storage._handOver(_Transfer(value: consume old))
-            } else {
-                _storage = _DeferDropStorage(newValue, disposer: _storage.disposer)
-            }
-        }
+        set { _replace(with: newValue) }
         _modify { yield &_value }
     }
 }

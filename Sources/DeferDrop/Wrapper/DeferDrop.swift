@@ -58,9 +58,13 @@
 /// in reference to subscript".
 ///
 /// ## Replacing the value
-/// Where `Value` is copyable and `Sendable`, `wrapper.value = newValue` hands
-/// the old value to the disposer. ``DeferredDrop`` does the
-/// same for a stored property.
+/// ``replace(with:)`` hands the old value to the disposer, for any value.
+/// Where `Value` is copyable and `Sendable`, so does `wrapper.value =
+/// newValue`, and ``DeferredDrop`` does the same for a stored property.
+/// Elsewhere (a noncopyable value, or one that is not `Sendable`),
+/// assigning through `value` replaces the value in place, and the old one is
+/// destroyed on the assigning thread: write `wrapper.replace(with:
+/// newValue)` there.
 ///
 /// ## Why a hand-off must move
 /// The storage moves the value out of itself and into the worker's queue. It
@@ -103,6 +107,12 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
     /// Modifying it through a copy of a wrapper first gives that copy a
     /// storage and a value of its own (copy on write); the other copies keep
     /// theirs.
+    ///
+    /// What a modification destroys, it destroys on the calling thread: an
+    /// element removed in place, and the old value when you assign a new one
+    /// here (`wrapper.value = newValue` on a noncopyable value, or on one
+    /// that is not `Sendable`). To hand the old value to the disposer
+    /// instead, write ``replace(with:)``.
     @inlinable
     public var value: Value {
         _read { yield _value }
@@ -120,6 +130,41 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
         }
     }
 
+    /// Replaces the value with `newValue` and hands the old one to the
+    /// wrapper's disposer, as dropping the wrapper would: the old value is
+    /// never destroyed on the calling thread.
+    ///
+    /// For any value: noncopyable ones, ones that are not `Sendable`, and
+    /// copyable ones whose storage other copies of this wrapper share. Then
+    /// this wrapper gets a storage of its own with `newValue` and the same
+    /// disposer, and the other copies keep the old value, which is handed
+    /// over when the last of them ends.
+    ///
+    /// ```swift
+    /// var connection = DeferDrop(FileHandleOwner(path: "a.log"))  // noncopyable
+    /// connection.replace(with: FileHandleOwner(path: "b.log"))
+    /// // a.log is closed on the worker's thread, not here.
+    /// ```
+    @inlinable
+    public mutating func replace(with newValue: consuming sending Value) {
+        _replace(with: newValue)
+    }
+
+    /// Replaces the value and hands the old one over: ``replace(with:)``,
+    /// and the `value` setter where `Value` is `Sendable`.
+    @inlinable
+    mutating func _replace(with newValue: consuming Value) {
+        if isKnownUniquelyReferenced(&_storage) {
+            // Moved, never copied: a copy left here would be released
+            // after the hand-off, on this thread, perhaps as the last.
+            let old = _storage.value.take()!
+            _storage.value = consume newValue
+            _storage._handOver(_Transfer(value: consume old))
+        } else {
+            _storage = _DeferDropStorage(newValue, disposer: _storage.disposer)
+        }
+    }
+
     /// Ends the wrapper and returns its value, deferring nothing.
     ///
     /// The value is the caller's again and is destroyed wherever the caller
@@ -127,11 +172,12 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
     /// the value and still defer it when the last of them ends; the caller gets
     /// a copy.
     ///
-    /// Where `Value` is copyable, so is the wrapper, and calling `take()` on a
-    /// local may leave the local's own copy alive until the end of its scope
-    /// (debug builds always do), sharing the storage: then `take()` returns a
-    /// copy and the value is still deferred when the local ends. Write
-    /// `(consume wrapper).take()` to move the value out.
+    /// Where `Value` is copyable, so is the wrapper, and `let v =
+    /// wrapper.take()` on a local may copy the wrapper first, in release
+    /// builds too: the local then keeps its own reference until the end of
+    /// its scope, sharing the storage, so `take()` returns a copy and the
+    /// value is still deferred when the local ends. Write `(consume
+    /// wrapper).take()` to move the value out.
     @inlinable
     public consuming func take() -> Value {
         if isKnownUniquelyReferenced(&_storage) {
@@ -265,8 +311,10 @@ extension _DeferDropStorage: @unchecked Sendable where Value: Sendable & ~Copyab
 /// Carries a value the compiler cannot prove disconnected into a `sending` parameter.
 @usableFromInline
 struct _Transfer<Value: ~Copyable>: ~Copyable, @unchecked Sendable {
-    // @unchecked Sendable: used only by `_DeferDropStorage.deinit`, for the
-    // value of a dropped wrapper, which was received `sending` and never shared.
+    // @unchecked Sendable: it carries the value a wrapper lets go of, when it
+    // ends (`_DeferDropStorage.deinit`) or is given another
+    // (`DeferDrop._replace(with:)`). That value was received `sending` (or is
+    // `Sendable`, through the setter) and only the one storage held it.
     @usableFromInline
     var value: Value
 
