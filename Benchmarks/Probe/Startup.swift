@@ -1,6 +1,8 @@
 // The probe's process-level modes, each measured across fresh processes:
 //
 //     probe first [shared|private]   the first hand-off of this process, in µs
+//     probe first busy               the same to the shared worker, from an actor,
+//                                    while 8 tasks keep every core busy
 //     probe cli [ROUNDS]             a CLI's time from its answer to its exit,
 //                                    inline, deferred, and deferred with
 //                                    `drainsAtExit = false`, ROUNDS processes
@@ -9,10 +11,13 @@
 import DeferDrop
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Runs `mode` if it is one of this file's and returns `true`; `false` for the other modes.
 func runProcessMode(_ mode: String, _ arguments: ArraySlice<String>) -> Bool {
     switch mode {
+    case "first" where arguments.first == "busy":
+        print(firstHandOffWhileBusy())
     case "first":
         print(firstHandOff(toShared: arguments.first != "private"))
     case "cli":
@@ -40,6 +45,45 @@ func firstHandOff(toShared: Bool) -> Double {
     }
     let elapsed = monotonicNanoseconds() - start
     return (Double(elapsed) / 100).rounded() / 10
+}
+
+/// An actor that makes the process's first hand-off.
+actor Indexer {
+    @inline(never)
+    func handOverFirst() -> UInt64 {
+        let leaf = Leaf()
+        let start = monotonicNanoseconds()
+        deferDrop(consume leaf)
+        return monotonicNanoseconds() - start
+    }
+}
+
+/// Microseconds of this process's first hand-off, to ``DropWorker/shared``,
+/// made by an actor while 8 threads spin on every core.
+func firstHandOffWhileBusy() -> Double {
+    final class Run: Sendable {
+        let stop = Atomic<Bool>(false)
+        let result = Mutex<UInt64>(0)
+        let done = DispatchSemaphore(value: 0)
+    }
+    let run = Run()
+    for _ in 0..<8 {
+        Thread {
+            var spins = 0
+            while !run.stop.load(ordering: .relaxed) { spins &+= 1 }
+            if spins == -1 { print(spins) }
+        }.start()
+    }
+    // Let the spinners take every core first.
+    usleep(50_000)
+    Task.detached {
+        let elapsed = await Indexer().handOverFirst()
+        run.result.withLock { $0 = elapsed }
+        run.done.signal()
+    }
+    run.done.wait()
+    run.stop.store(true, ordering: .relaxed)
+    return (Double(run.result.withLock { $0 }) / 100).rounded() / 10
 }
 
 /// `CLOCK_MONOTONIC`, which a parent process reads the same as its child.

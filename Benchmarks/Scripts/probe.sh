@@ -34,7 +34,8 @@
 #   to an unbounded one's (both at .batch; 9 alternating rounds, the ratio of
 #   their totals, the median and the worst).
 # first: the first hand-off of a fresh process, to DropWorker.shared (which it
-#   creates) and to a private worker made just before: the median of 7
+#   creates), to a private worker made just before, and to DropWorker.shared
+#   from an actor while 8 tasks keep every core busy ("busy"): the median of 7
 #   processes each, in µs, and every process's figure. Wall-clock; run it on an
 #   idle machine.
 # cli: a CLI that builds a 1.5-million-record [String: [Record]], prints its
@@ -115,7 +116,7 @@ measure() {  # label, package path
         ;;
     first)
         local target runs
-        for target in shared private; do
+        for target in shared private busy; do
             runs=$(for _ in 1 2 3 4 5 6 7; do LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" first "$target"; done | sort -n)
             printf '%-12s first hand-off to the %-7s worker: median %s µs (%s)\n' \
                 "$label" "$target" "$(echo "$runs" | sed -n 4p)" "$(echo $runs)"
