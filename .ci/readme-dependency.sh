@@ -3,25 +3,32 @@
 # after the README's "dependency-line" marker with only the URL replaced (by a
 # clone of this repository), resolves, builds and runs. The version the line
 # asks for must be one CHANGELOG.md records; the clone is tagged with it at
-# this commit, so that what is checked is this code as that release.
+# this commit (a landing may not carry tags), so that what is checked is the
+# committed code as that release. The README's URL must be a git URL that
+# names the package, DeferDrop, as its last path component: SwiftPM derives
+# the package's identity, which the .product line names, from it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
+fail() { echo "readme-dependency: $*" >&2; exit 1; }
 block=$(sed -n '/<!-- dependency-line/,/^```$/p' "$root/README.md" | sed -n '/^```swift$/,/^```$/p' | sed '1d;$d')
-package_line=$(echo "$block" | grep '\.package(url:')
-product_line=$(echo "$block" | grep '\.product(')
-[ -n "$package_line" ] && [ -n "$product_line" ] \
-    || { echo "readme-dependency: no .package and .product lines after the README's marker" >&2; exit 1; }
-version=$(echo "$package_line" | sed -n 's/.*from: "\([^"]*\)".*/\1/p')
-[ -n "$version" ] || { echo "readme-dependency: the README's line names no version: $package_line" >&2; exit 1; }
-grep -q "^## $version\b" "$root/CHANGELOG.md" \
-    || { echo "readme-dependency: the README asks for $version, which CHANGELOG.md does not record" >&2; exit 1; }
+package_line=$(echo "$block" | grep '\.package(url:' || true)
+product_line=$(echo "$block" | grep '\.product(' || true)
+[ -n "$package_line" ] && [ -n "$product_line" ] || fail "no .package and .product lines after the README's marker"
+readme_url=$(echo "$package_line" | sed -n 's/.*url: "\([^"]*\)".*/\1/p')
+[[ "$readme_url" =~ ^https://[^/]+/[^/]+/DeferDrop(\.git)?$ ]] \
+    || fail "the README's URL is not an https git URL ending in DeferDrop: '$readme_url'"
+version=$(echo "$package_line" | sed -n 's/.*from: "\([0-9]*\.[0-9]*\.[0-9]*\)".*/\1/p')
+[ -n "$version" ] || fail "the README's line names no version: $package_line"
+grep -qxF "## $version" "$root/CHANGELOG.md" || fail "the README asks for $version, which CHANGELOG.md does not record"
 
-git clone -q "$root" "$work/DeferDrop"
-if git -C "$root" rev-parse -q --verify "refs/tags/$version" >/dev/null \
-    && [ "$(git -C "$root" rev-parse "$version^{commit}")" != "$(git -C "$root" rev-parse HEAD)" ]; then
+# The checkout may belong to another user than CI's (git's safe.directory).
+git -c safe.directory='*' clone -q "$root" "$work/DeferDrop"
+if ! git -C "$work/DeferDrop" rev-parse -q --verify "refs/tags/$version" >/dev/null; then
+    echo "readme-dependency: no tag $version here; checking this commit as $version"
+elif [ "$(git -C "$work/DeferDrop" rev-parse "$version^{commit}")" != "$(git -C "$work/DeferDrop" rev-parse HEAD)" ]; then
     echo "readme-dependency: tag $version is an earlier commit; checking this commit as $version"
 fi
 git -C "$work/DeferDrop" tag -f "$version" HEAD >/dev/null
@@ -90,5 +97,5 @@ echo "readme-dependency: $package_line"
 swift build --package-path "$consumer" -c release
 output=$("$(swift build --package-path "$consumer" -c release --show-bin-path)/Consumer")
 echo "$output"
-[[ "$output" == consumer:* ]] || { echo "readme-dependency: the consumer printed '$output'" >&2; exit 1; }
+[[ "$output" == consumer:* ]] || fail "the consumer printed '$output'"
 echo "readme-dependency: the README's dependency line resolves $version, builds and runs"

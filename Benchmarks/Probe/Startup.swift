@@ -2,7 +2,7 @@
 //
 //     probe first [shared|private]   the first hand-off of this process, in µs
 //     probe first busy               the same to the shared worker, from an actor,
-//                                    while 8 tasks keep every core busy
+//                                    while 8 threads keep every core busy
 //     probe cli [ROUNDS]             a CLI's time from its answer to its exit,
 //                                    inline, deferred, and deferred with
 //                                    `drainsAtExit = false`, ROUNDS processes

@@ -35,7 +35,7 @@
 #   their totals, the median and the worst).
 # first: the first hand-off of a fresh process, to DropWorker.shared (which it
 #   creates), to a private worker made just before, and to DropWorker.shared
-#   from an actor while 8 tasks keep every core busy ("busy"): the median of 7
+#   from an actor while 8 threads keep every core busy ("busy"): the median of 7
 #   processes each, in µs, and every process's figure. Wall-clock; run it on an
 #   idle machine.
 # cli: a CLI that builds a 1.5-million-record [String: [Record]], prints its

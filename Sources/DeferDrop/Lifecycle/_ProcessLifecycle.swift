@@ -69,9 +69,8 @@ final class _ProcessLifecycle: Sendable {
     /// It walks a copy of the list, whose type registering has already
     /// built, and builds no new array: building generic metadata for the
     /// first time allocates and frees, and at exit other libraries'
-    /// allocator hooks may already be half torn down (malloc-interposer
-    /// crashed the benchmarks there). A participant that ends meanwhile is
-    /// skipped.
+    /// allocator hooks may already be half torn down (a malloc interposer's
+    /// are). A participant that ends meanwhile is skipped.
     private func drainAtExit() {
         let entries = entries.withLock { $0 }
         for entry in entries { entry.participant?._beginExitDrain() }

@@ -88,8 +88,8 @@ extension _DropQueue {
         // The priority applies from the first batch on: a worker at `.idle`
         // that took its first batch at the default priority would then be
         // preempted in the middle of it, on a busy machine, for seconds.
-        // Registering for membarrier() may take milliseconds: here, before
-        // the lock, rather than on a producer's thread.
+        // Registering for membarrier() may wait for a kernel grace period:
+        // here, before the lock, rather than on a producer's thread.
         let membarrierWorks = _Inbox.membarrierWorks
         let priority = state.withLock { state in
             state.workerThreadID = _deferdrop_current_thread_id()

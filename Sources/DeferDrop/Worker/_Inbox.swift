@@ -46,9 +46,11 @@ import _DeferDropShims
 //   side must have it (-DBROKEN_NO_FENCE). The worker sleeps far less often
 //   than values are handed over, and a sleep costs it microseconds anyway.
 // - Which side fences is the status bit `sleeperFences`. Producers fence
-//   until the worker sets it: registering for membarrier() takes the kernel
-//   a grace period, milliseconds in a process with several threads, so the
-//   worker's thread registers, never a producer's. A producer reads the bit
+//   until the worker sets it. Registering for membarrier() makes the kernel
+//   wait for a grace period in a process with several threads, so there the
+//   worker's thread registers, never a producer's; a process that has never
+//   started a thread registers when it makes its first inbox, where the
+//   kernel does not wait. A producer reads the bit
 //   with `status` before its append, the worker after its announcement: the
 //   bit and `sleeping` share one word, so a producer that read the bit set
 //   reads the announcement that came before the worker's read of it. The
@@ -119,9 +121,9 @@ final class _Inbox: Sendable {
 
     /// Whether membarrier() is registered for the process, so that a worker
     /// can fence for its producers. Registered once: by the first inbox
-    /// made while the process has one thread, which costs microseconds,
-    /// and otherwise on the first worker thread that asks, before it takes
-    /// the lock (`letSleeperFence`).
+    /// made while the process has one thread, where the kernel does not
+    /// wait, and otherwise on the first worker thread that asks, before it
+    /// takes the lock (`letSleeperFence`).
     static let membarrierWorks = _deferdrop_sleeper_fence_set_up() != 0
 
     init() {
@@ -279,7 +281,9 @@ final class _Inbox: Sendable {
     }
 
     /// In the child of a `fork()`: no worker runs, none is asleep or behind,
-    /// and no one holds the head of the queue.
+    /// and no one holds the head of the queue. `sleeperFences` is cleared
+    /// too: the child's only thread fences its own hand-offs until the
+    /// worker it starts sets the bit again.
     func closeInForkChild() {
         status.store(Status.notRunning, ordering: .relaxed)
     }

@@ -131,8 +131,10 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
     }
 
     /// Replaces the value with `newValue` and hands the old one to the
-    /// wrapper's disposer, as dropping the wrapper would: the old value is
-    /// never destroyed on the calling thread.
+    /// wrapper's disposer, as dropping the wrapper would: the calling thread
+    /// never destroys it here, and the disposer destroys it where it
+    /// destroys any value (a ``DropWorker`` with the default capacity, on
+    /// its thread).
     ///
     /// For any value: noncopyable ones, ones that are not `Sendable`, and
     /// copyable ones whose storage other copies of this wrapper share. Then

@@ -156,14 +156,14 @@ static inline void *_deferdrop_lane_take_one(_deferdrop_lane *lane) {
 // status bit (`_Inbox.Status.sleeperFences`), which the worker sets.
 
 /// Registers the process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED).
-/// Returns whether it works. Slow in a process with several threads (the
-/// kernel waits for a grace period): called on a worker's thread, never a
+/// Returns whether it works. In a process with several threads the kernel
+/// waits for a grace period here: called there on a worker's thread, never a
 /// producer's.
 int _deferdrop_sleeper_fence_set_up(void);
 
 /// Whether the process has never started a second thread, where the C
 /// library can tell (glibc); 0 where it cannot. Registering for
-/// membarrier() costs microseconds then.
+/// membarrier() waits for nothing then.
 int _deferdrop_process_is_single_threaded(void);
 
 /// For the worker of a queue whose producers do not fence, before its last
