@@ -16,10 +16,7 @@ extension _DropQueue {
     /// whether anything was pending.
     func flush(timeout: Duration) -> Bool {
         if isOnWorkerThread || isDrainingOnCallingThread {
-            return state.withLock { state in
-                inbox.collect(&state)
-                return state.completed >= state.enqueued
-            }
+            return state.withLock { pointBehindQueuedValues(&$0) == nil }
         }
         guard let semaphore = addFlushBarrier() else { return true }
         if semaphore.wait(timeout: timeout) { return true }
@@ -53,11 +50,9 @@ extension _DropQueue {
                 values of DropWorker "\(name)" for a worker that is behind: it would wait for \
                 itself forever. Flush from another thread.
                 """)
-            // Values still in any thread's lane were handed over before too.
-            inbox.collect(&state)
-            guard state.completed < state.enqueued else { return nil }
+            guard let point = pointBehindQueuedValues(&state) else { return nil }
             let semaphore = _Semaphore()
-            signals = addBarrierWaiter(.destroyed(count: state.enqueued), .thread(semaphore), &state)
+            signals = addBarrierWaiter(point, .thread(semaphore), &state)
             return semaphore
         }
     }
@@ -65,10 +60,15 @@ extension _DropQueue {
     /// Returns once every value queued before the call has been destroyed,
     /// suspending the task rather than blocking its thread.
     func flush() async {
-        await suspendUntil { [inbox] state in
-            inbox.collect(&state)
-            return state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
-        }
+        await suspendUntil { [self] state in pointBehindQueuedValues(&state) }
+    }
+
+    /// Under the lock: the point behind every value handed over so far, or
+    /// `nil` if all are destroyed. Values still in any thread's lane were
+    /// handed over too: they are collected first.
+    private func pointBehindQueuedValues(_ state: inout State) -> WaitPoint? {
+        inbox.collect(&state)
+        return state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
     }
 
     /// Registers `waiter` for `point`, which values not yet destroyed stand
@@ -79,8 +79,7 @@ extension _DropQueue {
     private func addBarrierWaiter(_ point: WaitPoint, _ waiter: _Waiter, _ state: inout State) -> Signals {
         state.waiters.append((point, waiter))
         guard case .idle = state.lifecycle else { return Signals() }
-        beginRunning(&state)
-        return Signals(startWorker: true)
+        return beginRunning(&state)
     }
 
     /// Suspends the calling task until the worker reaches the point that

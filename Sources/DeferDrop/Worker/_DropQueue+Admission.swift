@@ -129,8 +129,7 @@ extension _DropQueue {
         if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
         switch state.lifecycle {
         case .idle:
-            beginRunning(&state)
-            signals.startWorker = true
+            signals = beginRunning(&state)
         case .running:
             break
         case .stopping:

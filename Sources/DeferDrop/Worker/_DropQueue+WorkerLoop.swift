@@ -61,14 +61,15 @@ extension _DropQueue {
         var policy: _DropPolicy
     }
 
-    /// Marks the queue running, whose thread the caller starts after the
-    /// lock (`Signals.startWorker`): at the first hand-off, or at a barrier
-    /// on an idle queue that has values (only in a fork child, which
+    /// Marks the queue running, and returns what starts its thread, which
+    /// the caller signals after the lock: at the first hand-off, or at a
+    /// barrier on an idle queue that has values (only in a fork child, which
     /// inherits values without the thread).
-    func beginRunning(_ state: inout State) {
+    func beginRunning(_ state: inout State) -> Signals {
         state.lifecycle = .running
         inbox.open()
         if policy.maximumWait != nil { owedProgress.begin() }
+        return Signals(startWorker: true)
     }
 
     /// Starts the worker's thread, with no lock held: the new thread's first
