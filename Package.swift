@@ -21,6 +21,9 @@ let traitTestDependencies: [Target.Dependency] = [
 
 let package = Package(
     name: "DeferDrop",
+    // What the standard library's `Atomic` and `Mutex` need. Linux (glibc or
+    // musl, the static Linux SDK) needs no declaration.
+    platforms: [.macOS(.v15), .iOS(.v18), .tvOS(.v18), .watchOS(.v11), .visionOS(.v2)],
     products: [
         .library(name: "DeferDrop", targets: ["DeferDrop"]),
         .library(name: "ShardedDrop", targets: ["ShardedDrop"]),
@@ -32,8 +35,9 @@ let package = Package(
         .trait(
             name: "Jemalloc",
             description: """
-                Link jemalloc (libjemalloc-dev), which then allocates for the whole process, \
-                for exact per-worker reclaimed bytes and allocator statistics.
+                Link jemalloc (libjemalloc-dev on Debian and Ubuntu, jemalloc from Homebrew), \
+                which then allocates for the whole process, for exact per-worker reclaimed \
+                bytes and allocator statistics.
                 """
         ),
         .trait(
@@ -77,7 +81,7 @@ let package = Package(
         .systemLibrary(
             name: "CJemalloc",
             pkgConfig: "jemalloc",
-            providers: [.apt(["libjemalloc-dev"])]
+            providers: [.apt(["libjemalloc-dev"]), .brew(["jemalloc"])]
         ),
         // Opt-in: a pool of drop workers, each producer thread pinned to one.
         .target(
@@ -91,7 +95,9 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Linux calls that Swift cannot import directly (GNU extensions, macros). Internal.
+        // The platform layer: the only code that knows the system (Linux,
+        // Darwin, or POSIX only with `-Xcc -DDEFERDROP_POSIX_ONLY`), the
+        // thread-locals a hand-off reads, and the lanes. Internal.
         .target(name: "_DeferDropShims"),
         .executableTarget(
             name: "Demo",

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import DeferDrop
 import Synchronization
 
@@ -20,23 +17,18 @@ func onProducerThreads(_ count: Int, _ body: @escaping @Sendable (_ index: Int, 
     return results.withLock { $0 }
 }
 
-/// A `pthread_barrier_t`: the producers start at the same moment, after each
-/// has built its values.
-private final class StartGate: @unchecked Sendable {
-    // @unchecked Sendable: the barrier is made to be shared between threads,
-    // and lives at a fixed address until deinit, after every thread is joined.
-    private let barrier = UnsafeMutablePointer<pthread_barrier_t>.allocate(capacity: 1)
+/// A barrier: the producers start at the same moment, after each has built
+/// its values. Those that are ready yield the CPU until the last arrives.
+private final class StartGate: Sendable {
+    private let threads: Int
+    private let arrived = Atomic<Int>(0)
 
     init(threads: Int) {
-        pthread_barrier_init(barrier, nil, UInt32(threads))
-    }
-
-    deinit {
-        pthread_barrier_destroy(barrier)
-        barrier.deallocate()
+        self.threads = threads
     }
 
     func wait() {
-        _ = pthread_barrier_wait(barrier)
+        arrived.add(1, ordering: .acquiringAndReleasing)
+        while arrived.load(ordering: .acquiring) < threads { sched_yield() }
     }
 }

@@ -1,8 +1,5 @@
 import DeferDrop
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 import ShardedDrop
 
 /// What each producer hands over: 100 heap strings, like a parsed request or

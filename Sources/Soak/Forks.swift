@@ -2,11 +2,6 @@ import DeferDrop
 import DeferDropTestSupport
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 // Fork while busy: in some rounds a thread forks the soak while its
 // producers hand over and flush, and a thread keeps the Swift runtime's

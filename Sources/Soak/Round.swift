@@ -4,11 +4,6 @@ import Dispatch
 import ShardedDrop
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// A round's disposer, and what the soak asks of it besides hand-offs.
 struct RoundTarget: Sendable {

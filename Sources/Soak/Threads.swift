@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DeferDropTestSupport
 
 /// Spins for about `nanoseconds`, to make a destructor slow.
 func spin(nanoseconds: UInt64) {

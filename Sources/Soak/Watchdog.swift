@@ -1,11 +1,7 @@
 import DeferDrop
+import DeferDropTestSupport
 import Synchronization
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Ends the process, naming the round, if a round runs longer than `limit`:
 /// a hang (a lost wake-up, a barrier that never returns) would otherwise

@@ -9,11 +9,7 @@
 // Exits 0 when every invariant held, 1 with the first one broken (and the
 // seed that reproduces the sequence of rounds), 2 on bad arguments.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import DeferDropTestSupport
 
 let options = SoakOptions.parse(CommandLine.arguments.dropFirst())
 var random = SoakRandom(seed: options.seed)

@@ -1,47 +1,5 @@
-#include <errno.h>
-#include <stdlib.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-#include <linux/membarrier.h>
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-#include <sys/single_threaded.h>
-#endif
+#include "platform.h"
 #include "_DeferDropLane.h"
-
-int _deferdrop_sleeper_fence_set_up(void) {
-#ifdef __NR_membarrier
-    // DEFERDROP_PRODUCER_FENCE=1 keeps the fence on the producers' side, for
-    // comparing the two and for tests of the fallback.
-    const char *forced = getenv("DEFERDROP_PRODUCER_FENCE");
-    if (forced && forced[0] == '1') return 0;
-    long supported = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-    if (supported < 0 || !(supported & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return 0;
-    if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) return 0;
-    return 1;
-#else
-    return 0;
-#endif
-}
-
-int _deferdrop_process_is_single_threaded(void) {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-    return __libc_single_threaded;
-#else
-    return 0;
-#endif
-}
-
-int _deferdrop_sleeper_fence(void) {
-#ifdef __NR_membarrier
-    // Registered for the process (a fork child inherits it), so this
-    // cannot fail with EPERM; EINTR cannot happen (it does not sleep).
-    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) return errno;
-#endif
-    return 0;
-}
-
-__thread uint64_t _deferdrop_tls_lane_queue;
-__thread _deferdrop_lane *_deferdrop_tls_lane;
 
 static _deferdrop_lane_chunk *new_chunk(void) {
     _deferdrop_lane_chunk *chunk = malloc(sizeof *chunk);
@@ -55,9 +13,10 @@ _deferdrop_lane *_deferdrop_lane_create(void) {
     // every pointer given to free() (ordo-one's, under the benchmarks) reads
     // the page before an aligned block that starts a page, and crashed the
     // benchmarks where that page was not mapped.
-    char *allocation = malloc(sizeof(_deferdrop_lane) + 63);
+    char *allocation = malloc(sizeof(_deferdrop_lane) + DEFERDROP_CACHE_LINE - 1);
     if (!allocation) return 0;
-    _deferdrop_lane *lane = (_deferdrop_lane *)(((uintptr_t)allocation + 63) & ~(uintptr_t)63);
+    uintptr_t aligned = ((uintptr_t)allocation + DEFERDROP_CACHE_LINE - 1) & ~(uintptr_t)(DEFERDROP_CACHE_LINE - 1);
+    _deferdrop_lane *lane = (_deferdrop_lane *)aligned;
     _deferdrop_lane_chunk *chunk = new_chunk();
     if (!chunk) {
         free(allocation);

@@ -1,9 +1,6 @@
 public import DeferDrop
 import _DeferDropTestShims
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 // Fork children for the tests of fork(), and the story a failing one tells.
 //

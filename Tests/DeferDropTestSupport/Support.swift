@@ -3,20 +3,23 @@ import Dispatch
 import _DeferDropShims
 import _DeferDropTestShims
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The calling thread's identity.
 public func currentThread() -> UInt { UInt(bitPattern: Int(bitPattern: pthread_self())) }
 
-/// The calling thread's OS name.
+/// The calling thread's OS name. Where the platform layer names no threads
+/// (the POSIX-only one), a worker's thread answers the name its worker gives
+/// it, and any other thread "".
 public func currentThreadName() -> String {
-    var buffer = [CChar](repeating: 0, count: 32)
+    guard threadsHaveNames else { return _ThreadRole.workerThreadName ?? "" }
+    var buffer = [CChar](repeating: 0, count: 64)
     let result = _deferdrop_get_current_thread_name(&buffer, UInt(buffer.count))
     precondition(result == 0, "pthread_getname_np failed: \(result)")
     return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// Whether this build's platform layer names threads.
+public let threadsHaveNames = _deferdrop_thread_name_capacity() > 0
 
 /// Where and in what order probes were destroyed.
 public final class DestructionLog: Sendable {
@@ -309,10 +312,24 @@ public final class SlowProbe {
     }
 }
 
-/// The scheduling class of the thread on which `disposer` destroys values, as
-/// one of the shim's `DEFERDROP_SCHED_` numbers; -2 if no value reached it.
-public func schedulingClassOfThread(destroyingOn disposer: some Disposer) -> Int32 {
-    observeOnWorker(of: disposer) { _deferdrop_current_thread_scheduling() } ?? -2
+/// The scheduling class of the thread on which `disposer` destroys values,
+/// as the system reports it; `nil` if no value reached it.
+public func schedulingClassOfThread(destroyingOn disposer: some Disposer) -> DropSchedulingClass? {
+    observeOnWorker(of: disposer) { DropSchedulingClass(_layerClass: _deferdrop_current_thread_scheduling()) }
+}
+
+/// The calling thread's scheduling class, as the system reports it.
+public func schedulingClassOfCurrentThread() -> DropSchedulingClass {
+    DropSchedulingClass(_layerClass: _deferdrop_current_thread_scheduling())
+}
+
+extension DropPriority {
+    /// The class the system should report for a worker's thread at this
+    /// priority: the priority's own, or, where the platform layer sets none,
+    /// the class the tests' threads run in (SCHED_OTHER on Linux).
+    public var observedSchedulingClass: DropSchedulingClass {
+        schedulingClass == .unchanged ? schedulingClassOfCurrentThread() : schedulingClass
+    }
 }
 
 /// Runs a closure when destroyed.

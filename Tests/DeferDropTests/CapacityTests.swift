@@ -4,9 +4,6 @@ import Dispatch
 import Synchronization
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite("Bounded capacity")
 struct CapacityTests {

@@ -3,9 +3,6 @@ import DeferDropTestSupport
 import Testing
 import _DeferDropShims
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension Trait where Self == ConditionTrait {
     /// Disables a test that forks under ThreadSanitizer. About half of such runs

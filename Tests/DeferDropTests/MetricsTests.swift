@@ -4,9 +4,6 @@ import DeferDrop
 import DeferDropTestSupport
 import MetricsTestKit
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Reads one worker's metrics from a `TestMetrics` factory.
 struct WorkerMetrics {

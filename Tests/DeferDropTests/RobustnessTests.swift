@@ -2,9 +2,6 @@ import DeferDrop
 import DeferDropTestSupport
 import Testing
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite("Robustness")
 struct RobustnessTests {

@@ -3,9 +3,6 @@ import DeferDropTestSupport
 import Testing
 import _DeferDropShims
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite("Time-bounded capacity")
 struct TimeBoundTests {

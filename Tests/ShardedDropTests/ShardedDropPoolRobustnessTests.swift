@@ -4,9 +4,6 @@ import ShardedDrop
 import Testing
 import _DeferDropShims
 
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @Suite("ShardedDropPool robustness")
 struct ShardedDropPoolRobustnessTests {
@@ -47,7 +44,7 @@ struct ShardedDropPoolRobustnessTests {
         for key in keys.values {
             let worker = pool.worker(for: key)
             #expect(worker.priority == .idle)
-            #expect(schedulingClassOfThread(destroyingOn: worker) == Int32(DEFERDROP_SCHED_IDLE))
+            #expect(schedulingClassOfThread(destroyingOn: worker) == DropPriority.idle.observedSchedulingClass)
         }
         pool.priority = .normal
         for key in keys.values {

@@ -16,12 +16,25 @@ int _deferdrop_get_current_thread_name(char *buffer, unsigned long size) {
 }
 
 int _deferdrop_current_thread_scheduling(void) {
+#ifdef __GLIBC__
+    // Asked of the kernel directly, not through the layer under test.
     switch (sched_getscheduler(0)) {
-    case SCHED_OTHER: return DEFERDROP_SCHED_NORMAL;
-    case SCHED_BATCH: return DEFERDROP_SCHED_BATCH;
-    case SCHED_IDLE: return DEFERDROP_SCHED_IDLE;
-    default: return -1;
+    case SCHED_OTHER: return DEFERDROP_CLASS_LINUX_OTHER;
+    case SCHED_BATCH: return DEFERDROP_CLASS_LINUX_BATCH;
+    case SCHED_IDLE: return DEFERDROP_CLASS_LINUX_IDLE;
+    default: return DEFERDROP_CLASS_OTHER;
     }
+#else
+    return _deferdrop_current_thread_scheduling_class();
+#endif
+}
+
+int _deferdrop_test_build_asks_for_posix_only(void) {
+#ifdef DEFERDROP_POSIX_ONLY
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 int _deferdrop_fork(void) {

@@ -8,7 +8,8 @@ extension AllocatorStatistics {
     /// (`epoch`), so bytes this thread freed no longer count as allocated.
     /// Blocks freed by a worker count once that worker has been flushed: a
     /// worker's `flush()` also flushes its thread's cache. It costs a few
-    /// microseconds; with glibc, `mallinfo2()` locks every arena in turn.
+    /// microseconds; with glibc, `mallinfo2()` locks every arena in turn, and
+    /// on Apple platforms `malloc_zone_statistics` every zone.
     public static func current() -> AllocatorStatistics {
         #if Jemalloc
         _Jemalloc.flushCurrentThreadCache()
@@ -21,16 +22,21 @@ extension AllocatorStatistics {
             mapped: _Jemalloc.size("stats.mapped"),
             retained: _Jemalloc.size("stats.retained"))
         #else
-        guard let version = _deferdrop_glibc_version() else {
-            return AllocatorStatistics(backend: .unknown)
-        }
         var inUse: UInt64 = 0
         var obtained: UInt64 = 0
-        guard _deferdrop_glibc_malloc_info(&inUse, &obtained) == 0 else {
-            return AllocatorStatistics(backend: .glibc(version: String(cString: version)))
+        let allocator = Int(_deferdrop_system_allocator_statistics(&inUse, &obtained))
+        let glibcVersion = _deferdrop_glibc_version().map { String(cString: $0) }
+        switch (allocator, glibcVersion) {
+        case (Int(DEFERDROP_ALLOCATOR_GLIBC), let version?):
+            return AllocatorStatistics(backend: .glibc(version: version), allocated: inUse, mapped: obtained)
+        case (Int(DEFERDROP_ALLOCATOR_DARWIN), _):
+            return AllocatorStatistics(backend: .darwin, allocated: inUse, mapped: obtained)
+        case (_, let version?):
+            // glibc before 2.33, without mallinfo2().
+            return AllocatorStatistics(backend: .glibc(version: version))
+        case (_, nil):
+            return AllocatorStatistics(backend: .unknown)
         }
-        return AllocatorStatistics(
-            backend: .glibc(version: String(cString: version)), allocated: inUse, mapped: obtained)
         #endif
     }
 

@@ -12,13 +12,15 @@ extension AllocatorStatistics: CustomStringConvertible {
 }
 
 extension AllocatorStatistics.Backend: CustomStringConvertible {
-    /// `jemalloc 5.3.0`, `glibc 2.36` or `unknown allocator`.
+    /// `jemalloc 5.3.0`, `glibc 2.36`, `Darwin malloc` or `unknown allocator`.
     public var description: String {
         switch self {
         case .jemalloc(let version):
             "jemalloc " + (version.split(separator: "-").first.map(String.init) ?? version)
         case .glibc(let version):
             "glibc " + version
+        case .darwin:
+            "Darwin malloc"
         case .unknown:
             "unknown allocator"
         }

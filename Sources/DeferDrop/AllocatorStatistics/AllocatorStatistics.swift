@@ -15,9 +15,10 @@
 /// What is known depends on the build:
 /// - With the package trait `Jemalloc`, jemalloc allocates for the whole
 ///   process and reports every field exactly, in usable (size-class) bytes.
-/// - Without it, glibc's `mallinfo2()` reports ``allocated`` and ``mapped``;
-///   the fields glibc cannot report are `nil`, never estimates.
-/// - Elsewhere (another C library) every byte count is `nil`.
+/// - Without it, glibc's `mallinfo2()` on Linux and `malloc_zone_statistics`
+///   over every zone on Apple platforms report ``allocated`` and ``mapped``;
+///   the fields they cannot report are `nil`, never estimates.
+/// - Elsewhere (musl, the POSIX-only platform layer) every byte count is `nil`.
 public struct AllocatorStatistics: Sendable, Hashable {
     /// The allocator that produced a snapshot.
     public enum Backend: Sendable, Hashable {
@@ -25,6 +26,8 @@ public struct AllocatorStatistics: Sendable, Hashable {
         case jemalloc(version: String)
         /// glibc's malloc. Its version, such as `"2.36"`.
         case glibc(version: String)
+        /// The malloc of Apple platforms, through `malloc_zone_statistics`.
+        case darwin
         /// An allocator this package cannot query.
         case unknown
     }
@@ -37,7 +40,8 @@ public struct AllocatorStatistics: Sendable, Hashable {
     /// jemalloc: `stats.allocated`, after the calling thread's cache is flushed
     /// (jemalloc counts blocks parked in thread caches as allocated). glibc:
     /// `uordblks + hblkhd` from `mallinfo2()`, which counts freed blocks in
-    /// its per-thread caches as still in use.
+    /// its per-thread caches as still in use. Apple platforms: the zones'
+    /// `size_in_use`.
     public var allocated: UInt64?
 
     /// Bytes in pages that hold allocations (jemalloc's `stats.active`): a
@@ -51,7 +55,8 @@ public struct AllocatorStatistics: Sendable, Hashable {
     /// Bytes the allocator has mapped from the system and not returned.
     ///
     /// jemalloc: `stats.mapped`. glibc: `arena + hblkhd` from `mallinfo2()`,
-    /// the heap obtained with `brk` and `mmap`.
+    /// the heap obtained with `brk` and `mmap`. Apple platforms: the zones'
+    /// `size_allocated`.
     public var mapped: UInt64?
 
     /// Bytes jemalloc keeps mapped but has released to the system for reuse

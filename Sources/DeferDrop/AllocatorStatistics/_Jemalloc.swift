@@ -13,7 +13,7 @@ enum _Jemalloc {
     static func size(_ name: String) -> UInt64? {
         var value = 0
         var length = MemoryLayout<Int>.size
-        guard mallctl(name, &value, &length, nil, 0) == 0 else { return nil }
+        guard _deferdrop_mallctl(name, &value, &length, nil, 0) == 0 else { return nil }
         return UInt64(value)
     }
 
@@ -22,14 +22,14 @@ enum _Jemalloc {
     static func currentThreadDeallocatedCounter() -> UnsafeMutablePointer<UInt64>? {
         var pointer: UnsafeMutablePointer<UInt64>? = nil
         var length = MemoryLayout<UnsafeMutablePointer<UInt64>?>.size
-        guard mallctl("thread.deallocatedp", &pointer, &length, nil, 0) == 0 else { return nil }
+        guard _deferdrop_mallctl("thread.deallocatedp", &pointer, &length, nil, 0) == 0 else { return nil }
         return pointer
     }
 
     /// Returns the calling thread's cached free blocks to their arenas, so that
     /// statistics no longer count them as allocated.
     static func flushCurrentThreadCache() {
-        _ = mallctl("thread.tcache.flush", nil, nil, nil, 0)
+        _ = _deferdrop_mallctl("thread.tcache.flush", nil, nil, nil, 0)
     }
 
     /// Makes the `stats.*` values current. Written as a write-only access:
@@ -37,14 +37,14 @@ enum _Jemalloc {
     /// in Swift 6.
     static func refreshStatistics() {
         var epoch: UInt64 = 1
-        _ = mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size)
+        _ = _deferdrop_mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size)
     }
 
     /// jemalloc's version string, such as "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c".
     static var version: String? {
         var string: UnsafePointer<CChar>? = nil
         var length = MemoryLayout<UnsafePointer<CChar>?>.size
-        guard mallctl("version", &string, &length, nil, 0) == 0, let string else { return nil }
+        guard _deferdrop_mallctl("version", &string, &length, nil, 0) == 0, let string else { return nil }
         return String(cString: string)
     }
 }

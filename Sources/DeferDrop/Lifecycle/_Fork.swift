@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import _DeferDropShims
 
 // Everything DeferDrop does about `fork()`, in one place.
@@ -88,7 +83,7 @@ extension _Lock: _ForkSafeLock where State: ~Copyable {
     }
 }
 
-/// Every lock made safe across `fork()`, and the `pthread_atfork` handlers.
+/// Every lock made safe across `fork()`, and the fork handlers (`pthread_atfork`).
 /// Locks are held weakly: a lock leaves the list in its `deinit`.
 final class _ForkSafeLocks: Sendable {
     static let shared = _ForkSafeLocks()
@@ -116,10 +111,11 @@ final class _ForkSafeLocks: Sendable {
     private let state = _Lock(State())
 
     private init() {
-        pthread_atfork(
+        let result = _deferdrop_at_fork(
             { _ForkSafeLocks.shared.prepare() },
             { _ForkSafeLocks.shared.parent() },
             { _ForkSafeLocks.shared.child() })
+        _precondition(result == 0, "DeferDrop could not install its fork handlers: error \(result)")
     }
 
     func register(_ lock: some _ForkSafeLock) {
@@ -182,6 +178,7 @@ extension _DropQueue {
             // it; not in the child. (One store, the same for every queue.)
             _ThreadRole.forgetInForkChild()
             state.forgetParentThreadsInForkChild()
+            self?.inbox.reinitializeWakeUpInForkChild()
             self?.owedProgress.end()
         }
     }

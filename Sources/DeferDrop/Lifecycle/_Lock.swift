@@ -1,10 +1,7 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import _DeferDropShims
 
-/// A mutex that owns the state it protects, over a plain glibc `pthread_mutex_t`.
+/// A mutex that owns the state it protects, over the platform layer's mutex
+/// (`_deferdrop_mutex`: adaptive on Linux with glibc, `os_unfair_lock` on Darwin).
 ///
 /// Why not the standard library's `Synchronization.Mutex`: on Linux it is a
 /// priority-inheritance futex (`FUTEX_LOCK_PI`). Under contention every
@@ -13,8 +10,7 @@ import Musl
 /// queue convoys: measured on 2 cores, 8 producers paid 27 µs per hand-off with
 /// it, against tens of nanoseconds with this lock (see Docs/Architecture.md).
 /// A queue whose critical sections are a few stores wants the opposite trade:
-/// let a running thread barge in. The mutex is `PTHREAD_MUTEX_ADAPTIVE_NP`,
-/// which spins briefly before sleeping, as fits sections this short.
+/// let a running thread barge in, as both of the layer's mutexes do.
 /// `package` so that the package's other modules share it.
 package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     // @unchecked Sendable: the state is only reached through `withLock`, which
@@ -32,7 +28,7 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     /// 83–88 ns at best, as the producer's retains of the worker objects stopped
     /// invalidating the line the worker locks.
     private let storage: UnsafeMutableRawPointer
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let mutex: UnsafeMutablePointer<_deferdrop_mutex>
     // Reached through a pointer, so the runtime's dynamic exclusivity check
     // (two calls into a thread-local access set per critical section, a
     // measurable part of a hand-off) does not apply: the mutex already makes
@@ -40,39 +36,35 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     private let state: UnsafeMutablePointer<State>
 
     package init(_ state: consuming State) {
-        let cacheLine = 64
-        let stateOffset = Self.roundUp(MemoryLayout<pthread_mutex_t>.stride, to: MemoryLayout<State>.alignment)
+        let cacheLine = Int(DEFERDROP_CACHE_LINE)
+        let stateOffset = Self.roundUp(MemoryLayout<_deferdrop_mutex>.stride, to: MemoryLayout<State>.alignment)
         storage = .allocate(
             byteCount: Self.roundUp(stateOffset + MemoryLayout<State>.size, to: cacheLine),
             alignment: max(cacheLine, MemoryLayout<State>.alignment))
-        mutex = storage.bindMemory(to: pthread_mutex_t.self, capacity: 1)
+        mutex = storage.bindMemory(to: _deferdrop_mutex.self, capacity: 1)
         self.state = (storage + stateOffset).bindMemory(to: State.self, capacity: 1)
         self.state.initialize(to: state)
 
         Self.initializeMutex(mutex)
     }
 
-    private static func initializeMutex(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
-        var attributes = pthread_mutexattr_t()
-        pthread_mutexattr_init(&attributes)
-        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_ADAPTIVE_NP))
-        let result = pthread_mutex_init(mutex, &attributes)
-        pthread_mutexattr_destroy(&attributes)
-        _precondition(result == 0, "pthread_mutex_init failed: \(result)")
+    private static func initializeMutex(_ mutex: UnsafeMutablePointer<_deferdrop_mutex>) {
+        let result = _deferdrop_mutex_init(mutex)
+        _precondition(result == 0, "DeferDrop could not initialize a mutex: error \(result)")
     }
 
     deinit {
         if _forkRank != nil { _ForkSafeLocks.shared.unregister(ObjectIdentifier(self)) }
         state.deinitialize(count: 1)
-        pthread_mutex_destroy(mutex)
+        _deferdrop_mutex_destroy(mutex)
         storage.deallocate()
     }
 
     /// Runs `body` with exclusive access to the state.
     @inline(__always)
     package func withLock<Result: ~Copyable>(_ body: (inout State) throws -> Result) rethrows -> Result {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
+        _deferdrop_mutex_lock(mutex)
+        defer { _deferdrop_mutex_unlock(mutex) }
         return try body(&state.pointee)
     }
 
@@ -88,11 +80,11 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
         attempts: Int, _ body: (inout State) throws -> Result
     ) rethrows -> Result? {
         var attempt = 0
-        while pthread_mutex_trylock(mutex) != 0 {
+        while _deferdrop_mutex_try_lock(mutex) == 0 {
             attempt += 1
             if attempt == attempts { return nil }
         }
-        defer { pthread_mutex_unlock(mutex) }
+        defer { _deferdrop_mutex_unlock(mutex) }
         return try body(&state.pointee)
     }
 
@@ -110,7 +102,7 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     /// of the state is consistent: no other thread can be halfway through a
     /// critical section when the process is copied.
     func _lockForFork() {
-        pthread_mutex_lock(mutex)
+        _deferdrop_mutex_lock(mutex)
     }
 
     /// Runs `body` on the state while the caller holds the mutex through
@@ -121,7 +113,7 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
 
     /// In the parent after `fork()`: lets go of the mutex taken by `_lockForFork()`.
     func _unlockAfterForkInParent() {
-        pthread_mutex_unlock(mutex)
+        _deferdrop_mutex_unlock(mutex)
     }
 
     /// In the child after `fork()`: the child is the forking thread alone, so

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import _DeferDropShims
 
 /// Something that must act when the process exits: every `_DropQueue`.
 protocol _ProcessLifecycleParticipant: AnyObject, Sendable {
@@ -43,7 +39,8 @@ final class _ProcessLifecycle: Sendable {
 
     private init() {
         entries.keepAcrossFork(rank: .processLifecycle)
-        atexit { _ProcessLifecycle.shared.drainAtExit() }
+        let result = _deferdrop_at_exit { _ProcessLifecycle.shared.drainAtExit() }
+        _precondition(result == 0, "DeferDrop could not install its exit handler: error \(result)")
     }
 
     func register(_ participant: some _ProcessLifecycleParticipant) {

@@ -1,24 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import _DeferDropShims
 
-/// A plain POSIX thread: the one way the package starts a thread, for its
+/// A plain thread of the system's (a pthread): the one way the package starts a thread, for its
 /// workers and for the demo's, the soak's and the tests' threads (`package`
 /// for them).
 ///
-/// Workers run on plain detached pthreads rather than Foundation's `Thread`
+/// Workers run on plain detached threads rather than Foundation's `Thread`
 /// or a Dispatch queue: the library depends on nothing but the standard
 /// library and the C library, a worker needs nothing more than a thread and
 /// a name, and nobody joins it (shutdown waits on the queue's state, not on
 /// the thread).
 package struct _Thread: Sendable {
-    private let thread: pthread_t
+    private let thread: _deferdrop_thread
 
     /// Starts a joinable thread that runs `body`, named `name` if it is not
-    /// empty (already cut to the OS limit: `_WorkerThread.osName`). Join it:
+    /// empty (already cut to the system's limit: `_WorkerThread.osName`). Join it:
     /// a joinable thread's resources stay until it is joined.
     package init(named name: String = "", _ body: @escaping @Sendable () -> Void) {
         thread = Self.spawn(named: name, detached: false, body)
@@ -32,32 +27,31 @@ package struct _Thread: Sendable {
 
     /// Waits until the thread has ended.
     package func join() {
-        let result = pthread_join(thread, nil)
-        _precondition(result == 0, "DeferDrop could not join a thread: pthread_join returned \(result)")
+        let result = _deferdrop_thread_join(thread)
+        _precondition(result == 0, "DeferDrop could not join a thread: error \(result)")
     }
 
-    private static func spawn(named name: String, detached: Bool, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+    private static func spawn(named name: String, detached: Bool, _ body: @escaping @Sendable () -> Void) -> _deferdrop_thread {
         let context = Unmanaged.passRetained(_ThreadContext(name: name, body: body)).toOpaque()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        defer { pthread_attr_destroy(&attributes) }
-        pthread_attr_setdetachstate(&attributes, Int32(detached ? PTHREAD_CREATE_DETACHED : PTHREAD_CREATE_JOINABLE))
-        var thread = pthread_t()
-        let result = pthread_create(&thread, &attributes, { rawContext in
+        var thread = _deferdrop_thread()
+        let start: _deferdrop_thread_body = { rawContext in
             let context = Unmanaged<_ThreadContext>.fromOpaque(rawContext!).takeRetainedValue()
             if !context.name.isEmpty { _ = _deferdrop_set_current_thread_name(context.name) }
             context.body()
             return nil
-        }, context)
+        }
+        let result = detached
+            ? _deferdrop_thread_start(start, context, nil)
+            : _deferdrop_thread_start(start, context, &thread)
         guard result == 0 else {
             Unmanaged<_ThreadContext>.fromOpaque(context).release()
-            fatalError("DeferDrop could not start the thread \"\(name)\": pthread_create returned \(result)")
+            fatalError("DeferDrop could not start the thread \"\(name)\": error \(result)")
         }
         return thread
     }
 }
 
-/// What a new thread needs, passed through `pthread_create`'s single pointer.
+/// What a new thread needs, passed through the thread's single context pointer.
 private final class _ThreadContext: Sendable {
     let name: String
     let body: @Sendable () -> Void

@@ -1,13 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import _DeferDropShims
 
-/// A POSIX thread-specific slot that owns one object per thread, created on
+/// A thread-specific slot (a pthread key) that owns one object per thread, created on
 /// the thread's first use and released when the thread exits.
 ///
-/// Why not a table keyed by `pthread_self()`: thread ids are recycled as soon
+/// Why not a table keyed by thread: thread ids are recycled as soon
 /// as a thread exits, so a new thread would inherit a dead thread's entry.
 /// Thread-specific state lives and dies with the thread itself, and its
 /// object's `deinit` is where a thread gives back what it held. Swift has no
@@ -16,17 +12,17 @@ import Musl
 ///
 /// Only the owning thread reaches its object, so the object needs no lock.
 package final class _ThreadSpecific<Object: AnyObject>: Sendable {
-    private let key: pthread_key_t
+    private let key: _deferdrop_thread_key
     private let make: @Sendable () -> Object
 
     /// `name` appears in the message if the process is out of keys.
     package init(_ name: String, make: @escaping @Sendable () -> Object) {
-        var key = pthread_key_t()
-        let result = pthread_key_create(&key) { raw in
+        var key = _deferdrop_thread_key()
+        let result = _deferdrop_thread_key_create(&key) { raw in
             guard let raw else { return }
             Unmanaged<AnyObject>.fromOpaque(raw).release()
         }
-        _precondition(result == 0, "\(name): pthread_key_create returned \(result)")
+        _precondition(result == 0, "\(name): DeferDrop could not create a thread-specific key: error \(result)")
         self.key = key
         self.make = make
     }
@@ -35,7 +31,7 @@ package final class _ThreadSpecific<Object: AnyObject>: Sendable {
     /// slot owns the one reference, for as long as the thread runs.
     @inline(__always)
     package var current: Unmanaged<Object> {
-        if let raw = pthread_getspecific(key) {
+        if let raw = _deferdrop_thread_key_get(key) {
             return Unmanaged.fromOpaque(raw)
         }
         return makeCurrent()
@@ -44,8 +40,8 @@ package final class _ThreadSpecific<Object: AnyObject>: Sendable {
     @inline(never)
     private func makeCurrent() -> Unmanaged<Object> {
         let object = Unmanaged.passRetained(make())
-        let result = pthread_setspecific(key, object.toOpaque())
-        _precondition(result == 0, "pthread_setspecific returned \(result)")
+        let result = _deferdrop_thread_key_set(key, object.toOpaque())
+        _precondition(result == 0, "DeferDrop could not set a thread-specific value: error \(result)")
         return object
     }
 }

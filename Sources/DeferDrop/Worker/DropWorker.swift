@@ -105,10 +105,11 @@ public final class DropWorker: Disposer {
 
     /// The worker's name, as given to ``init(name:capacity:)``.
     ///
-    /// It is also the name of the worker's OS thread, as `top -H`, `gdb` and
-    /// `/proc/<pid>/task/<tid>/comm` show it. Linux keeps at most 15 bytes of a
-    /// thread name, so the thread carries the longest prefix of `name` that fits
-    /// without splitting a character.
+    /// It is also the name of the worker's OS thread, as `top -H`, `gdb`,
+    /// `/proc/<pid>/task/<tid>/comm` and Instruments show it. Linux keeps at
+    /// most 15 bytes of a thread name and Apple platforms 63, so the thread
+    /// carries the longest prefix of `name` that fits without splitting a
+    /// character. (The POSIX-only platform layer names no threads.)
     public let name: String
 
     @usableFromInline
@@ -256,11 +257,27 @@ public final class DropWorker: Disposer {
     ///
     /// Settable at any time, ``shared``'s too; the worker applies a change
     /// before it destroys its next value (a sleeping worker wakes to apply
-    /// it). Raising a worker out of ``DropPriority/idle`` needs `CAP_SYS_NICE`:
-    /// without it the thread stays idle.
+    /// it). What each priority means on each platform: ``DropPriority``. On
+    /// Linux, raising a worker out of ``DropPriority/idle`` needs
+    /// `CAP_SYS_NICE`: without it the thread stays idle.
     public var priority: DropPriority {
         get { _queue.priority }
         set { _queue.priority = newValue }
+    }
+
+    /// The scheduling class the worker's thread is in, as the system reported
+    /// it when the worker last applied ``priority``; `nil` before its thread
+    /// has started.
+    ///
+    /// Usually ``priority``'s ``DropPriority/schedulingClass``. It says
+    /// otherwise where the system refused the change (raising a Linux thread
+    /// out of `SCHED_IDLE` without `CAP_SYS_NICE`), and it is
+    /// ``DropSchedulingClass/unchanged`` on a platform layer that sets no
+    /// class. After a change of ``priority``, the worker applies it before it
+    /// destroys its next value: read this after a ``flush()-3ary1``.
+    public var schedulingClass: DropSchedulingClass? {
+        let number = _queue.schedulingClass.load(ordering: .acquiring)
+        return number < 0 ? nil : DropSchedulingClass(_layerClass: number)
     }
 
     /// Whether a normal process exit waits for this worker to destroy

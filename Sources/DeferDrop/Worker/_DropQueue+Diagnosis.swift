@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import _DeferDropShims
 
 // What a queue can say about itself when something waits too long for it:
@@ -23,7 +18,7 @@ extension _DropQueue {
             destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
             owes progress since \(Self.describe(since: owedProgress.beginning ?? 0))
             """
-        // Read under the lock, described after it: `access` is a system call.
+        // Read under the lock, described after it: asking whether a thread exists is a system call.
         // A struct, not a tuple: a fork child may diagnose, and a tuple type's
         // metadata is made under a runtime lock the fork may have left held.
         let locked: _LockedDiagnosis? = state.withLockIfAvailable(attempts: 10_000) { state in
@@ -51,8 +46,13 @@ extension _DropQueue {
         }
         guard let locked else { return "DropWorker \"\(name)\": lock held by another thread; \(shared)" }
         let thread = locked.thread
-        let threadExists = thread != 0 && access("/proc/self/task/\(thread)", F_OK) == 0
-        let threadText = thread == 0 ? "never started" : "\(thread) (\(threadExists ? "exists" : "gone"))"
+        let threadText: String
+        switch (thread, thread.map(_deferdrop_thread_exists)) {
+        case (nil, _): threadText = "never started"
+        case (let id?, 1): threadText = "\(id) (exists)"
+        case (let id?, 0): threadText = "\(id) (gone)"
+        case (let id?, _): threadText = "\(id)"
+        }
         return "DropWorker \"\(name)\": \(locked.text), worker thread \(threadText); \(shared)"
     }
 
@@ -76,5 +76,5 @@ extension _DropQueue {
 /// What `_DropQueue.diagnosis` reads under the lock.
 private struct _LockedDiagnosis {
     var text: String
-    var thread: Int32
+    var thread: UInt64?
 }

@@ -120,10 +120,10 @@ extension _DropQueue {
         /// `nil` where the allocator cannot tell.
         var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
         var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
-        /// The kernel's id of the last thread that ran this queue's worker,
-        /// 0 before the first: for a diagnosis only (`_DropQueue.diagnosis`),
-        /// which tells whether that thread still exists.
-        var workerThreadID: Int32 = 0
+        /// The system's id of the last thread that ran this queue's worker,
+        /// `nil` before the first: for a diagnosis only (`_DropQueue.diagnosis`),
+        /// which tells whether that thread still exists where the system can.
+        var workerThreadID: UInt64?
 
         /// Adds what was destroyed to the counts, for barriers, statistics
         /// and the bound to read.

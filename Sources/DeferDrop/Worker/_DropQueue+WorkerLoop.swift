@@ -203,8 +203,9 @@ extension _DropQueue {
     private func apply(_ priority: DropPriority, _ pass: inout WorkerPass) {
         guard priority != pass.appliedPriority else { return }
         // Best effort: raising a thread out of SCHED_IDLE needs a privilege,
-        // and without it the thread stays where it was.
-        _ = _deferdrop_set_current_thread_scheduling(priority._schedulingClass)
+        // and without it the thread stays where it was, which it reports.
+        let applied = _deferdrop_set_current_thread_scheduling(priority._request)
+        schedulingClass.store(applied, ordering: .releasing)
         pass.appliedPriority = priority
     }
 

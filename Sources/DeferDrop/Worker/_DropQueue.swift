@@ -71,6 +71,10 @@ final class _DropQueue: Sendable {
     let inbox = _Inbox()
     /// With a time bound: since when the worker has owed progress.
     let owedProgress = _OwedProgress()
+    /// The class the worker's thread reported itself in after it last applied
+    /// its priority (a `DEFERDROP_CLASS_` number), -1 before it first did.
+    /// Written by the worker's thread only; read by `DropWorker.schedulingClass`.
+    let schedulingClass = Atomic<Int32>(-1)
 
     /// How many values, one inside another's destructor, the worker destroys
     /// in place before it queues the next instead (`DropWorker.maximumNestingDepth`).

@@ -264,6 +264,12 @@ final class _Inbox: Sendable {
         wakeUp.value
     }
 
+    /// In the child of a `fork()`: the wake-up is usable again, with its
+    /// count, though a thread the child does not have may have been posting it.
+    func reinitializeWakeUpInForkChild() {
+        wakeUp.reinitializeInForkChild()
+    }
+
     // MARK: Open and closed
 
     /// A worker runs: producers may append without the lock.

@@ -13,8 +13,9 @@ import _DeferDropShims
 ///
 /// What it can see: a class instance handed over as it is, and inside the
 /// package's boxes a class instance, a class-bound existential, or the buffer
-/// of an `Array`, `ContiguousArray`, `Dictionary` or `Set`. Other values (a
-/// struct holding references, a `String`) are not inspected. It reads
+/// of a `ContiguousArray`, and except on Apple platforms an `Array`,
+/// `Dictionary` or `Set`. Other values (a struct holding references, a
+/// `String`, an Objective-C object) are not inspected. It reads
 /// reference counts only; the producer pays nothing for it.
 ///
 /// It never calls into the Swift runtime in a way that can take a lock: a
@@ -44,6 +45,9 @@ struct _LastReferenceCheck {
     /// while the count is read.
     @inline(__always)
     mutating func isReferencedElsewhere(at address: UnsafeRawPointer) -> Bool {
+        // An Objective-C object or a tagged pointer (Darwin) is left to the
+        // plain release: its counts and its first word are not the Swift runtime's.
+        guard _deferdrop_object_is_native(address) != 0 else { return false }
         if _isShared(address) { return true }
         // A Swift object's first word is its class's metadata (the runtime's
         // `HeapObject`): one load tells a stream of values of one class from
@@ -60,9 +64,9 @@ struct _LastReferenceCheck {
         // The held value is the box's first stored property, right after
         // the object header (metadata and reference counts, two words), and
         // is one reference, aligned as a pointer; `nil` in an optional.
-        guard let held = address.load(fromByteOffset: _heapObjectHeaderSize, as: UnsafeRawPointer?.self) else {
-            return false
-        }
+        guard let held = address.load(fromByteOffset: _heapObjectHeaderSize, as: UnsafeRawPointer?.self),
+            _deferdrop_object_is_native(held) != 0
+        else { return false }
         return _isShared(held)
     }
 }

@@ -1,40 +1,34 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import _DeferDropShims
 
-/// A counting semaphore over POSIX `sem_t`: the one blocking primitive the
-/// package needs, to park an idle worker and to block a thread in `flush()`.
+/// A counting semaphore over the platform layer's (`_deferdrop_semaphore`):
+/// the one blocking primitive the package needs, to park an idle worker and
+/// to block a thread in `flush()`.
 ///
-/// glibc implements `sem_post` and `sem_wait` on a futex, so a post nobody waits
-/// for is one atomic add and waking a sleeper is one system call. Because it
-/// counts, a post that lands before the matching wait is never lost. It is a
-/// class so that the `sem_t` keeps one address for its whole life, as POSIX
-/// requires after `sem_init`.
+/// Because it counts, a post that lands before the matching wait is never
+/// lost. On Linux with glibc a post nobody waits for is one atomic add and
+/// waking a sleeper one system call; elsewhere it is a condition variable.
 @usableFromInline
 final class _Semaphore: @unchecked Sendable {
-    // @unchecked Sendable: a `sem_t` is made to be shared between threads, and
-    // the pointer is written once here and freed only in deinit, when no other
-    // thread can hold a reference any more.
-    private let handle: UnsafeMutablePointer<sem_t>
+    // @unchecked Sendable: the layer's semaphore is made to be shared between
+    // threads, and the pointer is written once here and freed only in deinit,
+    // when no other thread can hold a reference any more.
+    private let handle: OpaquePointer
 
     init() {
-        handle = .allocate(capacity: 1)
-        let result = sem_init(handle, 0, 0)
-        _precondition(result == 0, "sem_init failed with errno \(errno)")
+        guard let handle = _deferdrop_semaphore_create() else {
+            fatalError("DeferDrop could not create a semaphore: out of memory or of system resources")
+        }
+        self.handle = handle
     }
 
     deinit {
-        sem_destroy(handle)
-        handle.deallocate()
+        _deferdrop_semaphore_destroy(handle)
     }
 
     /// Adds one to the count, waking one waiter if there is one.
     func signal() {
-        let result = sem_post(handle)
-        _precondition(result == 0, "sem_post failed with errno \(errno)")
+        let result = _deferdrop_semaphore_post(handle)
+        _precondition(result == 0, "DeferDrop could not post a semaphore: error \(result)")
     }
 
     /// Waits at most `timeout` for the count to be positive, then takes one from
@@ -47,21 +41,24 @@ final class _Semaphore: @unchecked Sendable {
     /// returns whether it was posted.
     func wait(nanoseconds: UInt64) -> Bool {
         let result = _deferdrop_semaphore_wait_for(handle, nanoseconds)
-        _precondition(result == 0 || result == ETIMEDOUT, "sem_clockwait failed with errno \(result)")
+        _precondition(result == 0 || result == DEFERDROP_TIMED_OUT, "DeferDrop could not wait on a semaphore: error \(result)")
         return result == 0
     }
 
     /// The count right now, for a diagnosis: posts not yet taken.
     var value: Int32 {
-        var value: Int32 = 0
-        sem_getvalue(handle, &value)
-        return value
+        _deferdrop_semaphore_count(handle)
     }
 
     /// Waits until the count is positive, then takes one from it.
     func wait() {
-        while sem_wait(handle) != 0 {
-            _precondition(errno == EINTR, "sem_wait failed with errno \(errno)")
-        }
+        let result = _deferdrop_semaphore_wait(handle)
+        _precondition(result == 0, "DeferDrop could not wait on a semaphore: error \(result)")
+    }
+
+    /// In the child of a `fork()`: usable again, with its count, though a
+    /// thread the child does not have may have been posting it.
+    func reinitializeInForkChild() {
+        _deferdrop_semaphore_reinitialize_in_fork_child(handle)
     }
 }

@@ -10,7 +10,7 @@ import _DeferDropShims
 /// soon as a thread exits; and the child of a `fork()` must forget the role
 /// its forking thread had in the parent, which is one store here
 /// (`forgetInForkChild()`) and would be one per queue otherwise.
-enum _ThreadRole {
+package enum _ThreadRole {
     /// Whether the calling thread is the worker of `queue`: one thread-local
     /// load and a comparison, no reference counting.
     @inline(__always)
@@ -29,6 +29,15 @@ enum _ThreadRole {
     /// Whether the calling thread is some worker's thread, of any queue.
     static var isWorkerThread: Bool {
         _deferdrop_worker_thread_state() != nil
+    }
+
+    /// The thread name the calling thread's worker gives its thread, `nil` on
+    /// a thread that is no worker's: what the system shows where it names
+    /// threads, for the package's tests where it does not.
+    package static var workerThreadName: String? {
+        guard let queue = _deferdrop_worker_thread_queue() else { return nil }
+        // The worker's thread runs inside a method of its queue, which keeps it alive.
+        return Unmanaged<_DropQueue>.fromOpaque(queue).takeUnretainedValue().threadName
     }
 
     /// Runs `body` as the calling thread's drain of `queue`'s head, as a

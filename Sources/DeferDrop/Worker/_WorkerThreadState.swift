@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import _DeferDropShims
 
 /// What a worker's thread keeps for itself while it runs: the queue it serves,
@@ -125,8 +120,8 @@ final class _WorkerThreadState {
             worker, in debug builds.)
 
             """
-        var bytes = Array(message.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        let bytes = Array(message.utf8)
+        bytes.withUnsafeBytes { _deferdrop_write_to_standard_error($0.baseAddress!, $0.count) }
         #endif
     }
 }

@@ -1,15 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import DeferDrop
 import _DeferDropShims
 
 /// The calling thread's pins: for each pool it has handed values to, the shard
 /// it is pinned to.
 ///
-/// Why thread-local storage and not a table keyed by `pthread_self()`: thread
+/// Why thread-local storage and not a table keyed by thread: thread
 /// ids are recycled as soon as a thread exits, so a new thread would inherit a
 /// dead thread's pin, and the dead thread's place would never be given back.
 /// The pins live in a `_ThreadSpecific` slot, released when the thread exits,

@@ -48,8 +48,8 @@ import _DeferDropShims
 /// ## Threads
 /// Shard `i`'s thread is named `<name>-<i>` (`defer-drop-0`, `defer-drop-1`, …)
 /// and starts with the first value handed to that shard. Linux keeps 15 bytes
-/// of a thread name: a long name is shortened before the index, so the index
-/// always shows.
+/// of a thread name (Apple platforms 63): a long name is shortened before the
+/// index, so the index always shows.
 ///
 /// ## Caveats
 /// - A pool does not balance *work*, only threads: one busy producer keeps one

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "_DeferDropPlatform.h"
+
 /// Values per chunk: a chunk, its link included, is 8 KiB.
 #define DEFERDROP_LANE_CHUNK_CAPACITY 1023
 
@@ -43,7 +45,7 @@ typedef struct _deferdrop_lane {
     /// such append; read by whoever holds the lock
     /// (`_deferdrop_lane_appends_without_lock`).
     uint64_t appends_without_lock;
-    char producer_padding[64 - 7 * 8];
+    char producer_padding[DEFERDROP_CACHE_LINE - 7 * 8];
     /// Values published in all: the producer's release store after each
     /// value; the consumer's acquire load. On a line of its own, so that the
     /// consumer's reads of it do not take the producer's line away.
@@ -55,14 +57,14 @@ typedef struct _deferdrop_lane {
     /// which a producer of small objects keeps full: a chunk per 1023
     /// values was most of what an ordered hand-off added.
     _deferdrop_lane_chunk *spare;
-    char published_padding[64 - 2 * 8];
+    char published_padding[DEFERDROP_CACHE_LINE - 2 * 8];
     // The consumer's line: only whoever holds the worker's lock.
     _deferdrop_lane_chunk *read_chunk;
     uint64_t read_index;
     uint64_t taken;
     /// The block this lane sits in, for `free` (see `_deferdrop_lane_create`).
     void *allocation;
-    char consumer_padding[64 - 4 * 8];
+    char consumer_padding[DEFERDROP_CACHE_LINE - 4 * 8];
 } _deferdrop_lane;
 
 /// A new, empty lane, or NULL if memory is exhausted.
@@ -144,42 +146,6 @@ static inline void *_deferdrop_lane_take_one(_deferdrop_lane *lane) {
     void *value;
     _deferdrop_lane_take(lane, &value, 1);
     return value;
-}
-
-// The eventcount's fence (see `_Inbox.swift`): a producer's append
-// and its look at the worker's status word must not be reordered, nor the
-// worker's announcement that it sleeps and its last look at the lanes.
-// Where membarrier(2) works, the sleeper pays for both sides: before its
-// last look it makes every running thread of the process execute a full
-// barrier, and producers need only keep the compiler from reordering. Where
-// it does not, every producer fences. Which side fences is each worker's
-// status bit (`_Inbox.Status.sleeperFences`), which the worker sets.
-
-/// Registers the process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED).
-/// Returns whether it works. In a process with several threads the kernel
-/// waits for a grace period here: called there on a worker's thread, never a
-/// producer's.
-int _deferdrop_sleeper_fence_set_up(void);
-
-/// Whether the process has never started a second thread, where the C
-/// library can tell (glibc); 0 where it cannot. Registering for
-/// membarrier() waits for nothing then.
-int _deferdrop_process_is_single_threaded(void);
-
-/// For the worker of a queue whose producers do not fence, before its last
-/// look: a full barrier on every running thread of the process. Returns 0,
-/// or an errno value.
-int _deferdrop_sleeper_fence(void);
-
-/// For a producer, between its append and its look at the status word:
-/// a full fence where the worker does not fence for it (`fences`), a
-/// compiler barrier otherwise.
-static inline void _deferdrop_producer_fence(int fences) {
-    if (fences) {
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    } else {
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    }
 }
 
 /// The calling thread's lane to the queue it last handed a value to, and

@@ -1,62 +1,12 @@
-// C helpers for the package's Swift modules: the few Linux calls Swift cannot
-// reach through Glibc's module (GNU extensions that need _GNU_SOURCE, and
-// macros such as CPU_COUNT). Internal to the package; not an API.
+// The C side of the package's Swift modules: the platform layer
+// (`_DeferDropPlatform.h`), the thread-locals a hand-off reads inline (below),
+// and the lanes (`_DeferDropLane.h`). Internal to the package; not an API.
 #ifndef DEFERDROP_SHIMS_H
 #define DEFERDROP_SHIMS_H
 
 #include <stdint.h>
 
-/// Names the calling thread. Linux keeps at most 15 bytes; returns 0 or an errno value.
-int _deferdrop_set_current_thread_name(const char *name);
-
-/// The number of processors the calling thread may run on (its CPU affinity
-/// mask, which `taskset` and container cpusets narrow), or the number online
-/// if the mask cannot be read. At least 1.
-long _deferdrop_active_processor_count(void);
-
-/// glibc malloc's view of the heap, from `mallinfo2()`: the bytes in use in
-/// allocations (`uordblks + hblkhd`) and the bytes obtained from the system
-/// (`arena + hblkhd`). Returns 0, or -1 where the C library is not glibc 2.33+.
-int _deferdrop_glibc_malloc_info(unsigned long long *in_use, unsigned long long *obtained);
-
-/// glibc's version, such as "2.36", or NULL where the C library is not glibc.
-const char *_deferdrop_glibc_version(void);
-
-/// The kernel's id of the calling thread (`gettid()`): its entry in
-/// `/proc/self/task`.
-int _deferdrop_current_thread_id(void);
-
-#include <semaphore.h>
-#include <time.h>
-
-#ifndef CLOCK_MONOTONIC_COARSE
-#define CLOCK_MONOTONIC_COARSE 6
-#endif
-
-/// The kernel's coarse monotonic clock, in nanoseconds: a read of a time the
-/// kernel updates once per tick (every 1 to 4 ms), a few nanoseconds through
-/// the vDSO where the precise clock costs 20 to 30. For a time bound measured
-/// in milliseconds, checked on a producer's hand-off.
-static inline unsigned long long _deferdrop_coarse_monotonic_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    return (unsigned long long)now.tv_sec * 1000000000ull + (unsigned long long)now.tv_nsec;
-}
-
-/// Scheduling classes a worker thread can run in (see `DropPriority`).
-enum {
-    DEFERDROP_SCHED_NORMAL = 0,  ///< SCHED_OTHER
-    DEFERDROP_SCHED_BATCH = 1,   ///< SCHED_BATCH: never preempts on wake-up
-    DEFERDROP_SCHED_IDLE = 2,    ///< SCHED_IDLE: the lowest weight the kernel has
-};
-
-/// Moves the calling thread (only it, not the process) to one of the classes
-/// above, at nice 0 where the class has a nice value. Returns 0 or an errno value.
-int _deferdrop_set_current_thread_scheduling(int kind);
-
-/// Waits on `semaphore` for at most `timeout_ns` nanoseconds of the monotonic
-/// clock, retrying on EINTR. Returns 0 once it took the semaphore, or ETIMEDOUT.
-int _deferdrop_semaphore_wait_for(sem_t *semaphore, unsigned long long timeout_ns);
+#include "_DeferDropPlatform.h"
 
 /// One drain of a queue's head by a producer that found the worker behind,
 /// on that producer's stack: drains nest when a destructor being drained hands
@@ -128,28 +78,6 @@ static inline int _deferdrop_is_draining(const void *queue) {
 static inline void _deferdrop_forget_thread_role(void) {
     _deferdrop_tls_role = (_deferdrop_thread_role){0};
 }
-
-/// Whether the Swift object at `object` has a strong reference count of
-/// exactly one: the Swift runtime's test behind `isKnownUniquelyReferenced`,
-/// on an address, so that the caller holds no reference of its own while it
-/// asks (an unoptimised build holds a copy across any call that takes one).
-/// Immortal objects answer 0.
-int _deferdrop_object_is_uniquely_referenced(const void *object);
-
-/// Whether the Swift object at `object` is immortal: one the compiler laid
-/// out statically (a constant array, the buffer all empty collections
-/// share), which no release ever destroys. Reads the object's reference
-/// counts, without a lock.
-int _deferdrop_object_is_immortal(const void *object);
-
-/// Whether a value of the Swift type whose metadata is at `metadata` is,
-/// in memory, exactly one strong reference whose count tells whether the
-/// value is referenced elsewhere: a class instance, a class-bound
-/// existential (`AnyObject`, `any P & AnyObject`), or an `Array`,
-/// `ContiguousArray`, `Dictionary` or `Set` (one reference to its buffer).
-/// Reads the metadata only: no call into the Swift runtime, so no lock of
-/// its own that a `fork()` could have left held.
-int _deferdrop_type_is_one_counted_reference(const void *metadata);
 
 /// The calling thread's pin to the `ShardedDropPool` it handed a value to
 /// last: the pool's identity (never reused, unlike an address), the shard,

@@ -5,9 +5,14 @@
 /// Copies the calling thread's name into `buffer` (at least 16 bytes); returns 0 or an errno value.
 int _deferdrop_get_current_thread_name(char *buffer, unsigned long size);
 
-/// The calling thread's scheduling class, one of the library's
-/// DEFERDROP_SCHED_ values, or -1 for any other policy (a real-time one).
+/// The calling thread's scheduling class, one of the platform layer's
+/// DEFERDROP_CLASS_ values, read from the system without the layer where
+/// the tests know how (glibc).
 int _deferdrop_current_thread_scheduling(void);
+
+/// Whether the tests' own C code was compiled with DEFERDROP_POSIX_ONLY:
+/// what the build asked for, seen from outside the layer.
+int _deferdrop_test_build_asks_for_posix_only(void);
 
 /// fork(): Swift's Glibc module does not offer it on every platform.
 int _deferdrop_fork(void);
