@@ -44,7 +44,8 @@ int _deferdrop_mutex_init(_deferdrop_mutex *mutex) {
     pthread_mutexattr_t attributes;
     int result = pthread_mutexattr_init(&attributes);
     if (result != 0) return result;
-#if defined(DEFERDROP_LAYER_IS_LINUX) && defined(PTHREAD_MUTEX_ADAPTIVE_NP)
+#if defined(DEFERDROP_LAYER_IS_LINUX) && defined(__GLIBC__)
+    // An enumerator in glibc's header, not a macro: test the C library.
     pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ADAPTIVE_NP);
 #endif
     result = pthread_mutex_init(PTHREAD(mutex), &attributes);

@@ -3,8 +3,11 @@
 #ifndef DEFERDROP_PLATFORM_PRIVATE_H
 #define DEFERDROP_PLATFORM_PRIVATE_H
 
-#if defined(DEFERDROP_POSIX_ONLY)
-// Nothing beyond POSIX.1-2008: what the fallbacks may use on any system.
+#if defined(DEFERDROP_POSIX_ONLY) && defined(__APPLE__)
+#error "DEFERDROP_POSIX_ONLY is for systems without a branch of their own; Darwin has one (it lacks pthread_condattr_setclock)"
+#elif defined(DEFERDROP_POSIX_ONLY)
+// POSIX.1-2008, C11, and the compiler's `__thread` and `__atomic` builtins:
+// what the fallbacks may use on any system.
 #define _POSIX_C_SOURCE 200809L
 #elif defined(__linux__)
 // GNU and Linux extensions: pthread_setname_np, gettid, CPU_COUNT, SCHED_BATCH.

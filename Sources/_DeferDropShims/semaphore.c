@@ -129,7 +129,7 @@ int _deferdrop_semaphore_wait_for(_deferdrop_semaphore *semaphore, uint64_t time
 #endif
     int result = 0;
     pthread_mutex_lock(&semaphore->mutex);
-    while (semaphore->count == 0 && result != ETIMEDOUT) {
+    while (semaphore->count == 0 && result == 0) {
 #if defined(DEFERDROP_LAYER_IS_DARWIN)
         uint64_t now = clock_gettime_nsec_np(CLOCK_MONOTONIC_RAW);
         uint64_t left = now < end ? end - now : 0;
@@ -144,7 +144,8 @@ int _deferdrop_semaphore_wait_for(_deferdrop_semaphore *semaphore, uint64_t time
     int took = semaphore->count > 0;
     if (took) __atomic_store_n(&semaphore->count, semaphore->count - 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&semaphore->mutex);
-    return took ? 0 : DEFERDROP_TIMED_OUT;
+    if (took) return 0;
+    return result == ETIMEDOUT ? DEFERDROP_TIMED_OUT : result;
 }
 
 int _deferdrop_semaphore_count(_deferdrop_semaphore *semaphore) {

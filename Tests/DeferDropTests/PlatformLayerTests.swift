@@ -28,7 +28,7 @@ struct PlatformLayerTests {
         }
     }
 
-    @Test("what each layer provides: names, scheduling classes, the sleeper's fence, allocator figures")
+    @Test("what each layer provides: names, scheduling classes, the sleeper's fence, allocator figures, the mutex")
     func whatTheLayerProvides() {
         let capacity = _deferdrop_thread_name_capacity()
         let allocator = AllocatorStatistics.current().backend
@@ -55,6 +55,21 @@ struct PlatformLayerTests {
             #if !Jemalloc
             #expect(allocator == .unknown)
             #endif
+        }
+        let mutex = UnsafeMutablePointer<_deferdrop_mutex>.allocate(capacity: 1)
+        defer { mutex.deallocate() }
+        #expect(_deferdrop_mutex_init(mutex) == 0)
+        let adaptive = _deferdrop_test_mutex_is_adaptive(mutex)
+        _deferdrop_mutex_destroy(mutex)
+        switch _PlatformLayer.current {
+        case .linux:
+            #if canImport(Glibc)
+            #expect(adaptive == 1, "glibc's adaptive mutex: it spins before it sleeps")
+            #endif
+        case .posixOnly:
+            #expect(adaptive != 1, "the default mutex")
+        case .darwin:
+            #expect(adaptive == -1)
         }
         #expect(_deferdrop_active_processor_count() >= 1)
         #expect(_deferdrop_current_thread_id() != 0)

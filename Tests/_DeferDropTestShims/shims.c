@@ -29,6 +29,17 @@ int _deferdrop_current_thread_scheduling(void) {
 #endif
 }
 
+int _deferdrop_test_mutex_is_adaptive(const _deferdrop_mutex *mutex) {
+#if defined(__GLIBC__)
+    // glibc keeps the type in the mutex's `__kind`, in its low two bits
+    // (its PTHREAD_MUTEX_KIND_MASK_NP).
+    return (((const pthread_mutex_t *)(const void *)mutex)->__data.__kind & 3) == PTHREAD_MUTEX_ADAPTIVE_NP;
+#else
+    (void)mutex;
+    return -1;
+#endif
+}
+
 int _deferdrop_test_build_asks_for_posix_only(void) {
 #ifdef DEFERDROP_POSIX_ONLY
     return 1;

@@ -11,10 +11,10 @@ import _DeferDropShims
 /// wait for a free core or the end of the running thread's slice.
 ///
 /// A worker made without a priority runs at its capacity's
-/// ``DropCapacity/defaultPriority``: ``idle`` for the default, time-bounded
-/// capacity, whose producers free inline while it is behind, so that it takes
-/// only spare CPU; ``batch`` for ``DropCapacity/unbounded`` and count bounds,
-/// which must get CPU whatever the load.
+/// ``DropCapacity/defaultPriority``: ``idle`` for a time-bounded capacity
+/// (``DropCapacity/server``), whose producers free inline while it is behind,
+/// so that it takes only spare CPU; ``batch`` for ``DropCapacity/unbounded``
+/// (the default) and count bounds, which must get CPU whatever the load.
 ///
 /// Each platform maps a priority to its own classes
 /// (``DropPriority/schedulingClass``), all fair (no real-time policy), so the
@@ -23,8 +23,8 @@ import _DeferDropShims
 ///
 /// | priority | Linux policy | share of a busy core (Linux) | Apple platforms' QoS class |
 /// |---|---|---|---|
-/// | ``normal`` | `SCHED_OTHER`, nice 0 | equal (weight 1024) | default |
-/// | ``batch`` | `SCHED_BATCH`, nice 0 | equal (weight 1024) | utility |
+/// | ``normal`` | `SCHED_OTHER` | equal (weight 1024 at nice 0) | default |
+/// | ``batch`` | `SCHED_BATCH` | equal (weight 1024 at nice 0) | utility |
 /// | ``idle`` | `SCHED_IDLE` | about 0.3 % (weight 3) | background |
 ///
 /// On Apple platforms the utility and background classes also run on
@@ -32,6 +32,7 @@ import _DeferDropShims
 /// Built with the POSIX-only layer, the package sets no class: every worker
 /// runs as the thread that started it (``DropSchedulingClass/unchanged``).
 /// ``DropWorker/schedulingClass`` reports the class a worker's thread is in.
+/// A change of class keeps the thread's nice value.
 ///
 /// Docs/Benchmarks.md measures each on the hand-off of large structures.
 ///
@@ -40,10 +41,10 @@ import _DeferDropShims
 /// the thread stays at ``idle``. ``batch`` and ``normal`` switch freely
 /// either way.
 public enum DropPriority: Sendable, Hashable {
-    /// `SCHED_OTHER` at nice 0 on Linux, the default QoS class on Apple
-    /// platforms: like any thread, the Rust crate's behaviour.
+    /// `SCHED_OTHER` on Linux, the default QoS class on Apple platforms: like
+    /// any thread, the Rust crate's behaviour.
     case normal
-    /// `SCHED_BATCH` at nice 0 on Linux: a fair share of the CPU, and no
+    /// `SCHED_BATCH` on Linux: a fair share of the CPU, and no
     /// preemption of the producer that wakes it. The utility QoS class on
     /// Apple platforms. The default for ``DropCapacity/unbounded`` and count
     /// bounds, and so for ``DropWorker/shared``.

@@ -11,7 +11,7 @@ import _DeferDropShims
 /// worker.schedulingClass            // what the worker's thread is in now
 /// ```
 public enum DropSchedulingClass: Sendable, Hashable, CustomStringConvertible {
-    /// Linux's `SCHED_OTHER`, at nice 0 when the package set it.
+    /// Linux's `SCHED_OTHER`.
     case linuxOther
     /// Linux's `SCHED_BATCH`.
     case linuxBatch

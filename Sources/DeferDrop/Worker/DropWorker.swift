@@ -274,7 +274,8 @@ public final class DropWorker: Disposer {
     /// out of `SCHED_IDLE` without `CAP_SYS_NICE`), and it is
     /// ``DropSchedulingClass/unchanged`` on a platform layer that sets no
     /// class. After a change of ``priority``, the worker applies it before it
-    /// destroys its next value: read this after a ``flush()-3ary1``.
+    /// destroys its next value: read this once a value handed over after the
+    /// change has been destroyed (a ``DropWorker/flush()-3ary1`` that waited for one).
     public var schedulingClass: DropSchedulingClass? {
         let number = _queue.schedulingClass.load(ordering: .acquiring)
         return number < 0 ? nil : DropSchedulingClass(_layerClass: number)

@@ -7,6 +7,11 @@ import _DeferDropShims
 /// Because it counts, a post that lands before the matching wait is never
 /// lost. On Linux with glibc a post nobody waits for is one atomic add and
 /// waking a sleeper one system call; elsewhere it is a condition variable.
+///
+/// In the child of a `fork()`, the one semaphore the child reuses, its
+/// queue's wake-up, is made usable again (`reinitializeInForkChild`); the
+/// semaphores the parent's threads waited on stay with those waiters, which
+/// the child keeps and never resumes or frees (`_Abandoned`).
 @usableFromInline
 final class _Semaphore: @unchecked Sendable {
     // @unchecked Sendable: the layer's semaphore is made to be shared between

@@ -9,9 +9,10 @@
 // - Darwin (macOS, iOS, tvOS, watchOS, visionOS): os_unfair_lock, a
 //   condition-variable semaphore, QoS classes, malloc zone statistics,
 //   Mach-O symbol names.
-// - POSIX-only: nothing beyond POSIX and C11, for any other system, and
-//   forced on Linux by building with `-Xcc -DDEFERDROP_POSIX_ONLY` so that
-//   the fallbacks are tested where the package is developed.
+// - POSIX-only: POSIX.1-2008, C11 and the compiler's `__thread` and
+//   `__atomic` builtins, for any other system, and forced on Linux by
+//   building with `-Xcc -DDEFERDROP_POSIX_ONLY` so that the fallbacks are
+//   tested where the package is developed.
 //
 // Functions return 0 or an errno value unless they say otherwise.
 #ifndef DEFERDROP_PLATFORM_H
@@ -142,9 +143,8 @@ enum {
 /// and background; the POSIX-only branch leaves threads as they are.
 int _deferdrop_scheduling_class_for(int request);
 
-/// Moves the calling thread (only it) to the class for `request`, at nice 0
-/// where the class has one, and returns the class the thread is in
-/// afterwards: the one asked for, or the old one if the system refused
+/// Moves the calling thread (only it) to the class for `request`, keeping
+/// its nice value, and returns the class the thread is in afterwards: the one asked for, or the old one if the system refused
 /// (raising a thread out of SCHED_IDLE needs a privilege).
 int _deferdrop_set_current_thread_scheduling(int request);
 

@@ -2,6 +2,8 @@
 #ifndef DEFERDROP_TEST_SHIMS_H
 #define DEFERDROP_TEST_SHIMS_H
 
+#include "_DeferDropPlatform.h"
+
 /// Copies the calling thread's name into `buffer` (at least 16 bytes); returns 0 or an errno value.
 int _deferdrop_get_current_thread_name(char *buffer, unsigned long size);
 
@@ -9,6 +11,10 @@ int _deferdrop_get_current_thread_name(char *buffer, unsigned long size);
 /// DEFERDROP_CLASS_ values, read from the system without the layer where
 /// the tests know how (glibc).
 int _deferdrop_current_thread_scheduling(void);
+
+/// Whether `mutex`, initialized by the platform layer, is glibc's adaptive
+/// mutex: 1 or 0, or -1 where the C library is not glibc.
+int _deferdrop_test_mutex_is_adaptive(const _deferdrop_mutex *mutex);
 
 /// Whether the tests' own C code was compiled with DEFERDROP_POSIX_ONLY:
 /// what the build asked for, seen from outside the layer.
