@@ -12,6 +12,8 @@
 #   Benchmarks/Scripts/probe.sh rounds [THREADS] [REV ...]
 #   Benchmarks/Scripts/probe.sh first [REV ...]
 #   Benchmarks/Scripts/probe.sh cli [REV ...]
+#   Benchmarks/Scripts/probe.sh scaling [REV ...]
+#   Benchmarks/Scripts/probe.sh demo [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
 #   thread (which also makes the values) and on the worker's: repeatable to a
@@ -43,6 +45,12 @@
 #   dropping inline, deferred to DropWorker.shared, and deferred with
 #   `DropWorker.shared.drainsAtExit = false`; medians of 7 processes per mode,
 #   alternating.
+# scaling: Benchmarks/Scaling (the working tree's benchmark, built against each
+#   version of the library) with SCALING_ARGS, by default the objects and
+#   arrays workloads at P = 1, 2, 4 against inline, an unbounded worker, the
+#   time bound and the pool: its tables, every ratio to inline in the same
+#   repeat. PROBE_PRELOAD selects the allocator as below.
+# demo: each version's own demo (`swift run -c release demo`), in full.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
@@ -87,8 +95,36 @@ PACKAGE
     echo "$probe/probe.bin"
 }
 
+build_scaling() {  # label, package path; prints the binary's path
+    local scaling="$work/scaling-$1"
+    mkdir -p "$scaling"
+    cp -R "$root/Benchmarks/Scaling/Sources" "$scaling/"
+    sed "s|path: \"../..\"|path: \"$2\"|" "$root/Benchmarks/Scaling/Package.swift" > "$scaling/Package.swift"
+    swift build -c release --package-path "$scaling" >/dev/null
+    echo "$(swift build -c release --package-path "$scaling" --show-bin-path)/scaling"
+}
+
 measure() {  # label, package path
     local label=$1 binary
+    case "$what" in
+    scaling)
+        binary=$(build_scaling "$1" "$2")
+        local allocator=glibc
+        if [ -n "${PROBE_PRELOAD:-}" ]; then allocator=$(basename "$PROBE_PRELOAD"); fi
+        echo "## $label"
+        # shellcheck disable=SC2086 # SCALING_ARGS is a list of options
+        LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" \
+            ${SCALING_ARGS:---producers 1,2,4 --workloads objects,arrays --modes inline,worker,worker-server,pool} \
+            --allocator "$allocator"
+        return
+        ;;
+    demo)
+        swift build -c release --package-path "$2" --product demo >/dev/null
+        echo "## $label"
+        LD_PRELOAD="${PROBE_PRELOAD:-}" "$(swift build -c release --package-path "$2" --show-bin-path)/demo"
+        return
+        ;;
+    esac
     binary=$(build "$1" "$2")
     case "$what" in
     instructions)
@@ -128,7 +164,7 @@ measure() {  # label, package path
     producers)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects producers "$producers" | sed "s/^/$label /"
         ;;
-    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers', 'rounds', 'burst', 'first' or 'cli', not '$what'" >&2; exit 2 ;;
+    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers', 'rounds', 'burst', 'first', 'cli', 'scaling' or 'demo', not '$what'" >&2; exit 2 ;;
     esac
 }
 
