@@ -16,8 +16,8 @@ Rerun everything from the Benchmarks folder:
         benchmark baseline read glibc --format histogramPercentiles --path Glibc
     python3 Scripts/report.py Results ../Docs Glibc
 
-It rewrites the part of Docs/Benchmarks.md between the `tables:begin` and
-`tables:end` markers, and the plots in Docs/Benchmarks/.
+It prints every workload's full tables (Docs/Benchmarks.md keeps the columns
+that carry each conclusion) and redraws the plots in Docs/Benchmarks/.
 """
 
 import math
@@ -323,14 +323,9 @@ def main():
     by_allocator = {"jemalloc": producer_ratios(results)}
     if glibc:
         by_allocator["glibc"] = producer_ratios(glibc)
-    page = docs / "Benchmarks.md"
-    text = page.read_text()
-    begin, end = "<!-- tables:begin -->", "<!-- tables:end -->"
-    text = re.sub(re.escape(begin) + ".*?" + re.escape(end),
-                  lambda _: begin + "\n\n" + tables(results, by_allocator, glibc) + "\n" + end, text, flags=re.S)
-    page.write_text(text)
+    print(tables(results, by_allocator, glibc))
     plots(results, by_allocator, docs / "Benchmarks")
-    print(f"updated {page} and {docs / 'Benchmarks'}/*.png from {len(results)} workloads")
+    print(f"updated {docs / 'Benchmarks'}/*.png from {len(results)} workloads", file=sys.stderr)
 
 
 if __name__ == "__main__":

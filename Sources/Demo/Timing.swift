@@ -24,7 +24,7 @@ func timeFlush() -> Duration {
     return ContinuousClock.now - start
 }
 
-/// A duration in the unit that suits it, like Rust's `{:?}`: `178.2µs`, `102.4ms`.
+/// A duration in the unit that suits it, with one decimal, like Rust's `{:?}`: `µs` below a millisecond, `ms` below a second.
 func format(_ duration: Duration) -> String {
     let nanoseconds = Double(duration.components.seconds) * 1e9 + Double(duration.components.attoseconds) / 1e9
     switch nanoseconds {

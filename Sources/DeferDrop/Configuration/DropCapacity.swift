@@ -6,9 +6,9 @@
 /// that hands it over, and each producer's values in its order, however far
 /// behind the worker is. The crate says it plainly: "if you produce more
 /// garbage than the thread can handle, this will cause unbounded memory
-/// consumption". On a saturated 2-core server (Docs/Server.md) it served
-/// 0.35–0.71× the requests of dropping inline, with 1.8–4.6× the p99 and up to
-/// 6 GiB of queued garbage after 15 seconds.
+/// consumption". On a saturated server it serves fewer requests than dropping
+/// inline, with a longer tail and gigabytes of queued garbage
+/// (<doc:WhenDeferringPays> has the figures).
 ///
 /// A saturated server is better served by a time bound, one line at startup:
 ///
@@ -19,11 +19,10 @@
 /// While the worker keeps up, every value is deferred; while it is more than
 /// 20 ms behind, hand-offs destroy their values inline, as without deferring.
 /// Such a worker runs at ``DropPriority/idle`` unless told otherwise (see
-/// ``defaultPriority``), so deferring uses CPU your threads leave. On the same
-/// server the producers then freed 98–100% of the values themselves, and the
-/// server kept a p99 within 0.99–1.32×, a peak memory within 1.5–2.0× and a
-/// throughput of 0.94–1.03× (jemalloc) or 0.84–0.89× (glibc) of dropping
-/// inline's.
+/// ``defaultPriority``), so deferring uses CPU your threads leave. On a
+/// saturated server the producers then free nearly every value themselves,
+/// and the server keeps close to dropping inline's tail, memory and
+/// throughput (<doc:WhenDeferringPays>).
 ///
 /// A count bound caps the backlog in values. *Pending* values are the ones
 /// handed over and not yet destroyed, counting the one being destroyed right

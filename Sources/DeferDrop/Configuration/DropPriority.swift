@@ -25,7 +25,7 @@ import _DeferDropShims
 /// |---|---|---|---|
 /// | ``normal`` | `SCHED_OTHER` | equal (weight 1024 at nice 0) | default |
 /// | ``batch`` | `SCHED_BATCH` | equal (weight 1024 at nice 0) | utility |
-/// | ``idle`` | `SCHED_IDLE` | about 0.3 % (weight 3) | background |
+/// | ``idle`` | `SCHED_IDLE` | what others leave (weight 3) | background |
 ///
 /// On Apple platforms the utility and background classes also run on
 /// efficiency cores and at lower I/O priority where the device has them.

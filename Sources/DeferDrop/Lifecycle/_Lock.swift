@@ -7,9 +7,8 @@ import _DeferDropShims
 /// priority-inheritance futex (`FUTEX_LOCK_PI`). Under contention every
 /// acquisition goes through the kernel's rt-mutex hand-over, which passes the
 /// lock to a sleeping thread rather than let a running one take it, and the
-/// queue convoys: measured on 2 cores, 8 producers paid 27 µs per hand-off with
-/// it, against tens of nanoseconds with this lock (see Docs/Architecture.md).
-/// A queue whose critical sections are a few stores wants the opposite trade:
+/// queue convoys (Docs/Architecture.md has the figures). A queue whose
+/// critical sections are a few stores wants the opposite trade:
 /// let a running thread barge in, as both of the layer's mutexes do.
 /// `package` so that the package's other modules share it.
 package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
@@ -23,10 +22,8 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     /// The mutex, then the state, alone on their own cache lines: the producer
     /// and the worker both write them, and anything else sharing their lines
     /// (a neighbouring object's reference count, say) would bounce between the
-    /// two cores with every hand-off. Measured (1 producer, 15 × 500,000 small
-    /// objects into a busy worker): a pool's hand-off went from 99–102 to
-    /// 83–88 ns at best, as the producer's retains of the worker objects stopped
-    /// invalidating the line the worker locks.
+    /// two cores with every hand-off: the producer's retains of the worker's
+    /// objects would invalidate the line the worker locks.
     private let storage: UnsafeMutableRawPointer
     private let mutex: UnsafeMutablePointer<_deferdrop_mutex>
     // Reached through a pointer, so the runtime's dynamic exclusivity check

@@ -66,15 +66,12 @@ extension _DropQueue {
             // With a time bound, a producer does not wait for the lock while
             // the worker holds it: a worker at `.idle` preempted inside its
             // short section may not run again for milliseconds on a busy
-            // machine, and every hand-off would wait for it (measured: a
-            // saturated server lost a third of its requests that way with 99%
-            // of its values freed inline). Such a hand-off destroys its value
-            // inline, as one finding the worker behind does. Other producers
-            // holding the lock are waited for, as always. While the worker
-            // holds it, one try, not a spin of 256: every producer spinning
-            // on a lock held by a preempted worker paid about 600 ns per
-            // hand-off (2 producers on the shared worker, one iteration of
-            // the benchmark's stream in ten).
+            // machine, and every hand-off would wait for it, so that a
+            // saturated server would lose requests to the wait. Such a
+            // hand-off destroys its value inline, as one finding the worker
+            // behind does. Other producers holding the lock are waited for,
+            // as always. While the worker holds it, one try, not a spin of
+            // 256: a spin on a lock held by a preempted worker is wasted.
             var admission: Admission?
             var drained: [_ChunkedQueue.Chunk] = []
             var signals = Signals()
@@ -247,14 +244,11 @@ extension _DropQueue {
         // With a time bound, a hand-off asks whether the worker is behind
         // while it owes progress: at every hand-off of a thread that hands
         // values over slower than the coarse clock ticks, and at one in up to
-        // 32 of a faster one (`_Lane.isClockDue`). The read costs
-        // as much as the rest of the hand-off (a stream of small objects to
-        // `DropWorker.shared`: 19–23 ns per value with a read at each, 12–15
-        // with none). A fixed count of hand-offs between reads would let a
-        // producer that hands over one large value per request queue many past
-        // the bound: checking every 16th, a saturated server
-        // (`Docs/Benchmarks.md`, workload 8) kept 362 MB resident against
-        // 75–101 MB.
+        // 32 of a faster one (`_Lane.isClockDue`). The read costs about as
+        // much as the rest of the hand-off of a small object. A fixed count
+        // of hand-offs between reads would let a producer that hands over
+        // one large value per request queue many past the bound
+        // (`Docs/Benchmarks.md`, workload 8).
         if let maximumWait = policy.maximumWait, let beginning = owedProgress.beginning, _Lane.isClockDue(lane) {
             let now = _deferdrop_coarse_monotonic_ns()
             _Lane.clockWasRead(at: now, lane)

@@ -334,10 +334,8 @@ extension _DropQueue {
     /// at most this many values more than there are: a producer waiting for
     /// room goes on once a sixteenth of the bound is free, and under
     /// `.destroyInline` one may free inline up to that many values early.
-    /// The bound itself is never passed. Publishing after every value took
-    /// the lock once per value against the producers' admissions: a bound of
-    /// 65,536 then cost one producer 9.8× an inline release
-    /// (`Docs/Scaling.md`).
+    /// The bound itself is never passed. Publishing after every value would
+    /// take the lock once per value against the producers' admissions.
     static func publicationStride(bound: UInt64) -> UInt64 {
         max(1, bound / 16)
     }

@@ -103,10 +103,8 @@ final class _Inbox: Sendable {
         /// only destroy its value inline: the worker runs and is behind, and
         /// the worker or a producer holds the values taken from the queue,
         /// so that no producer can drain. It does so at once, without the
-        /// lock. (Under load every producer would otherwise take the lock
-        /// only to learn that, and they would queue for it: with four
-        /// producers on the shared worker, 371–396 ns per value before this
-        /// test, 262–315 after, in `Docs/Benchmarks.md`.)
+        /// lock: under load every producer would otherwise take the lock only
+        /// to learn that, and they would queue for it.
         static func isBehindWithHeadHeld(_ status: UInt8) -> Bool {
             status & (notRunning | behind) == behind && status & (workerHoldsHead | producerHoldsHead) != 0
         }

@@ -22,7 +22,7 @@ final class _Lane: @unchecked Sendable {
     /// once the lane is empty its queue may forget it.
     let ownerHasEnded = Atomic<Bool>(false)
 
-    /// The queue's identity (`_DropQueue.id`), for the owning thread's table.
+    /// The inbox's identity (`_Inbox.id`), for the owning thread's table.
     let queue: UInt64
 
     /// The queue itself, weakly: once it has ended, the owning thread may

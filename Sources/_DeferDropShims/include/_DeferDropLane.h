@@ -54,8 +54,7 @@ typedef struct _deferdrop_lane {
     /// NULL: exchanged once per chunk by either side, so that a steady
     /// stream allocates nothing (`_deferdrop_lane_grow`, `_deferdrop_lane_retire`).
     /// A malloc of a chunk's 8 KiB makes glibc consolidate its fast bins,
-    /// which a producer of small objects keeps full: a chunk per 1023
-    /// values was most of what an ordered hand-off added.
+    /// which a producer of small objects keeps full.
     _deferdrop_lane_chunk *spare;
     char published_padding[DEFERDROP_CACHE_LINE - 2 * 8];
     // The consumer's line: only whoever holds the worker's lock.
