@@ -66,11 +66,11 @@ public struct DropStatistics: Sendable, Hashable {
     /// deliberately share (an object a cache also holds) counts here too.
     ///
     /// The worker tests a reference count just before it releases a value: a
-    /// class instance, or the buffer of an `Array`, `ContiguousArray`,
-    /// `Dictionary` or `Set` (other values, such as a struct holding
-    /// references, are not inspected; constants the compiler lays out
-    /// statically, which nothing ever destroys, never count). The producer
-    /// pays nothing for the test.
+    /// Swift class instance, or the buffer of a `ContiguousArray`, and on
+    /// Linux of an `Array`, `Dictionary` or `Set` (other values, such as a
+    /// struct holding references or an Objective-C object, are not inspected;
+    /// constants the compiler lays out statically, which nothing ever
+    /// destroys, never count). The producer pays nothing for the test.
     /// In debug builds, a worker also says so on standard error the first time
     /// it counts one.
     public var releasedElsewhere: UInt64
