@@ -179,7 +179,7 @@ extension _DropQueue {
             _ThreadRole.forgetInForkChild()
             state.forgetParentThreadsInForkChild()
             self?.inbox.reinitializeWakeUpInForkChild()
-            self?.owedProgress.end()
+            self?.busySince.end()
         }
     }
 
@@ -233,7 +233,7 @@ extension _DropQueue {
         }
         // Owing since the clock's first tick: the next hand-off finds the
         // worker behind and drains.
-        if policy.maximumWait != nil { owedProgress.begin(at: 1) }
+        if policy.maximumWait != nil { busySince.begin(at: 1) }
         var item: _DisposalItem? = values[0]()
         enqueue(&item, acrossThreads: false)
         _ = statistics

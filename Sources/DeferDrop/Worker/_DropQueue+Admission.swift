@@ -8,7 +8,7 @@ import _DeferDropShims
 
 extension _DropQueue {
     /// What a producer's admission under the lock decides for its value.
-    private enum Admission {
+    enum Admission {
         /// Appended to the caller's lane and collected into the queue.
         case queued
         /// Destroy it on the calling thread, once `after` is posted if there
@@ -146,11 +146,8 @@ extension _DropQueue {
             state.roomWaiters.append(room)
             return .waitForRoom(room)
         }
-        if let maximumWait = policy.maximumWait, !isOnWorkerThread {
-            if state.isCatchingUp || (state.shouldCheckWhetherBehind && owedProgress.isOverdue(maximumWait: maximumWait)) {
-                guard state.takeQueueToDrain(into: &drained) else { return .destroyInline(after: nil) }
-                return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
-            }
+        if !isOnWorkerThread, let admission = timeBoundAdmission(policy, drained: &drained, state: &state) {
+            return admission
         }
         _Lane.append(&item, to: lane)
         state.collect(lane)
@@ -159,33 +156,11 @@ extension _DropQueue {
         }
         if inbox.claimWakeUp() {
             signals.wakeWorker = true
-            if policy.maximumWait != nil { owedProgress.begin() }
+            if policy.maximumWait != nil { busySince.begin() }
         }
         return .queued
     }
 
-    /// A producer's drain: destroys the values it took from the head of the
-    /// queue, oldest first, until `deadline` (at least one), gives back what
-    /// is left, and publishes them as the worker publishes a batch.
-    private func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
-        let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
-        let signals = state.withLock { state in
-            state.publish(DestroyedCounts(queued: count))
-            state.drainedByProducers += count
-            state.items.prepend(&batch)
-            state.headHolder = .nobody
-            state.endCatchingUpIfCaughtUp(publishedBy: .producer)
-            // The worker stands aside while a producer drains, for up to the
-            // bound; a shutdown to finish, or a time bound since lifted, is
-            // worth waking it for.
-            let isStopping = if case .running = state.lifecycle { false } else { true }
-            return Signals(
-                ready: state.takeReadyWaiters(),
-                wakeWorker: (isStopping || policy.maximumWait == nil) && inbox.claimWakeUp())
-        }
-        metrics?.countDrainedByProducer(count)
-        signal(signals)
-    }
 
     /// Destroys `item` on the calling thread and counts it so. Out of line:
     /// the fast path's exception.
@@ -231,37 +206,18 @@ extension _DropQueue {
         guard policy.admitsWithoutLock else { return false }
         let seen = inbox.status.load(ordering: .relaxed)
         guard seen & _Inbox.Status.sendsToLock == 0 else {
-            // Behind, and the queue is someone else's to drain: what the
-            // lock's admission would decide (an old value seen here at worst
-            // sends the hand-off there, or frees a value inline that the
-            // worker could have taken, as the time bound allows).
-            guard policy.maximumWait != nil, _Inbox.Status.isBehindWithHeadHeld(seen) else { return false }
+            guard Self.timeBoundDestroysInline(policy, seeing: seen) else { return false }
             destroyInline(&item)
             return true
         }
         let lane = inbox.lane(of: self)
         if _deferdrop_lane_appends_without_lock(lane) == 0 { allowAppendsWithoutLock() }
-        // With a time bound, a hand-off asks whether the worker is behind
-        // while it owes progress: at every hand-off of a thread that hands
-        // values over slower than the coarse clock ticks, and at one in up to
-        // 32 of a faster one (`_Lane.isClockDue`). The read costs about as
-        // much as the rest of the hand-off of a small object. A fixed count
-        // of hand-offs between reads would let a producer that hands over
-        // one large value per request queue many past the bound
-        // (`Docs/Benchmarks.md`, workload 8).
-        if let maximumWait = policy.maximumWait, let beginning = owedProgress.beginning, _Lane.isClockDue(lane) {
-            let now = _deferdrop_coarse_monotonic_ns()
-            _Lane.clockWasRead(at: now, lane)
-            if _OwedProgress.isOverdue(beginning: beginning, now: now, maximumWait: maximumWait) {
-                // The lock's admission decides, unless the worker holds it: then
-                // it would destroy inline without waiting, and so does this,
-                // without touching the lock's line (a worker at `.idle`
-                // preempted in its section may hold it for milliseconds while
-                // every producer's hand-off finds it behind).
-                guard workerHoldsLock.load(ordering: .relaxed) else { return false }
-                destroyInline(&item)
-                return true
-            }
+        switch timeBoundVerdict(policy, lane: lane) {
+        case .append: break
+        case .toLock: return false
+        case .destroyInline:
+            destroyInline(&item)
+            return true
         }
         let status = inbox.append(&item, to: lane, seen: seen)
         if status & _Inbox.Status.needsAfterAppend != 0 {
@@ -276,7 +232,7 @@ extension _DropQueue {
     @inline(never)
     private func afterAppend(seen status: UInt8, isTimeBounded: Bool) {
         if status & _Inbox.Status.sleeping != 0, inbox.claimWakeUp() {
-            if isTimeBounded { owedProgress.begin() }
+            if isTimeBounded { busySince.begin() }
             inbox.wake()
         }
         if status & _Inbox.Status.notRunning != 0 { reconcileAfterShutdown() }

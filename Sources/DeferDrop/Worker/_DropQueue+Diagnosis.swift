@@ -16,7 +16,7 @@ extension _DropQueue {
         let shared = """
             status bits \(Self.describe(status: bits)), wake-up semaphore \(inbox.pendingWakeUps), \
             destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
-            owes progress since \(Self.describe(since: owedProgress.beginning ?? 0))
+            busy \(Self.describe(busySince: busySince.beginning ?? 0))
             """
         // Read under the lock, described after it: asking whether a thread exists is a system call.
         // A struct, not a tuple: a fork child may diagnose, and a tuple type's
@@ -37,7 +37,7 @@ extension _DropQueue {
                 lifecycle \(lifecycle), pending \(state.pending) (enqueued \(state.enqueued), \
                 completed \(state.completed)), queued \(state.items.count), \
                 in lanes \(inbox.valuesInLanes(state)) over \(state.lanes.count) lanes, \
-                catching up \(state.isCatchingUp), head held by \(headHolder), \
+                behind \(state.isBehind), head held by \(headHolder), \
                 drained by producers \(state.drainedByProducers), \
                 barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
                 priority \(state.priority)
@@ -66,10 +66,10 @@ extension _DropQueue {
         return set.isEmpty ? "none" : set.joined(separator: "|")
     }
 
-    private static func describe(since: UInt64) -> String {
-        guard since != 0 else { return "never (owes nothing)" }
+    private static func describe(busySince since: UInt64) -> String {
+        guard since != 0 else { return "no (idle)" }
         let age = _deferdrop_coarse_monotonic_ns() &- since
-        return "\(age / 1_000_000) ms"
+        return "for \(age / 1_000_000) ms"
     }
 }
 

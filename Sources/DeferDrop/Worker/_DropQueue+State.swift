@@ -49,7 +49,7 @@ extension _DropQueue {
 
     /// Noncopyable, as the queue it holds is.
     struct State: ~Copyable, Sendable {
-        /// The status word that holds `isCatchingUp` and `headHolder`, which
+        /// The status word that holds `isBehind` and `headHolder`, which
         /// producers read without the lock: their one home. Only the lock's
         /// holder writes them.
         let inbox: _Inbox
@@ -85,16 +85,6 @@ extension _DropQueue {
         /// elsewhere. Published by the worker once per batch.
         var releasedElsewhere: UInt64 = 0
         var peakPending: UInt64 = 0
-        /// With a time bound: the worker fell behind (a batch outlasted the
-        /// bound, or a producer found it behind) and has not caught up since.
-        /// Every hand-off is then destroyed inline, and the worker stands
-        /// aside, so that what is queued stays where a producer can take it
-        /// (see `takeQueueToDrain` and `takeNextBatchWithTimeBound`). Lifted
-        /// with the time bound, so set only under one.
-        var isCatchingUp: Bool {
-            get { inbox.status.load(ordering: .relaxed) & _Inbox.Status.behind != 0 }
-            nonmutating set { inbox.update(_Inbox.Status.behind, to: newValue ? _Inbox.Status.behind : 0) }
-        }
         /// Who holds values taken from the head of the queue and not yet
         /// published as destroyed or given back: at most one at a time, so
         /// that values are destroyed in the order they were queued.
@@ -206,35 +196,7 @@ extension _DropQueue {
             return roomWaiters
         }
 
-        /// With a time bound, in an admission under the lock: whether it should
-        /// ask the clock whether the worker is behind (`_OwedProgress.isOverdue`):
-        /// whenever values are pending. Not only on every 16th hand-off, as
-        /// once: one large value at a time, a producer would queue fifteen
-        /// past the bound (see `enqueueAdmittedWithoutLock`).
-        var shouldCheckWhetherBehind: Bool {
-            pending > 0
-        }
 
-        /// With a time bound, for a producer that found the worker behind:
-        /// takes every queued value for the caller to destroy, oldest first,
-        /// if no one else is destroying values from the queue right now (the
-        /// worker holds no batch and no other producer drains); false if
-        /// someone is, or nothing is queued.
-        ///
-        /// Why: values the worker has not reached stay allocated for as long
-        /// as it stays behind, which at saturation, in `.idle`, can be
-        /// seconds; memory that is freed late is memory the allocator cannot
-        /// reuse, and glibc then grows and trims its arenas over and over.
-        /// One drainer at a time, always from the head, keeps every
-        /// producer's values destroyed in order and `completed` a count of
-        /// the oldest values, as barriers need.
-        mutating func takeQueueToDrain(into batch: inout [_ChunkedQueue.Chunk]) -> Bool {
-            isCatchingUp = true
-            guard headHolder == .nobody, !items.isEmpty else { return false }
-            items.exchange(&batch)
-            headHolder = .producer
-            return true
-        }
 
         /// The worker's batch: takes every queued value into `batch`, oldest
         /// first, and holds the head of the queue while it has any. The
@@ -245,13 +207,5 @@ extension _DropQueue {
             headHolder = batch.isEmpty ? .nobody : .worker
         }
 
-        /// Called by whoever drained values from the head, worker or producer
-        /// (`drainer`), once they are published: the worker has caught up once
-        /// nothing is queued and no one else holds values taken from the
-        /// queue. (The worker's own hold on the batch it has just published
-        /// ends only where it takes the next or stands aside.)
-        mutating func endCatchingUpIfCaughtUp(publishedBy drainer: HeadHolder) {
-            if items.isEmpty, headHolder == .nobody || headHolder == drainer { isCatchingUp = false }
-        }
     }
 }

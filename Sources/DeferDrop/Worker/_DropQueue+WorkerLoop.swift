@@ -68,7 +68,7 @@ extension _DropQueue {
     func beginRunning(_ state: inout State) -> Signals {
         state.lifecycle = .running
         inbox.open()
-        if policy.maximumWait != nil { owedProgress.begin() }
+        if policy.maximumWait != nil { busySince.begin() }
         return Signals(startWorker: true)
     }
 
@@ -142,7 +142,7 @@ extension _DropQueue {
         inbox.collect(&state)
         // What a time-bounded batch left goes back to the head of the queue,
         // whatever the policy is now.
-        if state.items.prepend(&pass.batch), hintsProducers { state.isCatchingUp = true }
+        if state.items.prepend(&pass.batch), hintsProducers { state.isBehind = true }
         let step = nextStep(&pass, policy: policy, now: now, state: &state)
         let signals = Signals(
             ready: state.takeReadyWaiters(), room: policy.bound.map { state.takeRoomWaiters(bound: $0.count) } ?? [])
@@ -237,56 +237,7 @@ extension _DropQueue {
         }
     }
 
-    /// How long (ns) a worker without a time bound waits, at most, for a
-    /// producer's drain begun under one to end; the drain wakes it when it
-    /// does, so this bounds only a lost race.
-    private static let standAsideWithoutTimeBound: UInt64 = 20_000_000
 
-    /// With a time bound, the worker's step under the lock between two
-    /// batches: gives back what is left in `batch` (the last one outlasted
-    /// the bound), and takes every queued value, unless it should stand
-    /// aside: returns whether it should.
-    ///
-    /// Why stand aside: a worker that is behind, at `.idle` on a saturated
-    /// machine, is preempted for long stretches, and whatever it has taken
-    /// off the queue stays allocated until it runs again. So while it is
-    /// catching up and producers are handing over, it leaves the queue to
-    /// them, which destroy it in order on their next hand-offs
-    /// (`takeQueueToDrain`), and sleeps for up to the bound.
-    ///
-    /// Whether producers are handing over shows in `producerActivity`: the
-    /// values they drained or destroyed inline, which is all a hand-off can
-    /// do while the worker is catching up. A producer cannot drain while the
-    /// worker holds a batch, so a change since the last boundary means
-    /// producers are there, and one since the last stand-aside means they
-    /// went on. With none, the worker keeps the queue and drains it as fast
-    /// as an unbounded one: a burst followed by quiet costs no stand-aside.
-    /// A worker that stands aside holds nothing, so a producer can always
-    /// take the queue.
-    private func takeNextBatchWithTimeBound(
-        _ batch: inout [_ChunkedQueue.Chunk], producerActivity: inout UInt64, now: UInt64, state: inout State
-    ) -> Bool {
-        let isRunning = if case .running = state.lifecycle { true } else { false }
-        // Its last batch is published or given back, and no producer drains
-        // (`nextStep` stands aside first).
-        state.endCatchingUpIfCaughtUp(publishedBy: .worker)
-        let activity = state.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
-        let producersAreActive = activity != producerActivity
-        producerActivity = activity
-        if state.isCatchingUp && isRunning && producersAreActive {
-            state.headHolder = .nobody
-            return true
-        }
-        state.takeQueueForWorker(into: &batch)
-        // While catching up, the worker still owes what it owed: producers
-        // go on finding it behind until it has caught up.
-        if batch.isEmpty {
-            owedProgress.end()
-        } else if !state.isCatchingUp {
-            owedProgress.begin(at: now)
-        }
-        return false
-    }
 
     /// Destroys the items of `batch` in the order they were queued, leaving
     /// the chunks empty, and calls `afterEach` after each

@@ -69,8 +69,8 @@ final class _DropQueue: Sendable {
     let workerHoldsLock = Atomic<Bool>(false)
     /// The lanes, the status word and the eventcount (`_Inbox`).
     let inbox = _Inbox()
-    /// With a time bound: since when the worker has owed progress.
-    let owedProgress = _OwedProgress()
+    /// With a time bound: since when the worker has been busy (`_TimeBound.swift`).
+    let busySince = _BusySince()
     /// The class the worker's thread reported itself in after it last applied
     /// its priority (a `DEFERDROP_CLASS_` number), -1 before it first did.
     /// Written by the worker's thread only; read by `DropWorker.schedulingClass`.
@@ -119,9 +119,9 @@ final class _DropQueue: Sendable {
     ///
     /// Pending values stay queued, in order. Producers waiting for room try
     /// again under the new policy. When a time bound is lifted, the worker
-    /// stops catching up, and a producer draining the queue finishes its
-    /// drain while the worker waits; when one is set, the worker owes
-    /// progress from now if it holds values. A producer that read the old
+    /// is no longer behind, and a producer draining the queue finishes its
+    /// drain while the worker waits; when one is set, the worker is busy
+    /// from now if it holds values. A producer that read the old
     /// policy on the lock-free way may still put its value in its lane,
     /// which the worker and every locked hand-off collect under any policy.
     /// A worker whose priority follows its capacity takes the new one's.
@@ -133,11 +133,11 @@ final class _DropQueue: Sendable {
             policyWord.store(policy.word, ordering: .relaxed)
             if state.priorityFollowsCapacity { state.priority = capacity.defaultPriority }
             if policy.maximumWait == nil {
-                state.isCatchingUp = false
-                owedProgress.end()
+                state.isBehind = false
+                busySince.end()
             } else if !wasTimeBounded {
-                let owes = state.headHolder == .worker || !state.items.isEmpty
-                if owes { owedProgress.begin() } else { owedProgress.end() }
+                let isBusy = state.headHolder == .worker || !state.items.isEmpty
+                if isBusy { busySince.begin() } else { busySince.end() }
             }
             // Producers waiting for room try again; a worker asleep or
             // standing aside reads the new policy and priority.

@@ -74,7 +74,7 @@ final class _Inbox: Sendable {
         static let sleeping: UInt8 = 1
         /// No worker runs: not started yet, stopping, or stopped.
         static let notRunning: UInt8 = 2
-        /// With a time bound, the worker is behind (`State.isCatchingUp`,
+        /// With a time bound, the worker is behind (`State.isBehind`,
         /// whose home this bit is).
         static let behind: UInt8 = 4
         /// The worker holds values taken from the head of the queue, its
@@ -99,15 +99,6 @@ final class _Inbox: Sendable {
         /// The bits an append that finds them must act on (`afterAppend`).
         static let needsAfterAppend = sleeping | notRunning
 
-        /// With a time bound, whether a hand-off that found `status` could
-        /// only destroy its value inline: the worker runs and is behind, and
-        /// the worker or a producer holds the values taken from the queue,
-        /// so that no producer can drain. It does so at once, without the
-        /// lock: under load every producer would otherwise take the lock only
-        /// to learn that, and they would queue for it.
-        static func isBehindWithHeadHeld(_ status: UInt8) -> Bool {
-            status & (notRunning | behind) == behind && status & (workerHoldsHead | producerHoldsHead) != 0
-        }
     }
 
     /// The inbox's identity for the lanes: never reused, unlike an address.

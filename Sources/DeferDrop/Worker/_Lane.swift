@@ -93,38 +93,3 @@ final class _Lane: @unchecked Sendable {
 
 // MARK: The clock schedule
 
-extension _Lane {
-    /// The most hand-offs a producer lets pass between two reads of the clock.
-    static let maximumClockGap: UInt64 = 31
-
-    /// For the producer, with a time bound, while the worker owes progress:
-    /// whether this hand-off reads the clock to ask if the worker is behind.
-    ///
-    /// Reading the coarse clock costs a hand-off about as much as the rest of
-    /// it, so a thread that hands values over faster than the clock ticks
-    /// (every 1 to 4 ms) reads it less often: each read that finds the clock
-    /// where the last one left it doubles the gap to the next (1, 3, 7, ...
-    /// up to `maximumClockGap` hand-offs), and a read that finds it moved
-    /// makes the next hand-off read it again (`clockWasRead`). A thread that
-    /// hands a value over once per request, slower than the clock ticks,
-    /// reads it at every hand-off; a stream of small values, once per 32. So
-    /// a worker past its bound is seen by the first read after a tick, at
-    /// most 32 hand-offs later. The schedule lives in the lane's producer
-    /// line, which only the owning thread touches.
-    @inline(__always)
-    static func isClockDue(_ lane: UnsafeMutablePointer<_deferdrop_lane>) -> Bool {
-        if lane.pointee.clock_countdown == 0 { return true }
-        lane.pointee.clock_countdown -= 1
-        return false
-    }
-
-    /// For the producer, after a read that `isClockDue` asked for found the
-    /// clock at `now`: schedules the next read.
-    @inline(__always)
-    static func clockWasRead(at now: UInt64, _ lane: UnsafeMutablePointer<_deferdrop_lane>) {
-        let gap = now == lane.pointee.clock_last ? min(lane.pointee.clock_gap &* 2 &+ 1, maximumClockGap) : 0
-        lane.pointee.clock_gap = gap
-        lane.pointee.clock_countdown = gap
-        lane.pointee.clock_last = now
-    }
-}
