@@ -1,5 +1,18 @@
 #include "platform.h"
 
+#if !defined(DEFERDROP_LAYER_IS_DARWIN)
+/// The monotonic clock's reading `timeout_ns` from now, as an absolute
+/// deadline for a timed wait on CLOCK_MONOTONIC.
+static struct timespec monotonic_deadline(uint64_t timeout_ns) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    uint64_t nanoseconds = (uint64_t)deadline.tv_nsec + timeout_ns % 1000000000u;
+    deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + nanoseconds / 1000000000u);
+    deadline.tv_nsec = (long)(nanoseconds % 1000000000u);
+    return deadline;
+}
+#endif
+
 #if defined(DEFERDROP_SEMAPHORE_IS_SEM_T)
 #include <semaphore.h>
 
@@ -35,11 +48,7 @@ int _deferdrop_semaphore_wait(_deferdrop_semaphore *semaphore) {
 }
 
 int _deferdrop_semaphore_wait_for(_deferdrop_semaphore *semaphore, uint64_t timeout_ns) {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    uint64_t nanoseconds = (uint64_t)deadline.tv_nsec + timeout_ns % 1000000000u;
-    deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + nanoseconds / 1000000000u);
-    deadline.tv_nsec = (long)(nanoseconds % 1000000000u);
+    struct timespec deadline = monotonic_deadline(timeout_ns);
     for (;;) {
         if (sem_clockwait(&semaphore->sem, CLOCK_MONOTONIC, &deadline) == 0) return 0;
         if (errno == ETIMEDOUT) return DEFERDROP_TIMED_OUT;
@@ -118,14 +127,11 @@ int _deferdrop_semaphore_wait(_deferdrop_semaphore *semaphore) {
 }
 
 int _deferdrop_semaphore_wait_for(_deferdrop_semaphore *semaphore, uint64_t timeout_ns) {
-    struct timespec deadline;
 #if defined(DEFERDROP_LAYER_IS_DARWIN)
     uint64_t end = clock_gettime_nsec_np(CLOCK_MONOTONIC_RAW) + timeout_ns;
+    struct timespec interval;
 #else
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    uint64_t nanoseconds = (uint64_t)deadline.tv_nsec + timeout_ns % 1000000000u;
-    deadline.tv_sec += (time_t)(timeout_ns / 1000000000u + nanoseconds / 1000000000u);
-    deadline.tv_nsec = (long)(nanoseconds % 1000000000u);
+    struct timespec deadline = monotonic_deadline(timeout_ns);
 #endif
     int result = 0;
     pthread_mutex_lock(&semaphore->mutex);
@@ -133,10 +139,10 @@ int _deferdrop_semaphore_wait_for(_deferdrop_semaphore *semaphore, uint64_t time
 #if defined(DEFERDROP_LAYER_IS_DARWIN)
         uint64_t now = clock_gettime_nsec_np(CLOCK_MONOTONIC_RAW);
         uint64_t left = now < end ? end - now : 0;
-        deadline.tv_sec = (time_t)(left / 1000000000u);
-        deadline.tv_nsec = (long)(left % 1000000000u);
+        interval.tv_sec = (time_t)(left / 1000000000u);
+        interval.tv_nsec = (long)(left % 1000000000u);
         result = left == 0 ? ETIMEDOUT
-               : pthread_cond_timedwait_relative_np(&semaphore->posted, &semaphore->mutex, &deadline);
+               : pthread_cond_timedwait_relative_np(&semaphore->posted, &semaphore->mutex, &interval);
 #else
         result = pthread_cond_timedwait(&semaphore->posted, &semaphore->mutex, &deadline);
 #endif

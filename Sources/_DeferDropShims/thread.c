@@ -123,16 +123,50 @@ int _deferdrop_thread_key_set(_deferdrop_thread_key key, const void *value) {
 }
 
 // MARK: Scheduling classes
+//
+// One mapping each way per branch: a request to the system's class
+// (`system_class_for`), and the system's class to the layer's number
+// (`layer_class_of`). The three functions below compose them.
+
+#if defined(DEFERDROP_LAYER_IS_LINUX)
+typedef int system_class;
+
+static system_class system_class_for(int request) {
+    return request == DEFERDROP_SCHED_BATCH ? SCHED_BATCH
+         : request == DEFERDROP_SCHED_IDLE ? SCHED_IDLE
+         : SCHED_OTHER;
+}
+
+static int layer_class_of(system_class policy) {
+    switch (policy) {
+    case SCHED_OTHER: return DEFERDROP_CLASS_LINUX_OTHER;
+    case SCHED_BATCH: return DEFERDROP_CLASS_LINUX_BATCH;
+    case SCHED_IDLE: return DEFERDROP_CLASS_LINUX_IDLE;
+    default: return DEFERDROP_CLASS_OTHER;
+    }
+}
+#elif defined(DEFERDROP_LAYER_IS_DARWIN)
+typedef qos_class_t system_class;
+
+static system_class system_class_for(int request) {
+    return request == DEFERDROP_SCHED_BATCH ? QOS_CLASS_UTILITY
+         : request == DEFERDROP_SCHED_IDLE ? QOS_CLASS_BACKGROUND
+         : QOS_CLASS_DEFAULT;
+}
+
+static int layer_class_of(system_class qos) {
+    switch (qos) {
+    case QOS_CLASS_DEFAULT: return DEFERDROP_CLASS_QOS_DEFAULT;
+    case QOS_CLASS_UTILITY: return DEFERDROP_CLASS_QOS_UTILITY;
+    case QOS_CLASS_BACKGROUND: return DEFERDROP_CLASS_QOS_BACKGROUND;
+    default: return DEFERDROP_CLASS_OTHER;
+    }
+}
+#endif
 
 int _deferdrop_scheduling_class_for(int request) {
-#if defined(DEFERDROP_LAYER_IS_LINUX)
-    return request == DEFERDROP_SCHED_BATCH ? DEFERDROP_CLASS_LINUX_BATCH
-         : request == DEFERDROP_SCHED_IDLE ? DEFERDROP_CLASS_LINUX_IDLE
-         : DEFERDROP_CLASS_LINUX_OTHER;
-#elif defined(DEFERDROP_LAYER_IS_DARWIN)
-    return request == DEFERDROP_SCHED_BATCH ? DEFERDROP_CLASS_QOS_UTILITY
-         : request == DEFERDROP_SCHED_IDLE ? DEFERDROP_CLASS_QOS_BACKGROUND
-         : DEFERDROP_CLASS_QOS_DEFAULT;
+#if defined(DEFERDROP_LAYER_IS_LINUX) || defined(DEFERDROP_LAYER_IS_DARWIN)
+    return layer_class_of(system_class_for(request));
 #else
     (void)request;
     return DEFERDROP_CLASS_UNCHANGED;
@@ -146,19 +180,9 @@ int _deferdrop_current_thread_scheduling_class(void) {
     int policy = 0;
     struct sched_param param;
     if (pthread_getschedparam(pthread_self(), &policy, &param) != 0) return DEFERDROP_CLASS_OTHER;
-    switch (policy) {
-    case SCHED_OTHER: return DEFERDROP_CLASS_LINUX_OTHER;
-    case SCHED_BATCH: return DEFERDROP_CLASS_LINUX_BATCH;
-    case SCHED_IDLE: return DEFERDROP_CLASS_LINUX_IDLE;
-    default: return DEFERDROP_CLASS_OTHER;
-    }
+    return layer_class_of(policy);
 #elif defined(DEFERDROP_LAYER_IS_DARWIN)
-    switch (qos_class_self()) {
-    case QOS_CLASS_DEFAULT: return DEFERDROP_CLASS_QOS_DEFAULT;
-    case QOS_CLASS_UTILITY: return DEFERDROP_CLASS_QOS_UTILITY;
-    case QOS_CLASS_BACKGROUND: return DEFERDROP_CLASS_QOS_BACKGROUND;
-    default: return DEFERDROP_CLASS_OTHER;
-    }
+    return layer_class_of(qos_class_self());
 #else
     return DEFERDROP_CLASS_UNCHANGED;
 #endif
@@ -167,16 +191,10 @@ int _deferdrop_current_thread_scheduling_class(void) {
 int _deferdrop_set_current_thread_scheduling(int request) {
 #if defined(DEFERDROP_LAYER_IS_LINUX)
     struct sched_param param = { .sched_priority = 0 };
-    int policy = request == DEFERDROP_SCHED_BATCH ? SCHED_BATCH
-               : request == DEFERDROP_SCHED_IDLE ? SCHED_IDLE
-               : SCHED_OTHER;
     // Per thread: on Linux a scheduling policy belongs to a thread, not the process.
-    (void)pthread_setschedparam(pthread_self(), policy, &param);
+    (void)pthread_setschedparam(pthread_self(), system_class_for(request), &param);
 #elif defined(DEFERDROP_LAYER_IS_DARWIN)
-    qos_class_t qos = request == DEFERDROP_SCHED_BATCH ? QOS_CLASS_UTILITY
-                    : request == DEFERDROP_SCHED_IDLE ? QOS_CLASS_BACKGROUND
-                    : QOS_CLASS_DEFAULT;
-    (void)pthread_set_qos_class_self_np(qos, 0);
+    (void)pthread_set_qos_class_self_np(system_class_for(request), 0);
 #else
     (void)request;
 #endif

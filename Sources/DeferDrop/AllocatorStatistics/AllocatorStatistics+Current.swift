@@ -7,9 +7,9 @@ extension AllocatorStatistics {
     /// back (`thread.tcache.flush`), then refreshes jemalloc's statistics
     /// (`epoch`), so bytes this thread freed no longer count as allocated.
     /// Blocks freed by a worker count once that worker has been flushed: a
-    /// worker's `flush()` also flushes its thread's cache. It costs a few
-    /// microseconds; with glibc, `mallinfo2()` locks every arena in turn, and
-    /// on Apple platforms `malloc_zone_statistics` every zone.
+    /// worker's `flush()` also flushes its thread's cache. Not for a hot
+    /// path: with glibc, `mallinfo2()` locks every arena in turn, and on
+    /// Apple platforms `malloc_zone_statistics` walks every zone.
     public static func current() -> AllocatorStatistics {
         #if Jemalloc
         _Jemalloc.flushCurrentThreadCache()

@@ -6,8 +6,7 @@ enum _WorkerThread {
     /// NUL: 15 on Linux, 63 on Darwin. Where threads cannot be named (the
     /// POSIX-only layer), names are still cut as on Linux, so that they read
     /// the same in diagnostics everywhere.
-    static let maximumNameLength = Int(_deferdrop_thread_name_capacity()) == 0
-        ? 15 : Int(_deferdrop_thread_name_capacity())
+    static let maximumNameLength = max(Int(_deferdrop_thread_name_capacity()), 15)
 
     /// `name` cut to at most `maximumNameLength` UTF-8 bytes, never inside a
     /// character's encoding.

@@ -44,7 +44,7 @@ import _DeferDropShims
 //   membarrier() is unavailable, producers fence instead
 //   (`_deferdrop_producer_fence`). The model checks both, and that one
 //   side must have it (-DBROKEN_NO_FENCE). The worker sleeps far less often
-//   than values are handed over, and a sleep costs it microseconds anyway.
+//   than values are handed over, and a sleep is a system call anyway.
 // - Which side fences is the status bit `sleeperFences`. Producers fence
 //   until the worker sets it. Registering for membarrier() makes the kernel
 //   wait for a grace period in a process with several threads, so there the

@@ -141,9 +141,11 @@ extension _Lane {
     /// For the producer, with a time bound, while the worker is busy:
     /// whether this hand-off reads the clock to ask if the worker is behind.
     ///
-    /// Reading the coarse clock costs a hand-off about as much as the rest of
-    /// it, so a thread that hands values over faster than the clock ticks
-    /// (every 1 to 4 ms) reads it less often: each read that finds the clock
+    /// A clock read is a sizeable part of a small object's hand-off, and a
+    /// fixed count of hand-offs between reads would let a producer that hands
+    /// over one large value per request queue many past the bound. So a
+    /// thread that hands values over faster than the clock ticks (every 1 to
+    /// 4 ms) reads it less often: each read that finds the clock
     /// where the last one left it doubles the gap to the next (1, 3, 7, ...
     /// up to `maximumClockGap` hand-offs), and a read that finds it moved
     /// makes the next hand-off read it again (`clockWasRead`). A thread that
@@ -199,12 +201,8 @@ extension _DropQueue {
     /// lock's admission would destroy the value inline without waiting, and
     /// so does this, without touching the lock's line (a worker at `.idle`
     /// preempted in its section may hold it for milliseconds while every
-    /// producer's hand-off finds it behind).
-    ///
-    /// A clock read costs about as much as the rest of the hand-off of a
-    /// small object; a fixed count of hand-offs between reads would let a
-    /// producer that hands over one large value per request queue many past
-    /// the bound (`Docs/Benchmarks.md`, workload 8).
+    /// producer's hand-off finds it behind). Why a schedule and not every
+    /// hand-off, nor every n-th: `_Lane.isClockDue`.
     @inline(__always)
     func timeBoundVerdict(_ policy: _DropPolicy, lane: UnsafeMutablePointer<_deferdrop_lane>) -> TimeBoundVerdict {
         guard let maximumWait = policy.maximumWait, let beginning = busySince.beginning, _Lane.isClockDue(lane) else {
