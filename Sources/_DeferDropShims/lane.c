@@ -27,20 +27,38 @@ _deferdrop_lane *_deferdrop_lane_create(void) {
 }
 
 void _deferdrop_lane_destroy(_deferdrop_lane *lane) {
-    // Empty: the consumer has retired every chunk before the one it reads.
-    free(lane->read_chunk);
+    // The chunks from the one the reader is in to the producer's: one, unless
+    // a fork child inherited values a thread of the parent had taken.
+    for (_deferdrop_lane_chunk *chunk = lane->read_chunk; chunk;) {
+        _deferdrop_lane_chunk *next = chunk->next;
+        free(chunk);
+        chunk = next;
+    }
     free(lane->spare);
     free(lane->allocation);
 }
 
-void _deferdrop_lane_retire(_deferdrop_lane *lane, _deferdrop_lane_chunk *chunk) {
+void _deferdrop_lane_next_chunk(_deferdrop_lane *lane) {
+    // A value past this chunk was published, so the producer linked the next.
+    _deferdrop_lane_chunk *emptied = lane->read_chunk;
+    lane->read_chunk = __atomic_load_n(&emptied->next, __ATOMIC_ACQUIRE);
+    lane->read_index = 0;
     // Release: the producer writes the chunk's slots only after this.
-    _deferdrop_lane_chunk *replaced = __atomic_exchange_n(&lane->spare, chunk, __ATOMIC_RELEASE);
-    free(replaced);
+    free(__atomic_exchange_n(&lane->spare, emptied, __ATOMIC_RELEASE));
+}
+
+void _deferdrop_lane_skip_to(_deferdrop_lane *lane, uint64_t position) {
+    while (lane->taken < position) {
+        if (lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY) _deferdrop_lane_next_chunk(lane);
+        uint64_t run = DEFERDROP_LANE_CHUNK_CAPACITY - lane->read_index;
+        if (run > position - lane->taken) run = position - lane->taken;
+        lane->read_index += run;
+        lane->taken += run;
+    }
 }
 
 int _deferdrop_lane_grow(_deferdrop_lane *lane) {
-    // The consumer released the spare after its last read of it.
+    // The reader released the spare after its last read of it.
     _deferdrop_lane_chunk *chunk = __atomic_exchange_n(&lane->spare, 0, __ATOMIC_ACQUIRE);
     if (chunk) {
         chunk->next = 0;

@@ -14,7 +14,7 @@ extension _DropQueue {
             // Values in lanes count as queued: the drain takes them too.
             inbox.collect(&state)
             switch state.lifecycle {
-            case .idle where state.items.isEmpty:
+            case .idle where state.queued.isEmpty:
                 state.lifecycle = .stopped
                 return
             case .idle:

@@ -73,7 +73,7 @@ extension _DropQueue {
             // as always. While the worker holds it, one try, not a spin of
             // 256: a spin on a lock held by a preempted worker is wasted.
             var admission: Admission?
-            var drained: [_ChunkedQueue.Chunk] = []
+            var drained: [_Lane.Segment] = []
             var signals = Signals()
             func admitHere(_ state: inout State) -> Admission {
                 admit(
@@ -116,7 +116,7 @@ extension _DropQueue {
     @inline(__always)
     private func admit(
         _ item: inout _DisposalItem?, through lane: UnsafeMutablePointer<_deferdrop_lane>, isOnWorkerThread: Bool,
-        drained: inout [_ChunkedQueue.Chunk], signals: inout Signals, state: inout State
+        drained: inout [_Lane.Segment], signals: inout Signals, state: inout State
     ) -> Admission {
         // The lock's holder reads the policy it decides under.
         let policy = policy
@@ -150,7 +150,7 @@ extension _DropQueue {
             return admission
         }
         _Lane.append(&item, to: lane)
-        state.collect(lane)
+        state.collect(_Lane.owned(lane))
         if !state.waiters.isEmpty, isOnWorkerThread {
             state.extendBarriersOverNestedValue()
         }
@@ -262,16 +262,14 @@ extension _DropQueue {
         }
         stopped?.wait()
         // The lane this thread has just appended to: no lock to find it.
-        let lane = inbox.lane(of: self)
-        var leftover = _ChunkedQueue()
+        let lane = _Lane.owned(inbox.lane(of: self))
+        var leftover: [_Lane.Segment] = []
         state.withLock { state in
             // Running or idle (a fork child): a worker collects the lane.
-            guard case .stopped = state.lifecycle else { return }
-            _ = _Lane.takeAll(from: lane, into: &leftover)
+            guard case .stopped = state.lifecycle, let segment = lane.collect() else { return }
+            leftover.append(segment)
         }
-        var batch: [_ChunkedQueue.Chunk] = []
-        leftover.exchange(&batch)
-        let count = Self.destroy(&batch, on: nil) {}
+        let count = Self.destroy(&leftover, on: nil) {}
         countDestroyedInline(count)
     }
 }

@@ -35,7 +35,7 @@ extension _DropQueue {
             }
             let text = """
                 lifecycle \(lifecycle), pending \(state.pending) (enqueued \(state.enqueued), \
-                completed \(state.completed)), queued \(state.items.count), \
+                completed \(state.completed)), queued \(state.queued.valueCount), \
                 in lanes \(inbox.valuesInLanes(state)) over \(state.lanes.count) lanes, \
                 behind \(state.isBehind), head held by \(headHolder), \
                 drained by producers \(state.drainedByProducers), \

@@ -67,18 +67,19 @@ extension _DropQueue {
         var drainsAtExit = true
         /// Producers waiting for room in a bounded queue, each on its own semaphore.
         var roomWaiters: [_Semaphore] = []
-        var items = _ChunkedQueue()
+        /// The values queued, as runs of lane positions, oldest first.
+        var queued: [_Lane.Segment] = []
         /// The lanes that their threads append to without the lock, collected
-        /// into `items` by whoever holds it. A lane appended to only under
+        /// into `queued` by whoever holds it. A lane appended to only under
         /// the lock is collected by that hand-off and empty whenever the lock
         /// is free: it is not listed.
         var lanes: [_Lane] = []
-        /// Values ever appended to `items`.
+        /// Values ever collected into `queued`.
         var enqueued: UInt64 = 0
         /// Of those, the ones destroyed. Published by the worker once per batch.
         var completed: UInt64 = 0
         /// Values the worker destroyed in place, handed over by destructors it
-        /// was running; never in `items`, so not in `enqueued` or `completed`.
+        /// was running; never in `queued`, so not in `enqueued` or `completed`.
         /// Published by the worker once per batch.
         var destroyedInPlace: UInt64 = 0
         /// Values the worker released while a reference to them was still held
@@ -164,14 +165,25 @@ extension _DropQueue {
             }
         }
 
-        /// Moves the values published in `lane` to the end of the queue, in
-        /// their order, and counts them as queued: every value reaches the
-        /// queue this way.
-        mutating func collect(_ lane: UnsafeMutablePointer<_deferdrop_lane>) {
-            let collected = _Lane.takeAll(from: lane, into: &items)
-            guard collected > 0 else { return }
-            enqueued += collected
+        /// Queues the values published in `lane`, in their order, and counts
+        /// them: every value reaches the queue this way.
+        mutating func collect(_ lane: _Lane) {
+            guard let segment = lane.collect() else { return }
+            queued.append(collected: segment)
+            enqueued += segment.count
             peakPending = max(peakPending, pending)
+        }
+
+        /// Puts back the values left in `batch`, which the holder of the
+        /// queue's head took and did not finish, ahead of every value queued
+        /// since, in their order; leaves `batch` empty. Returns whether any
+        /// value was put back.
+        @discardableResult
+        mutating func giveBack(_ batch: inout [_Lane.Segment]) -> Bool {
+            guard !batch.isEmpty else { return false }
+            queued.insert(contentsOf: batch, at: 0)
+            batch.removeAll(keepingCapacity: true)
+            return true
         }
 
         /// Values handed over and not yet destroyed, the one in hand included.
@@ -202,8 +214,8 @@ extension _DropQueue {
         /// first, and holds the head of the queue while it has any. The
         /// worker's hold on its last batch ends here, or where it stands
         /// aside: its bit changes only when whether it holds does.
-        mutating func takeQueueForWorker(into batch: inout [_ChunkedQueue.Chunk]) {
-            items.exchange(&batch)
+        mutating func takeQueueForWorker(into batch: inout [_Lane.Segment]) {
+            swap(&queued, &batch)
             headHolder = batch.isEmpty ? .nobody : .worker
         }
 

@@ -34,7 +34,7 @@ extension _DropQueue {
     private struct WorkerPass {
         var phase = WorkerPhase.awake
         /// The values taken under the lock, destroyed with it released.
-        var batch: [_ChunkedQueue.Chunk] = []
+        var batch: [_Lane.Segment] = []
         /// What was destroyed since the last pass, published by the next.
         var destroyed = DestroyedCounts()
         /// With a time bound: the producers' activity at the worker's last
@@ -142,7 +142,7 @@ extension _DropQueue {
         inbox.collect(&state)
         // What a time-bounded batch left goes back to the head of the queue,
         // whatever the policy is now.
-        if state.items.prepend(&pass.batch), hintsProducers { state.isBehind = true }
+        if state.giveBack(&pass.batch), hintsProducers { state.isBehind = true }
         let step = nextStep(&pass, policy: policy, now: now, state: &state)
         let signals = Signals(
             ready: state.takeReadyWaiters(), room: policy.bound.map { state.takeRoomWaiters(bound: $0.count) } ?? [])
@@ -239,43 +239,23 @@ extension _DropQueue {
 
 
 
-    /// Destroys the items of `batch` in the order they were queued, leaving
-    /// the chunks empty, and calls `afterEach` after each
-    /// value. Returns how many were destroyed.
+    /// Destroys the values of `batch` in the order they were queued, and
+    /// calls `afterEach` after each value. Returns how many were destroyed.
     ///
     /// With a `deadline` (coarse monotonic ns), stops once it has passed,
     /// after at least one value, and leaves the rest in `batch`, in order.
     /// On a producer's thread, `thread` is `nil`.
     @discardableResult
     static func destroy(
-        _ batch: inout [_ChunkedQueue.Chunk], on thread: _WorkerThreadState?, until deadline: UInt64? = nil,
+        _ batch: inout [_Lane.Segment], on thread: _WorkerThreadState?, until deadline: UInt64? = nil,
         afterEach: () -> Void
     ) -> UInt64 {
         // One loop per kind of thread, so that the worker's state is not
         // retained and released around every value.
         if let thread {
-            return destroy(&batch, until: deadline, afterEach: afterEach) { thread.release($0) }
+            return batch.take(until: deadline, afterEach: afterEach) { thread.release($0) }
         }
-        return destroy(&batch, until: deadline, afterEach: afterEach) {
-            Unmanaged<AnyObject>.fromOpaque($0).release()
-        }
-    }
-
-    @inline(__always)
-    private static func destroy(
-        _ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64?, afterEach: () -> Void,
-        release: (UnsafeMutableRawPointer) -> Void
-    ) -> UInt64 {
-        var count: UInt64 = 0
-        for chunk in batch {
-            while !chunk.isEmpty {
-                if let deadline, count > 0, _deferdrop_coarse_monotonic_ns() > deadline { return count }
-                release(chunk.takeOldest()!)
-                count += 1
-                afterEach()
-            }
-        }
-        return count
+        return batch.take(until: deadline, afterEach: afterEach) { Unmanaged<AnyObject>.fromOpaque($0).release() }
     }
 
     /// With a count bound, how many values the worker destroys between two

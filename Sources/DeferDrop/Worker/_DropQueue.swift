@@ -136,7 +136,7 @@ final class _DropQueue: Sendable {
                 state.isBehind = false
                 busySince.end()
             } else if !wasTimeBounded {
-                let isBusy = state.headHolder == .worker || !state.items.isEmpty
+                let isBusy = state.headHolder == .worker || !state.queued.isEmpty
                 if isBusy { busySince.begin() } else { busySince.end() }
             }
             // Producers waiting for room try again; a worker asleep or

@@ -165,8 +165,8 @@ final class _Inbox: Sendable {
         _ThreadLanes.lane(to: id, of: owner)
     }
 
-    /// Under the lock: moves the lanes' published values to the end of the
-    /// queue, each lane's in its order, and forgets the lanes of threads
+    /// Under the lock: queues the lanes' published values, each lane's in
+    /// its order, and forgets the lanes of threads
     /// that have ended once they are empty. Lanes belong to their producers
     /// once the worker has stopped: nothing is collected then.
     func collect(_ state: inout _DropQueue.State) {
@@ -174,17 +174,17 @@ final class _Inbox: Sendable {
         if case .stopped = state.lifecycle { return }
         var anyEnded = false
         for lane in state.lanes {
-            state.collect(lane.raw)
+            state.collect(lane)
             anyEnded = anyEnded || lane.ownerHasEnded.load(ordering: .acquiring)
         }
         if anyEnded {
-            state.lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.available == 0 }
+            state.lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.uncollected == 0 }
         }
     }
 
     /// Values in lanes, not yet collected: for the statistics.
     func valuesInLanes(_ state: borrowing _DropQueue.State) -> UInt64 {
-        state.lanes.reduce(0) { $0 + $1.available }
+        state.lanes.reduce(0) { $0 + $1.uncollected }
     }
 
     // MARK: The eventcount

@@ -1,25 +1,30 @@
 import Synchronization
 import _DeferDropShims
 
-/// One producer thread's queue to one worker: the thread appends without a
-/// lock; whoever holds the worker's lock takes values from the head.
+/// One producer thread's queue to one worker, from the hand-off to the
+/// value's destruction: the thread appends without a lock; whoever holds the
+/// worker's lock collects what is published into the worker's queue, as a
+/// run of positions (`Segment`); whoever holds the head of that queue takes
+/// the values from their slots and destroys them.
 ///
 /// The ring itself is C (`_DeferDropLane.h`): chunks of 1023 values, linked
-/// as the producer fills them, and one left by the consumer kept for the
+/// as the producer fills them, and one emptied by the reader kept for the
 /// producer's next. This class owns it and moves `_DisposalItem`s in and out
 /// as +1 references, so a value is never copied on its way through (see
 /// `_DisposalItem`).
 final class _Lane: @unchecked Sendable {
-    // @unchecked Sendable: the C lane is single-producer, single-consumer by
-    // contract, not by type: `append` only on the thread that owns the lane
-    // (through `_ThreadLanes`), `take` only under the worker's lock. Both
-    // sides meet only through `published`, with release and acquire, and
-    // `spare`, exchanged. `owner` is written once, in `init`, and read by
-    // the owning thread alone (a weak load is atomic in any case).
+    // @unchecked Sendable: the C lane has one writer per part, by contract,
+    // not by type: `append` only on the thread that owns the lane (through
+    // `_ThreadLanes`), `collect` only under the worker's lock, `take` only by
+    // the holder of the queue's head, which the lock hands from one holder
+    // to the next. The writer and the others meet only through `published`,
+    // with release and acquire, and `spare`, exchanged. `owner` is written
+    // once, in `init`, and read by the owning thread alone (a weak load is
+    // atomic in any case).
     let raw: UnsafeMutablePointer<_deferdrop_lane>
 
     /// Set once the owning thread has ended: no more values will come, and
-    /// once the lane is empty its queue may forget it.
+    /// once every value is collected its queue may forget the lane.
     let ownerHasEnded = Atomic<Bool>(false)
 
     /// The inbox's identity (`_Inbox.id`), for the owning thread's table.
@@ -36,6 +41,13 @@ final class _Lane: @unchecked Sendable {
         self.raw = raw
         self.queue = queue
         self.owner = owner
+        raw.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// The calling thread's own lane object, from its lane: the thread's
+    /// table (`_ThreadLanes`) holds it.
+    static func owned(_ raw: UnsafeMutablePointer<_deferdrop_lane>) -> _Lane {
+        Unmanaged<_Lane>.fromOpaque(raw.pointee.owner).takeUnretainedValue()
     }
 
     /// Whether the queue has ended: for the owning thread.
@@ -44,9 +56,9 @@ final class _Lane: @unchecked Sendable {
     }
 
     deinit {
-        _precondition(
-            _deferdrop_lane_available(raw) == 0,
-            "DeferDrop: a lane was freed with \(_deferdrop_lane_available(raw)) values in it")
+        // No segment is left (each keeps its lane), so every value collected
+        // has been taken.
+        _precondition(uncollected == 0, "DeferDrop: a lane was freed with \(uncollected) values not collected")
         _deferdrop_lane_destroy(raw)
     }
 
@@ -66,30 +78,90 @@ final class _Lane: @unchecked Sendable {
         fatalError("DeferDrop: out of memory for a lane's chunk")
     }
 
-    /// For the consumer: values published and not yet taken.
-    var available: UInt64 {
-        _deferdrop_lane_available(raw)
+    /// Under the worker's lock: values published and not yet collected.
+    var uncollected: UInt64 {
+        _deferdrop_lane_uncollected(raw)
     }
 
-    /// For the consumer: moves every value published in `raw` to the end of
-    /// `queue`, oldest first; returns how many.
-    static func takeAll(from raw: UnsafeMutablePointer<_deferdrop_lane>, into queue: inout _ChunkedQueue) -> UInt64 {
-        let count = _deferdrop_lane_available(raw)
-        guard count > 1 else {
-            // One value: what an admission under the lock takes, every time.
-            if count == 1 { queue.append(retained: _deferdrop_lane_take_one(raw)) }
-            return count
+    /// Under the worker's lock: collects every value published, as the
+    /// segment of their positions; `nil` if there is none.
+    func collect() -> Segment? {
+        let start = raw.pointee.collected
+        let end = _deferdrop_lane_collect(raw)
+        return start == end ? nil : Segment(lane: self, start: start, end: end)
+    }
+
+    /// Values of one lane at consecutive positions, in the worker's queue:
+    /// the queue is a list of segments, oldest first, and names each value
+    /// by its position in its lane. Every segment of a lane comes after the
+    /// lane's earlier ones, so the holder of the queue's head reads each lane
+    /// in order.
+    struct Segment: Sendable {
+        /// The lane, which the segment keeps alive until its values are taken.
+        let lane: _Lane
+        /// The position of the oldest value not yet taken.
+        var start: UInt64
+        /// The position after the newest value.
+        var end: UInt64
+
+        var count: UInt64 { end - start }
+    }
+}
+
+extension [_Lane.Segment] {
+    /// Appends `segment` to the queue, merged with the last one where it
+    /// continues it.
+    mutating func append(collected segment: _Lane.Segment) {
+        if let last = indices.last, self[last].lane === segment.lane, self[last].end == segment.start {
+            self[last].end = segment.end
+        } else {
+            append(segment)
         }
-        var remaining = count
-        _ = queue.append { slots, room in
-            let run = min(remaining, UInt64(room))
-            _deferdrop_lane_take(raw, slots, run)
-            remaining -= run
-            return Int(run)
+    }
+
+    /// The number of values the segments hold.
+    ///
+    /// A loop over indices, not `reduce`: a fork child counts, and a generic
+    /// algorithm's first use there asks the runtime for a conformance,
+    /// under a lock the fork may have left held.
+    var valueCount: UInt64 {
+        var total: UInt64 = 0
+        var index = 0
+        while index < count {
+            total += self[index].count
+            index += 1
+        }
+        return total
+    }
+
+    /// For the holder of the queue's head, with the lock released: takes
+    /// the values oldest first and passes each to `release`, which owns it,
+    /// then calls `afterEach`. With a `deadline` (coarse monotonic ns), stops
+    /// once it has passed, after at least one value, and leaves the rest,
+    /// in order. Returns how many were taken.
+    @inline(__always)
+    mutating func take(
+        until deadline: UInt64?, afterEach: () -> Void, release: (UnsafeMutableRawPointer) -> Void
+    ) -> UInt64 {
+        var count: UInt64 = 0
+        var finished = 0
+        defer { removeFirst(finished) }
+        while finished < self.count {
+            let lane = self[finished].lane.raw
+            let end = self[finished].end
+            var position = self[finished].start
+            while position < end {
+                if let deadline, count > 0, _deferdrop_coarse_monotonic_ns() > deadline {
+                    self[finished].start = position
+                    return count
+                }
+                release(_deferdrop_lane_take(lane, position))
+                position += 1
+                count += 1
+                afterEach()
+            }
+            finished += 1
         }
         return count
     }
 }
-
-// MARK: The clock schedule
-

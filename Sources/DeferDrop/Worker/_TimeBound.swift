@@ -102,10 +102,10 @@ extension _DropQueue.State {
     /// One drainer at a time, always from the head, keeps every
     /// producer's values destroyed in order and `completed` a count of
     /// the oldest values, as barriers need.
-    mutating func takeQueueToDrain(into batch: inout [_ChunkedQueue.Chunk]) -> Bool {
+    mutating func takeQueueToDrain(into batch: inout [_Lane.Segment]) -> Bool {
         isBehind = true
-        guard headHolder == .nobody, !items.isEmpty else { return false }
-        items.exchange(&batch)
+        guard headHolder == .nobody, !queued.isEmpty else { return false }
+        swap(&queued, &batch)
         headHolder = .producer
         return true
     }
@@ -116,7 +116,7 @@ extension _DropQueue.State {
     /// queue. (The worker's own hold on the batch it has just published
     /// ends only where it takes the next or stands aside.)
     mutating func endBehindIfCaughtUp(publishedBy drainer: _DropQueue.HeadHolder) {
-        if items.isEmpty, headHolder == .nobody || headHolder == drainer { isBehind = false }
+        if queued.isEmpty, headHolder == .nobody || headHolder == drainer { isBehind = false }
     }
 }
 
@@ -222,7 +222,7 @@ extension _DropQueue {
     /// lets the value be queued.
     @inline(__always)
     func timeBoundAdmission(
-        _ policy: _DropPolicy, drained: inout [_ChunkedQueue.Chunk], state: inout State
+        _ policy: _DropPolicy, drained: inout [_Lane.Segment], state: inout State
     ) -> Admission? {
         guard let maximumWait = policy.maximumWait else { return nil }
         guard state.isBehind || (state.shouldCheckWhetherBehind && busySince.isOverdue(maximumWait: maximumWait)) else {
@@ -235,12 +235,12 @@ extension _DropQueue {
     /// A producer's drain: destroys the values it took from the head of the
     /// queue, oldest first, until `deadline` (at least one), gives back what
     /// is left, and publishes them as the worker publishes a batch.
-    func drain(_ batch: inout [_ChunkedQueue.Chunk], until deadline: UInt64) {
+    func drain(_ batch: inout [_Lane.Segment], until deadline: UInt64) {
         let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
         let signals = state.withLock { state in
             state.publish(DestroyedCounts(queued: count))
             state.drainedByProducers += count
-            state.items.prepend(&batch)
+            state.giveBack(&batch)
             state.headHolder = .nobody
             state.endBehindIfCaughtUp(publishedBy: .producer)
             // The worker stands aside while a producer drains, for up to the
@@ -284,7 +284,7 @@ extension _DropQueue {
     /// A worker that stands aside holds nothing, so a producer can always
     /// take the queue.
     func takeNextBatchWithTimeBound(
-        _ batch: inout [_ChunkedQueue.Chunk], producerActivity: inout UInt64, now: UInt64, state: inout State
+        _ batch: inout [_Lane.Segment], producerActivity: inout UInt64, now: UInt64, state: inout State
     ) -> Bool {
         let isRunning = if case .running = state.lifecycle { true } else { false }
         // Its last batch is published or given back, and no producer drains

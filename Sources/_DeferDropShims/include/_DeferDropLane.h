@@ -1,5 +1,8 @@
 // A lane: one producer thread's queue to one worker. Single producer (the
-// thread that owns it), single consumer (whoever holds the worker's lock).
+// thread that owns it); whoever holds the worker's lock collects values,
+// which the queue then names by their positions in the lane; whoever holds
+// the head of the worker's queue reads them from their slots and destroys
+// them. The values stay in the chunks the producer wrote until then.
 //
 // Why in C: the hand-off's hot path is a few plain stores and a release
 // store here, with the memory orders written out and nothing else (no
@@ -47,29 +50,40 @@ typedef struct _deferdrop_lane {
     uint64_t appends_without_lock;
     char producer_padding[DEFERDROP_CACHE_LINE - 7 * 8];
     /// Values published in all: the producer's release store after each
-    /// value; the consumer's acquire load. On a line of its own, so that the
-    /// consumer's reads of it do not take the producer's line away.
+    /// value; the collector's acquire load. On a line of its own, so that the
+    /// collector's reads of it do not take the producer's line away.
     uint64_t published;
-    /// A chunk the consumer has left, kept for the producer's next one, or
+    /// Values collected in all: the positions below it are in the worker's
+    /// queue. Only whoever holds the worker's lock reads and writes it.
+    uint64_t collected;
+    /// A chunk the reader has emptied, kept for the producer's next one, or
     /// NULL: exchanged once per chunk by either side, so that a steady
-    /// stream allocates nothing (`_deferdrop_lane_grow`, `_deferdrop_lane_retire`).
+    /// stream allocates nothing (`_deferdrop_lane_grow`, `_deferdrop_lane_next_chunk`).
     /// A malloc of a chunk's 8 KiB makes glibc consolidate its fast bins,
     /// which a producer of small objects keeps full.
     _deferdrop_lane_chunk *spare;
-    char published_padding[DEFERDROP_CACHE_LINE - 2 * 8];
-    // The consumer's line: only whoever holds the worker's lock.
+    /// The Swift object that owns this lane, unretained: for the owning
+    /// thread, which holds that object for as long as the lane lives.
+    void *owner;
+    char published_padding[DEFERDROP_CACHE_LINE - 4 * 8];
+    // The reader's line: whoever holds the head of the worker's queue (the
+    // worker, or a producer draining it), handed from one to the next under
+    // the worker's lock.
     _deferdrop_lane_chunk *read_chunk;
     uint64_t read_index;
+    /// Values taken in all: the position of the next value to read.
     uint64_t taken;
     /// The block this lane sits in, for `free` (see `_deferdrop_lane_create`).
     void *allocation;
-    char consumer_padding[DEFERDROP_CACHE_LINE - 4 * 8];
+    char reader_padding[DEFERDROP_CACHE_LINE - 4 * 8];
 } _deferdrop_lane;
 
-/// A new, empty lane, or NULL if memory is exhausted.
+/// A new, empty lane, or NULL if memory is exhausted. Its `owner` is the
+/// caller's to set.
 _deferdrop_lane *_deferdrop_lane_create(void);
 
-/// Frees an empty lane (nothing published and not taken).
+/// Frees a lane whose every published value has been collected, and taken
+/// by its reader (or, in a fork child, by a thread of the parent).
 void _deferdrop_lane_destroy(_deferdrop_lane *lane);
 
 /// For the producer: links a new chunk after a full one. Out of line: once
@@ -77,10 +91,15 @@ void _deferdrop_lane_destroy(_deferdrop_lane *lane);
 /// appended).
 int _deferdrop_lane_grow(_deferdrop_lane *lane);
 
-/// For the consumer: leaves `chunk`, whose values it has all taken, as the
-/// producer's spare, and frees the spare it replaces. Out of line: once
-/// every 1023 values.
-void _deferdrop_lane_retire(_deferdrop_lane *lane, _deferdrop_lane_chunk *chunk);
+/// For the reader: moves on to the next chunk, leaving the one it has
+/// emptied as the producer's spare (and freeing the spare that replaces).
+/// Out of line: once every 1023 values.
+void _deferdrop_lane_next_chunk(_deferdrop_lane *lane);
+
+/// For the reader: moves past the values before `position` without taking
+/// them. Only a fork child needs it: the values a thread of the parent had
+/// taken into its batch are that thread's.
+void _deferdrop_lane_skip_to(_deferdrop_lane *lane, uint64_t position);
 
 /// For the producer: makes room for the next value. Returns 0 only if a new
 /// chunk was needed and memory is exhausted.
@@ -112,38 +131,27 @@ static inline void _deferdrop_lane_allow_appends_without_lock(_deferdrop_lane *l
     lane->appends_without_lock = 1;
 }
 
-/// For the consumer: how many values are published and not yet taken.
-static inline uint64_t _deferdrop_lane_available(const _deferdrop_lane *lane) {
-    return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->taken;
+/// For whoever holds the worker's lock: how many values are published and
+/// not yet collected.
+static inline uint64_t _deferdrop_lane_uncollected(const _deferdrop_lane *lane) {
+    return __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - lane->collected;
 }
 
-/// For the consumer, after `_deferdrop_lane_available` counted at least
-/// `count`: moves the `count` oldest values to `into`, oldest first, a run of
-/// slots at a time. A chunk left behind is freed here.
-static inline void _deferdrop_lane_take(_deferdrop_lane *lane, void **into, uint64_t count) {
-    while (count > 0) {
-        if (lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY) {
-            // More values are published, so the producer has linked the next chunk.
-            _deferdrop_lane_chunk *next = __atomic_load_n(&lane->read_chunk->next, __ATOMIC_ACQUIRE);
-            _deferdrop_lane_retire(lane, lane->read_chunk);
-            lane->read_chunk = next;
-            lane->read_index = 0;
-        }
-        uint64_t run = DEFERDROP_LANE_CHUNK_CAPACITY - lane->read_index;
-        if (run > count) run = count;
-        memcpy(into, &lane->read_chunk->slots[lane->read_index], run * sizeof(void *));
-        into += run;
-        count -= run;
-        lane->read_index += run;
-        __atomic_store_n(&lane->taken, lane->taken + run, __ATOMIC_RELAXED);
-    }
+/// For whoever holds the worker's lock: collects every value published, and
+/// returns the position after the last (the first is `collected` before).
+static inline uint64_t _deferdrop_lane_collect(_deferdrop_lane *lane) {
+    lane->collected = __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE);
+    return lane->collected;
 }
 
-/// For the consumer, after `_deferdrop_lane_available` counted at least one:
-/// takes the oldest value.
-static inline void *_deferdrop_lane_take_one(_deferdrop_lane *lane) {
-    void *value;
-    _deferdrop_lane_take(lane, &value, 1);
+/// For the reader, holding the head of the queue where the value at
+/// `position` is next: takes that value, a +1 reference, from its slot.
+static inline void *_deferdrop_lane_take(_deferdrop_lane *lane, uint64_t position) {
+    if (__builtin_expect(lane->taken != position, 0)) _deferdrop_lane_skip_to(lane, position);
+    if (__builtin_expect(lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) _deferdrop_lane_next_chunk(lane);
+    void *value = lane->read_chunk->slots[lane->read_index];
+    lane->read_index += 1;
+    lane->taken += 1;
     return value;
 }
 
