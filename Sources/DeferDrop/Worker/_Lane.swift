@@ -7,7 +7,7 @@ import _DeferDropShims
 /// run of positions (`Segment`); whoever holds the head of that queue takes
 /// the values from their slots and destroys them.
 ///
-/// The ring itself is C (`_DeferDropLane.h`): chunks of 1023 values, linked
+/// The ring itself is C (`_DeferDropLane.h`): chunks of `DEFERDROP_LANE_CHUNK_CAPACITY` values, linked
 /// as the producer fills them, and one emptied by the reader kept for the
 /// producer's next. This class owns it and moves `_DisposalItem`s in and out
 /// as +1 references, so a value is never copied on its way through (see
@@ -66,7 +66,7 @@ final class _Lane: @unchecked Sendable {
     /// `nil`.
     @inline(__always)
     static func append(_ item: inout _DisposalItem?, to raw: UnsafeMutablePointer<_deferdrop_lane>) {
-        // A lane grows a chunk every 1023 values; as Swift's own allocations
+        // A lane grows a chunk when one is full; as Swift's own allocations
         // do, it traps when there is no memory for one.
         if _deferdrop_lane_reserve(raw) == 0 { outOfMemory() }
         let object = Unmanaged.passRetained(item.take()!.object)
@@ -150,12 +150,13 @@ extension [_Lane.Segment] {
             let lane = self[finished].lane.raw
             let end = self[finished].end
             var position = self[finished].start
+            _deferdrop_lane_seek(lane, position)
             while position < end {
                 if let deadline, count > 0, _deferdrop_coarse_monotonic_ns() > deadline {
                     self[finished].start = position
                     return count
                 }
-                release(_deferdrop_lane_take(lane, position))
+                release(_deferdrop_lane_take_next(lane))
                 position += 1
                 count += 1
                 afterEach()

@@ -22,8 +22,11 @@
 
 #include "_DeferDropPlatform.h"
 
-/// Values per chunk: a chunk, its link included, is 8 KiB.
-#define DEFERDROP_LANE_CHUNK_CAPACITY 1023
+/// Values per chunk: a chunk, its link included, is 1,000 bytes. A malloc
+/// of more (glibc's large requests, 1,009 bytes and up) consolidates glibc's
+/// fast bins first, which the worker's frees of small objects keep full: the
+/// producer, which allocates a lane's chunks, would pay for it.
+#define DEFERDROP_LANE_CHUNK_CAPACITY 124
 
 typedef struct _deferdrop_lane_chunk {
     /// The next chunk, once the producer has filled this one; written with
@@ -59,8 +62,7 @@ typedef struct _deferdrop_lane {
     /// A chunk the reader has emptied, kept for the producer's next one, or
     /// NULL: exchanged once per chunk by either side, so that a steady
     /// stream allocates nothing (`_deferdrop_lane_grow`, `_deferdrop_lane_next_chunk`).
-    /// A malloc of a chunk's 8 KiB makes glibc consolidate its fast bins,
-    /// which a producer of small objects keeps full.
+    /// A chunk's malloc on the producer would otherwise cost it every chunk.
     _deferdrop_lane_chunk *spare;
     /// The Swift object that owns this lane, unretained: for the owning
     /// thread, which holds that object for as long as the lane lives.
@@ -87,13 +89,13 @@ _deferdrop_lane *_deferdrop_lane_create(void);
 void _deferdrop_lane_destroy(_deferdrop_lane *lane);
 
 /// For the producer: links a new chunk after a full one. Out of line: once
-/// every 1023 values. Returns 0 if memory is exhausted (the value is then not
+/// every chunk. Returns 0 if memory is exhausted (the value is then not
 /// appended).
 int _deferdrop_lane_grow(_deferdrop_lane *lane);
 
 /// For the reader: moves on to the next chunk, leaving the one it has
 /// emptied as the producer's spare (and freeing the spare that replaces).
-/// Out of line: once every 1023 values.
+/// Out of line: once every chunk.
 void _deferdrop_lane_next_chunk(_deferdrop_lane *lane);
 
 /// For the reader: moves past the values before `position` without taking
@@ -144,10 +146,14 @@ static inline uint64_t _deferdrop_lane_collect(_deferdrop_lane *lane) {
     return lane->collected;
 }
 
-/// For the reader, holding the head of the queue where the value at
-/// `position` is next: takes that value, a +1 reference, from its slot.
-static inline void *_deferdrop_lane_take(_deferdrop_lane *lane, uint64_t position) {
+/// For the reader, holding the head of the queue, before it takes the
+/// values from `position` on.
+static inline void _deferdrop_lane_seek(_deferdrop_lane *lane, uint64_t position) {
     if (__builtin_expect(lane->taken != position, 0)) _deferdrop_lane_skip_to(lane, position);
+}
+
+/// For the reader: takes the next value, a +1 reference, from its slot.
+static inline void *_deferdrop_lane_take_next(_deferdrop_lane *lane) {
     if (__builtin_expect(lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) _deferdrop_lane_next_chunk(lane);
     void *value = lane->read_chunk->slots[lane->read_index];
     lane->read_index += 1;
