@@ -68,7 +68,7 @@ extension _DropQueue {
     /// handed over too: they are collected first.
     private func pointBehindQueuedValues(_ state: inout State) -> WaitPoint? {
         inbox.collect(&state)
-        return state.completed < state.enqueued ? .destroyed(count: state.enqueued) : nil
+        return state.counts.pending > 0 ? .destroyed(count: state.counts.queued) : nil
     }
 
     /// Registers `waiter` for `point`, which values not yet destroyed stand

@@ -262,7 +262,7 @@ extension _DropQueue.State {
         case .running, .stopping: lifecycle = .idle
         case .idle, .stopped: break
         }
-        completed = enqueued - queued.valueCount
+        counts.destroyedFromQueue = counts.queued - queued.valueCount
         // No worker runs, none is behind and no one holds the head: hand-offs
         // are admitted under the lock, whose first starts a worker. Lanes
         // keep their values, which it collects.

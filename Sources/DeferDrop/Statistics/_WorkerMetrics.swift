@@ -137,15 +137,15 @@ final class _WorkerMetrics: Sendable {
     struct Publisher {
         /// `nil` in the child of a `fork()`, where the worker reports nothing.
         private let handles: Handles?
-        private var reported = Snapshot(reachedWorker: 0, destroyed: 0, releasedElsewhere: 0, reclaimedBytes: 0)
+        private var reported = _Counts()
 
         init(_ metrics: _WorkerMetrics) {
             handles = metrics.makeHandles()
         }
 
-        mutating func publish(_ now: Snapshot) {
+        mutating func publish(_ now: _Counts) {
             guard let handles else { return }
-            Self.add(now.reachedWorker, since: reported.reachedWorker, to: handles.deferred)
+            Self.add(now.deferred, since: reported.deferred, to: handles.deferred)
             Self.add(now.destroyed, since: reported.destroyed, to: handles.destroyed)
             Self.add(now.releasedElsewhere, since: reported.releasedElsewhere, to: handles.releasedElsewhere)
             Self.add(now.reclaimedBytes, since: reported.reclaimedBytes, to: handles.reclaimedBytes)
@@ -174,7 +174,7 @@ enum _WorkerMetrics: Sendable {
 
     struct Publisher {
         init(_ metrics: _WorkerMetrics) {}
-        mutating func publish(_ now: Snapshot) {}
+        mutating func publish(_ now: _Counts) {}
         func recordBatch(nanoseconds: Int64) {}
     }
 
@@ -183,16 +183,3 @@ enum _WorkerMetrics: Sendable {
     static var forCodePathRun: _WorkerMetrics? { nil }
 }
 #endif
-
-extension _WorkerMetrics {
-    /// What the worker reports, read under the queue's lock.
-    struct Snapshot {
-        /// Values that reached the worker: queued, or destroyed in place by it.
-        var reachedWorker: UInt64
-        /// Of those, the ones it has destroyed.
-        var destroyed: UInt64
-        var releasedElsewhere: UInt64
-        var reclaimedBytes: UInt64?
-        var pending: UInt64 { reachedWorker - destroyed }
-    }
-}

@@ -138,7 +138,7 @@ extension _DropQueue {
         // counts towards what is pending, behind or bounded (lanes outlive a
         // change of capacity to a count bound).
         inbox.collect(&state)
-        if let bound = policy.bound, state.pending >= bound.count, !isOnWorkerThread {
+        if let bound = policy.bound, state.counts.pending >= bound.count, !isOnWorkerThread {
             if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
                 return .destroyInline(after: nil)
             }

@@ -34,11 +34,11 @@ extension _DropQueue {
             case .producer: "a producer"
             }
             let text = """
-                lifecycle \(lifecycle), pending \(state.pending) (enqueued \(state.enqueued), \
-                completed \(state.completed)), queued \(state.queued.valueCount), \
+                lifecycle \(lifecycle), pending \(state.counts.pending) (queued \(state.counts.queued), \
+                destroyed \(state.counts.destroyedFromQueue)), in the queue \(state.queued.valueCount), \
                 in lanes \(inbox.valuesInLanes(state)) over \(state.lanes.count) lanes, \
                 behind \(state.isBehind), head held by \(headHolder), \
-                drained by producers \(state.drainedByProducers), \
+                drained by producers \(state.counts.drainedByProducers), \
                 barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
                 priority \(state.priority)
                 """

@@ -24,19 +24,6 @@ extension _DropQueue {
         case stopped
     }
 
-    /// What a worker, or a producer draining for it, destroyed since it last
-    /// published: added to `State` in one place, `State.publish(_:)`.
-    struct DestroyedCounts {
-        /// Values taken from the queue.
-        var queued: UInt64 = 0
-        /// Values destroyed in place, handed over by destructors it ran.
-        var inPlace: UInt64 = 0
-        /// Values released while a reference to them was still held elsewhere.
-        var releasedElsewhere: UInt64 = 0
-        /// The bytes the worker's thread has freed in all, where the allocator tells.
-        var reclaimedBytes: UInt64?
-    }
-
     /// Who holds values taken from the head of the queue (`State.headHolder`).
     enum HeadHolder {
         case nobody
@@ -74,18 +61,8 @@ extension _DropQueue {
         /// the lock is collected by that hand-off and empty whenever the lock
         /// is free: it is not listed.
         var lanes: [_Lane] = []
-        /// Values ever collected into `queued`.
-        var enqueued: UInt64 = 0
-        /// Of those, the ones destroyed. Published by the worker once per batch.
-        var completed: UInt64 = 0
-        /// Values the worker destroyed in place, handed over by destructors it
-        /// was running; never in `queued`, so not in `enqueued` or `completed`.
-        /// Published by the worker once per batch.
-        var destroyedInPlace: UInt64 = 0
-        /// Values the worker released while a reference to them was still held
-        /// elsewhere. Published by the worker once per batch.
-        var releasedElsewhere: UInt64 = 0
-        var peakPending: UInt64 = 0
+        /// What was queued, destroyed and freed (`_Counts`).
+        var counts = _Counts(reclaimedBytes: _ThreadFreedBytes.isAvailable ? 0 : nil)
         /// Who holds values taken from the head of the queue and not yet
         /// published as destroyed or given back: at most one at a time, so
         /// that values are destroyed in the order they were queued.
@@ -104,26 +81,11 @@ extension _DropQueue {
                 inbox.update(_Inbox.Status.workerHoldsHead | _Inbox.Status.producerHoldsHead, to: bits)
             }
         }
-        /// Values queued, then destroyed by a producer that found the worker
-        /// behind: in `enqueued` and `completed`, and reported as destroyed inline.
-        var drainedByProducers: UInt64 = 0
-        /// Bytes the worker's thread has freed, published with `completed`;
-        /// `nil` where the allocator cannot tell.
-        var reclaimedBytes: UInt64? = _ThreadFreedBytes.isAvailable ? 0 : nil
         var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
         /// The system's id of the last thread that ran this queue's worker,
         /// `nil` before the first: for a diagnosis only (`_DropQueue.diagnosis`),
         /// which tells whether that thread still exists where the system can.
         var workerThreadID: UInt64?
-
-        /// Adds what was destroyed to the counts, for barriers, statistics
-        /// and the bound to read.
-        mutating func publish(_ destroyed: DestroyedCounts) {
-            completed += destroyed.queued
-            destroyedInPlace += destroyed.inPlace
-            releasedElsewhere += destroyed.releasedElsewhere
-            if let bytes = destroyed.reclaimedBytes { reclaimedBytes = bytes }
-        }
 
         /// Registers the calling thread to wait until the worker has stopped,
         /// on the semaphore it returns.
@@ -137,11 +99,11 @@ extension _DropQueue {
         mutating func takeReadyWaiters() -> [_Waiter] {
             guard !waiters.isEmpty else { return [] }
             var ready: [_Waiter] = []
-            let completed = self.completed
+            let destroyed = counts.destroyedFromQueue
             let isStopped = if case .stopped = lifecycle { true } else { false }
             waiters.removeAll { entry in
                 let reached = switch entry.point {
-                case .destroyed(let count): completed >= count
+                case .destroyed(let count): destroyed >= count
                 case .stopped: isStopped
                 }
                 if reached { ready.append(entry.waiter) }
@@ -160,7 +122,7 @@ extension _DropQueue {
         mutating func extendBarriersOverNestedValue() {
             for index in waiters.indices {
                 if case .destroyed(let count) = waiters[index].point {
-                    waiters[index].point = .destroyed(count: max(count, enqueued))
+                    waiters[index].point = .destroyed(count: max(count, counts.queued))
                 }
             }
         }
@@ -170,8 +132,7 @@ extension _DropQueue {
         mutating func collect(_ lane: _Lane) {
             guard let segment = lane.collect() else { return }
             queued.append(collected: segment)
-            enqueued += segment.count
-            peakPending = max(peakPending, pending)
+            counts.addQueued(segment.count)
         }
 
         /// Puts back the values left in `batch`, which the holder of the
@@ -186,19 +147,9 @@ extension _DropQueue {
             return true
         }
 
-        /// Values handed over and not yet destroyed, the one in hand included.
-        var pending: UInt64 { enqueued - completed }
-
-        /// What the worker reports to its metrics, when it has them.
-        var metricsSnapshot: _WorkerMetrics.Snapshot {
-            _WorkerMetrics.Snapshot(
-                reachedWorker: enqueued + destroyedInPlace, destroyed: completed + destroyedInPlace,
-                releasedElsewhere: releasedElsewhere, reclaimedBytes: reclaimedBytes)
-        }
-
         /// Removes and returns the producers waiting for room, if there is room now.
         mutating func takeRoomWaiters(bound: UInt64) -> [_Semaphore] {
-            guard !roomWaiters.isEmpty, pending < bound else { return [] }
+            guard !roomWaiters.isEmpty, counts.pending < bound else { return [] }
             return takeRoomWaiters()
         }
 

@@ -36,7 +36,7 @@ extension _DropQueue {
         /// The values taken under the lock, destroyed with it released.
         var batch: [_Lane.Segment] = []
         /// What was destroyed since the last pass, published by the next.
-        var destroyed = DestroyedCounts()
+        var destroyed = _Counts()
         /// With a time bound: the producers' activity at the worker's last
         /// boundary (see `takeNextBatchWithTimeBound`).
         var producerActivity: UInt64 = 0
@@ -56,7 +56,7 @@ extension _DropQueue {
         var step: WorkerStep
         var signals: Signals
         var priority: DropPriority
-        var snapshot: _WorkerMetrics.Snapshot?
+        var counts: _Counts?
         /// The policy the batch was taken under, which it is destroyed under.
         var policy: _DropPolicy
     }
@@ -137,8 +137,8 @@ extension _DropQueue {
         let hintsProducers = policy.maximumWait != nil
         if hintsProducers { workerHoldsLock.store(true, ordering: .relaxed) }
         defer { if hintsProducers { workerHoldsLock.store(false, ordering: .relaxed) } }
-        state.publish(pass.destroyed)
-        pass.destroyed = DestroyedCounts()
+        state.counts.add(pass.destroyed)
+        pass.destroyed = _Counts()
         inbox.collect(&state)
         // What a time-bounded batch left goes back to the head of the queue,
         // whatever the policy is now.
@@ -148,7 +148,7 @@ extension _DropQueue {
             ready: state.takeReadyWaiters(), room: policy.bound.map { state.takeRoomWaiters(bound: $0.count) } ?? [])
         return WorkerDecision(
             step: step, signals: signals, priority: state.priority,
-            snapshot: pass.publisher == nil ? nil : state.metricsSnapshot, policy: policy)
+            counts: pass.publisher == nil ? nil : state.counts, policy: policy)
     }
 
     /// Under the lock: takes the next batch into `pass`, or decides to stand
@@ -194,7 +194,7 @@ extension _DropQueue {
         if pass.phase == .sleepAnnounced, decision.step != .sleep, decision.step != .standAside {
             inbox.withdrawAnnouncement()
         }
-        if let snapshot = decision.snapshot { pass.publisher?.publish(snapshot) }
+        if let counts = decision.counts { pass.publisher?.publish(counts) }
         signal(decision.signals)
         apply(decision.priority, &pass)
     }
@@ -226,11 +226,11 @@ extension _DropQueue {
                 publishDestroyed(unpublished, bound: count, thread: thread)
                 unpublished = 0
             }
-            pass.destroyed.queued = unpublished
+            pass.destroyed.destroyedFromQueue = unpublished
         case .timeBounded(let maximumWait):
-            pass.destroyed.queued = Self.destroy(&pass.batch, on: thread, until: now &+ maximumWait) {}
+            pass.destroyed.destroyedFromQueue = Self.destroy(&pass.batch, on: thread, until: now &+ maximumWait) {}
         case .unbounded:
-            pass.destroyed.queued = Self.destroy(&pass.batch, on: thread) {}
+            pass.destroyed.destroyedFromQueue = Self.destroy(&pass.batch, on: thread) {}
         }
         if let start {
             pass.publisher?.recordBatch(nanoseconds: Int64(clamping: (ContinuousClock.now - start)._nanoseconds))
@@ -281,11 +281,11 @@ extension _DropQueue {
     /// Barrier waiters are resumed at the next pass, after the metrics are
     /// published, so that a flush sees them too.
     private func publishDestroyed(_ count: UInt64, bound: UInt64, thread: _WorkerThreadState) {
-        var destroyed = DestroyedCounts(queued: count)
+        var destroyed = _Counts(destroyedFromQueue: count)
         thread.takeCounts(into: &destroyed)
         signal(
             state.withLock { state in
-                state.publish(destroyed)
+                state.counts.add(destroyed)
                 return Signals(room: state.takeRoomWaiters(bound: bound))
             })
     }

@@ -202,13 +202,14 @@ final class _DropQueue: Sendable {
     var statistics: DropStatistics {
         state.withLock { state in
             let destroyedInline = destroyedInline.load(ordering: .relaxed)
+            let counts = state.counts
             return DropStatistics(
-                deferred: state.enqueued + inbox.valuesInLanes(state) + destroyedInline + state.destroyedInPlace,
-                destroyed: state.completed + destroyedInline + state.destroyedInPlace,
-                peakPending: state.peakPending,
-                reclaimedBytes: state.reclaimedBytes,
-                destroyedInline: destroyedInline + state.drainedByProducers,
-                releasedElsewhere: state.releasedElsewhere)
+                deferred: counts.deferred + inbox.valuesInLanes(state) + destroyedInline,
+                destroyed: counts.destroyed + destroyedInline,
+                peakPending: counts.peakPending,
+                reclaimedBytes: counts.reclaimedBytes,
+                destroyedInline: destroyedInline + counts.drainedByProducers,
+                releasedElsewhere: counts.releasedElsewhere)
         }
     }
 

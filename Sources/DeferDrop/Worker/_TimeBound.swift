@@ -86,7 +86,7 @@ extension _DropQueue.State {
     /// whenever values are pending, so that a producer of one large value at
     /// a time never queues past the bound.
     var shouldCheckWhetherBehind: Bool {
-        pending > 0
+        counts.pending > 0
     }
 
     /// With a time bound, for a producer that found the worker behind:
@@ -100,7 +100,7 @@ extension _DropQueue.State {
     /// seconds; memory that is freed late is memory the allocator cannot
     /// reuse, and glibc then grows and trims its arenas over and over.
     /// One drainer at a time, always from the head, keeps every
-    /// producer's values destroyed in order and `completed` a count of
+    /// producer's values destroyed in order and `destroyedFromQueue` a count of
     /// the oldest values, as barriers need.
     mutating func takeQueueToDrain(into batch: inout [_Lane.Segment]) -> Bool {
         isBehind = true
@@ -238,8 +238,7 @@ extension _DropQueue {
     func drain(_ batch: inout [_Lane.Segment], until deadline: UInt64) {
         let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
         let signals = state.withLock { state in
-            state.publish(DestroyedCounts(queued: count))
-            state.drainedByProducers += count
+            state.counts.add(_Counts(destroyedFromQueue: count, drainedByProducers: count))
             state.giveBack(&batch)
             state.headHolder = .nobody
             state.endBehindIfCaughtUp(publishedBy: .producer)
@@ -290,7 +289,7 @@ extension _DropQueue {
         // Its last batch is published or given back, and no producer drains
         // (`nextStep` stands aside first).
         state.endBehindIfCaughtUp(publishedBy: .worker)
-        let activity = state.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
+        let activity = state.counts.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
         let producersAreActive = activity != producerActivity
         producerActivity = activity
         if state.isBehind && isRunning && producersAreActive {

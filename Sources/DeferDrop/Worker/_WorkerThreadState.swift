@@ -96,9 +96,9 @@ final class _WorkerThreadState {
 
     /// Adds the counts gathered since the last call to `counts`, and the
     /// bytes freed so far, for the worker to publish.
-    func takeCounts(into counts: inout _DropQueue.DestroyedCounts) {
+    func takeCounts(into counts: inout _Counts) {
         if releasedElsewhere > 0 { reportReleasedElsewhereOnce() }
-        counts.inPlace += destroyedInPlace
+        counts.destroyedInPlace += destroyedInPlace
         counts.releasedElsewhere += releasedElsewhere
         counts.reclaimedBytes = freed.bytes
         destroyedInPlace = 0
