@@ -1,12 +1,14 @@
 /*
- * DeferDrop, hand-off core v3: a model of the protocol between producers,
+ * DeferDrop, hand-off core v4: a model of the protocol between producers,
  * their lanes and one worker, checked exhaustively with spin.
  *
  * What is modelled
  * - Each producer thread owns a lane: a single-producer queue that only it
  *   appends to. A hand-off writes the value and then the lane's tail, with no
- *   lock; the worker (or whoever holds the lock) moves values from the head
- *   of every lane into the central queue ("collects") and destroys them.
+ *   lock; whoever holds the lock records the positions of every lane's
+ *   published values in the central queue ("collects"), and whoever holds
+ *   values taken from its head (the worker, or a producer draining) reads
+ *   each from its slot in the lane and destroys it there.
  * - x86-TSO memory: a producer's stores go through a FIFO store buffer
  *   (`sb[p]`), which a separate process commits to memory at any time; a
  *   producer reads its own buffered stores, every other thread reads memory.
@@ -180,11 +182,11 @@ byte sem;
 /* Under the lock. */
 bit lockBit;
 byte lifecycle = RUNNING;
-chan central = [TOTAL] of { byte };
-byte enqueued;               /* values ever put in `central` */
-byte completed;              /* of those, destroyed and published */
-bit workerHolds;             /* the worker holds values taken from `central` (headHolder == .worker) */
-bit draining;                /* a producer holds values taken from `central` (headHolder == .producer) */
+chan central = [TOTAL] of { byte };  /* positions in the lanes (`State.queued`) */
+byte enqueued;               /* values ever put in `central` (`_Counts.queued`) */
+byte completed;              /* of those, destroyed and published (`destroyedFromQueue`) */
+bit workerHasBatch;          /* the worker holds values taken from `central` (destroyer == .worker) */
+bit producerDrains;          /* a producer holds values taken from `central` (destroyer == .producer) */
 bit waiting[2];              /* barrier slots: 0 for producer 1, 1 for the final flush */
 bit roomWaiting[PRODUCERS];  /* with BOUND: a producer waits for room (`State.roomWaiters`) */
 byte room[PRODUCERS];        /* with BOUND: each producer's semaphore for room */
@@ -229,13 +231,14 @@ inline destroyInline(v) {
     }
 }
 
-/* Under the lock: moves every published value of each lane to `central`,
+/* Under the lock: records the position of every published value of each
+   lane in `central`,
    in the lane's order, lane after lane, in either order; nothing once the
    worker has stopped (lanes are their producers' then). */
 inline takeLane(lane) {
     d_step {
         do
-        :: head[lane] < tail[lane] -> central!slot[lane * VALUES + head[lane]]; head[lane]++; enqueued++
+        :: head[lane] < tail[lane] -> central!(lane * VALUES + head[lane]); head[lane]++; enqueued++
         :: else -> break
         od
     }
@@ -312,24 +315,24 @@ end:
 #endif
         completed = completed + count;
         count = 0;
-        workerHolds = 0;
+        workerHasBatch = 0;
         releaseBarriers();
 #if defined(BOUND) && !defined(BROKEN_NO_BOUNDARY_WAKE)
         if :: enqueued - completed < BOUND -> wakeRoomWaiters() :: else -> skip fi;
 #endif
         if
-        :: draining ->
-            /* A producer is draining: stand aside (a timed wait). */
+        :: producerDrains ->
+            /* A producer is draining: wait for it (a timed wait). */
             unlock()
         :: else ->
             collect();
             if
             :: len(central) > 0 ->
                 d_step { do :: central?v -> batch!v :: empty(central) -> break od };
-                workerHolds = 1;
+                workerHasBatch = 1;
                 unlock();
                 do
-                :: batch?v -> destroyInOrder(v);
+                :: batch?v -> destroyInOrder(slot[v]);
                     count++;
 #ifdef BOUND
                     /* A count bound publishes its progress every STRIDE
@@ -464,19 +467,19 @@ proctype Producer(byte p) {
             /* The worker is behind: drain what is queued, then destroy inline. */
             lockBy(p);
             if
-            :: !workerHolds && !draining && lifecycle == RUNNING ->
+            :: !workerHasBatch && !producerDrains && lifecycle == RUNNING ->
                 collect();
                 d_step { do :: central?j -> drained!j :: empty(central) -> break od };
-                draining = 1;
+                producerDrains = 1;
                 unlock();
                 n = 0;
                 do
-                :: drained?j -> destroyInOrder(j); n++
+                :: drained?j -> destroyInOrder(slot[j]); n++
                 :: empty(drained) -> break
                 od;
                 lockBy(p);
                 completed = completed + n;
-                draining = 0;
+                producerDrains = 0;
                 releaseBarriers();
                 unlock()
             :: else -> unlock()

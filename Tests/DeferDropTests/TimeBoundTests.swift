@@ -187,7 +187,7 @@ struct TimeBoundTests {
         // at `.idle` gets little. Producer 0 queues 50 values of 1 ms, which
         // the worker takes; producer 1 then hands over a value every 5 ms.
         // Once the worker has been 20 ms on them it gives the rest back and
-        // stands aside, and producer 1 destroys them. Scheduling decides
+        // waits while producers drain, and producer 1 destroys them. Scheduling decides
         // much here: up to 10 rounds, each with a new worker, until producer
         // 1 has destroyed some of producer 0's values.
         var drainedByProducer1 = 0

@@ -67,7 +67,7 @@ extension _DropQueue {
     /// `nil` if all are destroyed. Values still in any thread's lane were
     /// handed over too: they are collected first.
     private func pointBehindQueuedValues(_ state: inout State) -> WaitPoint? {
-        inbox.collect(&state)
+        state.collectLanes()
         return state.counts.pending > 0 ? .destroyed(count: state.counts.queued) : nil
     }
 

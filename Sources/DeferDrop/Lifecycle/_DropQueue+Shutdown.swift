@@ -12,7 +12,7 @@ extension _DropQueue {
         var drained: _Semaphore?
         state.withLock { state in
             // Values in lanes count as queued: the drain takes them too.
-            inbox.collect(&state)
+            state.collectLanes()
             switch state.lifecycle {
             case .idle where state.queued.isEmpty:
                 state.lifecycle = .stopped
@@ -28,7 +28,7 @@ extension _DropQueue {
                 state.lifecycle = .stopping
                 // Producers appending to lanes see this after their append,
                 // and make sure of their value themselves (`reconcileAfterShutdown`).
-                signals.wakeWorker = inbox.close()
+                signals.wakeWorker = handoff.close()
             case .stopping:
                 break
             }

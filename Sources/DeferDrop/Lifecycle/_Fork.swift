@@ -15,7 +15,7 @@ import _DeferDropShims
 //    `DropWorker.shared`, and the Swift runtime's metadata for the types on
 //    a worker's and a producer's code paths. So the prepare handler makes
 //    the shared worker, and the first fork of the process runs every code
-//    path of a queue and its worker for real (`runEveryCodePath`), waiting
+//    path of a queue and its worker for real (`runEveryCodePathOnce`), waiting
 //    for whatever another thread is building and building the rest.
 // 3. Worker threads: none exist in the child. A queue becomes idle, keeping
 //    its values, and the next hand-off (or the drain at exit) starts a
@@ -135,7 +135,7 @@ final class _ForkSafeLocks: Sendable {
     /// then every registered lock in rank order (point 1).
     private func prepare() {
         _ = DropWorker.shared
-        _ = _DropQueue.everyCodePathHasRun
+        _DropQueue.runEveryCodePathOnce()
         state._lockForFork()
         state._withLockHeldForFork { state in
             let locks = state.entries.compactMap { $0.lock }
@@ -178,13 +178,14 @@ extension _DropQueue {
             // it; not in the child. (One store, the same for every queue.)
             _ThreadRole.forgetInForkChild()
             state.forgetParentThreadsInForkChild()
-            self?.inbox.reinitializeWakeUpInForkChild()
+            self?.handoff.reinitializeWakeUpInForkChild()
             self?.busySince.end()
         }
     }
 
-    /// Every code path of a queue and its worker has run once in this
-    /// process: evaluated by the first fork's prepare handler.
+    /// Runs every code path of a queue and its worker, the first time it is
+    /// called in this process (by the first fork's prepare handler); later
+    /// calls return at once.
     ///
     /// Why: metadata that a parent's thread is halfway through building when
     /// the process forks stays half built in the child, and the child's
@@ -200,7 +201,13 @@ extension _DropQueue {
     /// what keeps it complete is the fork tests (`ExitAndForkTests`, the
     /// Metrics trait's, and the soak's forks), which fork while workers and
     /// producers run every path: a path missed here hangs a child there.
-    static let everyCodePathHasRun: Void = _Thread(named: "DeferDrop fork") {
+    static func runEveryCodePathOnce() {
+        _ = everyCodePathRan
+    }
+
+    /// Evaluated once, by the first `runEveryCodePathOnce()`, as any
+    /// `static let` is.
+    private static let everyCodePathRan: Void = _Thread(named: "DeferDrop fork") {
         let capacities: [DropCapacity] = [
             .unbounded, .bounded(1, whenFull: .destroyInline), .timeBounded(maximumWait: .nanoseconds(1)),
         ]
@@ -219,7 +226,7 @@ extension _DropQueue {
     private func runEveryCodePath() {
         // Running, with no thread of its own: this one is its worker below.
         state.withLock { $0.lifecycle = .running }
-        inbox.open()
+        handoff.open()
         let values: [() -> _DisposalItem] = [
             { _DisposalItem(object: _CodePathProbe()) },
             { _DisposalItem(object: _Box<AnyObject>(_CodePathProbe())) },
@@ -266,7 +273,7 @@ extension _DropQueue.State {
         // No worker runs, none is behind and no one holds the head: hand-offs
         // are admitted under the lock, whose first starts a worker. Lanes
         // keep their values, which it collects.
-        inbox.closeInForkChild()
+        handoff.closeInForkChild()
         // The waiters' threads and tasks exist only in the parent. Resuming
         // a task's continuation here would schedule it on an executor the
         // child does not have, and dropping it unresumed would report a

@@ -125,7 +125,7 @@ final class _WorkerMetrics: Sendable {
     }
 
     /// Metrics for a queue that runs every code path once before the first
-    /// fork (`_DropQueue.everyCodePathHasRun`), reporting to swift-metrics'
+    /// fork (`_DropQueue.runEveryCodePathOnce()`), reporting to swift-metrics'
     /// no-op handler, so that its paths run too.
     static var forCodePathRun: _WorkerMetrics? {
         _WorkerMetrics(.factory(NOOPMetricsHandler.instance), workerName: "fork")

@@ -3,8 +3,8 @@ import _DeferDropShims
 // The producer's side: where the policy decides what becomes of a value (its
 // admission, without the lock or under it), and what a producer does when
 // the answer is not "queue it": destroy it inline, wait for room, drain a
-// behind worker's queue. A value that is queued travels through the inbox
-// (`_Inbox`) either way.
+// behind worker's queue. A value that is queued travels through the hand-off
+// (`_Handoff`) either way.
 
 extension _DropQueue {
     /// What a producer's admission under the lock decides for its value.
@@ -60,7 +60,7 @@ extension _DropQueue {
     private func enqueueAdmittedUnderLock(_ item: inout _DisposalItem?) {
         let isOnWorkerThread = isOnWorkerThread
         if isOnWorkerThread, Self.destroyInPlace(&item) { return }
-        let lane = inbox.lane(of: self)
+        let lane = handoff.lane(of: self)
         let policy = policy
         while true {
             // With a time bound, a producer does not wait for the lock while
@@ -122,8 +122,8 @@ extension _DropQueue {
         let policy = policy
         // A destructor of a value this thread is draining: part of that
         // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
-        // would wait for ever: the worker stands aside while a producer drains.)
-        if state.headHolder == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
+        // would wait for ever: the worker waits while producers drain while a producer drains.)
+        if state.destroyer == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
         switch state.lifecycle {
         case .idle:
             signals = beginRunning(&state)
@@ -137,7 +137,7 @@ extension _DropQueue {
         // Every value put in a lane before is queued ahead of this one, and
         // counts towards what is pending, behind or bounded (lanes outlive a
         // change of capacity to a count bound).
-        inbox.collect(&state)
+        state.collectLanes()
         if let bound = policy.bound, state.counts.pending >= bound.count, !isOnWorkerThread {
             if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
                 return .destroyInline(after: nil)
@@ -154,7 +154,7 @@ extension _DropQueue {
         if !state.waiters.isEmpty, isOnWorkerThread {
             state.extendBarriersOverNestedValue()
         }
-        if inbox.claimWakeUp() {
+        if handoff.claimWakeUp() {
             signals.wakeWorker = true
             if policy.maximumWait != nil { busySince.begin() }
         }
@@ -204,13 +204,13 @@ extension _DropQueue {
     func enqueueAdmittedWithoutLock(_ item: inout _DisposalItem?) -> Bool {
         let policy = policy
         guard policy.admitsWithoutLock else { return false }
-        let seen = inbox.status.load(ordering: .relaxed)
-        guard seen & _Inbox.Status.sendsToLock == 0 else {
+        let seen = handoff.status.load(ordering: .relaxed)
+        guard seen & _Handoff.Status.sendsToLock == 0 else {
             guard Self.timeBoundDestroysInline(policy, seeing: seen) else { return false }
             destroyInline(&item)
             return true
         }
-        let lane = inbox.lane(of: self)
+        let lane = handoff.lane(of: self)
         if _deferdrop_lane_appends_without_lock(lane) == 0 { allowAppendsWithoutLock() }
         switch timeBoundVerdict(policy, lane: lane) {
         case .append: break
@@ -219,8 +219,8 @@ extension _DropQueue {
             destroyInline(&item)
             return true
         }
-        let status = inbox.append(&item, to: lane, seen: seen)
-        if status & _Inbox.Status.needsAfterAppend != 0 {
+        let status = handoff.append(&item, to: lane, seen: seen)
+        if status & _Handoff.Status.needsAfterAppend != 0 {
             afterAppend(seen: status, isTimeBounded: policy.maximumWait != nil)
         }
         return true
@@ -231,19 +231,19 @@ extension _DropQueue {
     /// that began. Out of line: rare next to the appends.
     @inline(never)
     private func afterAppend(seen status: UInt8, isTimeBounded: Bool) {
-        if status & _Inbox.Status.sleeping != 0, inbox.claimWakeUp() {
+        if status & _Handoff.Status.sleeping != 0, handoff.claimWakeUp() {
             if isTimeBounded { busySince.begin() }
-            inbox.wake()
+            handoff.wake()
         }
-        if status & _Inbox.Status.notRunning != 0 { reconcileAfterShutdown() }
+        if status & _Handoff.Status.notRunning != 0 { reconcileAfterShutdown() }
     }
 
     /// Before the calling thread's first append to its lane without the
-    /// lock: the lane joins the collected ones, under the lock (`_Inbox.join`).
+    /// lock: the lane joins the collected ones, under the lock (`State.join`).
     @inline(never)
     private func allowAppendsWithoutLock() {
-        let lane = inbox.laneObject(of: self)
-        state.withLock { inbox.join(lane, &$0) }
+        let lane = handoff.laneObject(of: self)
+        state.withLock { $0.join(lane) }
     }
 
     /// A producer that appended and then saw `notRunning`: a shutdown began,
@@ -262,7 +262,7 @@ extension _DropQueue {
         }
         stopped?.wait()
         // The lane this thread has just appended to: no lock to find it.
-        let lane = _Lane.owned(inbox.lane(of: self))
+        let lane = _Lane.owned(handoff.lane(of: self))
         var leftover: [_Lane.Segment] = []
         state.withLock { state in
             // Running or idle (a fork child): a worker collects the lane.

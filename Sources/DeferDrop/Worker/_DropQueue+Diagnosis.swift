@@ -12,9 +12,9 @@ extension _DropQueue {
     /// Takes the lock only if it is free within a few thousand tries: a
     /// diagnosis must not hang on the lock it may be diagnosing.
     var diagnosis: String {
-        let bits = inbox.status.load(ordering: .relaxed)
+        let bits = handoff.status.load(ordering: .relaxed)
         let shared = """
-            status bits \(Self.describe(status: bits)), wake-up semaphore \(inbox.pendingWakeUps), \
+            status bits \(Self.describe(status: bits)), wake-up semaphore \(handoff.pendingWakeUps), \
             destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
             busy \(Self.describe(busySince: busySince.beginning ?? 0))
             """
@@ -28,7 +28,7 @@ extension _DropQueue {
             case .stopping: "stopping"
             case .stopped: "stopped"
             }
-            let headHolder = switch state.headHolder {
+            let destroyer = switch state.destroyer {
             case .nobody: "nobody"
             case .worker: "the worker"
             case .producer: "a producer"
@@ -36,8 +36,8 @@ extension _DropQueue {
             let text = """
                 lifecycle \(lifecycle), pending \(state.counts.pending) (queued \(state.counts.queued), \
                 destroyed \(state.counts.destroyedFromQueue)), in the queue \(state.queued.valueCount), \
-                in lanes \(inbox.valuesInLanes(state)) over \(state.lanes.count) lanes, \
-                behind \(state.isBehind), head held by \(headHolder), \
+                in lanes \(state.valuesInLanes) over \(state.lanes.count) lanes, \
+                behind \(state.isBehind), destroying: \(destroyer), \
                 drained by producers \(state.counts.drainedByProducers), \
                 barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
                 priority \(state.priority)
@@ -58,11 +58,11 @@ extension _DropQueue {
 
     private static func describe(status bits: UInt8) -> String {
         var set: [String] = []
-        if bits & _Inbox.Status.sleeping != 0 { set.append("sleeping") }
-        if bits & _Inbox.Status.notRunning != 0 { set.append("notRunning") }
-        if bits & _Inbox.Status.behind != 0 { set.append("behind") }
-        if bits & _Inbox.Status.workerHoldsHead != 0 { set.append("workerHoldsHead") }
-        if bits & _Inbox.Status.producerHoldsHead != 0 { set.append("producerHoldsHead") }
+        if bits & _Handoff.Status.sleeping != 0 { set.append("sleeping") }
+        if bits & _Handoff.Status.notRunning != 0 { set.append("notRunning") }
+        if bits & _Handoff.Status.behind != 0 { set.append("behind") }
+        if bits & _Handoff.Status.workerHasBatch != 0 { set.append("workerHasBatch") }
+        if bits & _Handoff.Status.producerDrains != 0 { set.append("producerDrains") }
         return set.isEmpty ? "none" : set.joined(separator: "|")
     }
 

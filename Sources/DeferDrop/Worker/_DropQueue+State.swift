@@ -24,8 +24,10 @@ extension _DropQueue {
         case stopped
     }
 
-    /// Who holds values taken from the head of the queue (`State.headHolder`).
-    enum HeadHolder {
+    /// Who is destroying values taken from the head of the queue
+    /// (`State.destroyer`): at most one at a time, so that values are
+    /// destroyed in the order they were queued.
+    enum Destroyer {
         case nobody
         /// The worker, its batch.
         case worker
@@ -36,10 +38,10 @@ extension _DropQueue {
 
     /// Noncopyable, as the queue it holds is.
     struct State: ~Copyable, Sendable {
-        /// The status word that holds `isBehind` and `headHolder`, which
+        /// The status word that holds `isBehind` and `destroyer`, which
         /// producers read without the lock: their one home. Only the lock's
         /// holder writes them.
-        let inbox: _Inbox
+        let handoff: _Handoff
         var lifecycle = Lifecycle.idle
         /// The capacity as last set (`DropWorker.capacity`); `policyWord`
         /// holds the policy it makes, for producers to read without the lock.
@@ -64,21 +66,20 @@ extension _DropQueue {
         /// What was queued, destroyed and freed (`_Counts`).
         var counts = _Counts(reclaimedBytes: _ThreadFreedBytes.isAvailable ? 0 : nil)
         /// Who holds values taken from the head of the queue and not yet
-        /// published as destroyed or given back: at most one at a time, so
-        /// that values are destroyed in the order they were queued.
-        var headHolder: HeadHolder {
+        /// published as destroyed or given back.
+        var destroyer: Destroyer {
             get {
-                let status = inbox.status.load(ordering: .relaxed)
-                if status & _Inbox.Status.workerHoldsHead != 0 { return .worker }
-                return status & _Inbox.Status.producerHoldsHead != 0 ? .producer : .nobody
+                let status = handoff.status.load(ordering: .relaxed)
+                if status & _Handoff.Status.workerHasBatch != 0 { return .worker }
+                return status & _Handoff.Status.producerDrains != 0 ? .producer : .nobody
             }
             nonmutating set {
                 let bits = switch newValue {
                 case .nobody: UInt8(0)
-                case .worker: _Inbox.Status.workerHoldsHead
-                case .producer: _Inbox.Status.producerHoldsHead
+                case .worker: _Handoff.Status.workerHasBatch
+                case .producer: _Handoff.Status.producerDrains
                 }
-                inbox.update(_Inbox.Status.workerHoldsHead | _Inbox.Status.producerHoldsHead, to: bits)
+                handoff.update(_Handoff.Status.workerHasBatch | _Handoff.Status.producerDrains, to: bits)
             }
         }
         var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
@@ -127,6 +128,40 @@ extension _DropQueue {
             }
         }
 
+        /// Before the calling thread's first append to its lane without the
+        /// lock: marks the lane so and lists it among the lanes whoever holds
+        /// the lock collects, so that the worker's next decision to sleep or
+        /// stop sees it and fences before its last look. Until then the lane
+        /// was appended to only under the lock, which collected it at once
+        /// and orders those appends with the worker's announcement: nothing
+        /// needs to look at it.
+        mutating func join(_ lane: _Lane) {
+            _deferdrop_lane_allow_appends_without_lock(lane.raw)
+            lanes.append(lane)
+        }
+
+        /// Queues the listed lanes' published values, each lane's in its
+        /// order, and forgets the lanes of threads that have ended once
+        /// every value is collected. Lanes belong to their producers once
+        /// the worker has stopped: nothing is collected then.
+        mutating func collectLanes() {
+            guard !lanes.isEmpty else { return }
+            if case .stopped = lifecycle { return }
+            var anyEnded = false
+            for lane in lanes {
+                collect(lane)
+                anyEnded = anyEnded || lane.ownerHasEnded.load(ordering: .acquiring)
+            }
+            if anyEnded {
+                lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.uncollected == 0 }
+            }
+        }
+
+        /// Values in the listed lanes, not yet collected: for the statistics.
+        var valuesInLanes: UInt64 {
+            lanes.reduce(0) { $0 + $1.uncollected }
+        }
+
         /// Queues the values published in `lane`, in their order, and counts
         /// them: every value reaches the queue this way.
         mutating func collect(_ lane: _Lane) {
@@ -167,7 +202,7 @@ extension _DropQueue {
         /// aside: its bit changes only when whether it holds does.
         mutating func takeQueueForWorker(into batch: inout [_Lane.Segment]) {
             swap(&queued, &batch)
-            headHolder = batch.isEmpty ? .nobody : .worker
+            destroyer = batch.isEmpty ? .nobody : .worker
         }
 
     }

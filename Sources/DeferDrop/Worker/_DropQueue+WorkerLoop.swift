@@ -1,7 +1,7 @@
 import _DeferDropShims
 
 // The worker thread's loop: publish what was destroyed, take the next batch,
-// destroy it with the lock released, sleep (or stand aside) when there is none.
+// destroy it with the lock released, sleep (or wait while producers drain) when there is none.
 
 extension _DropQueue {
     /// What the worker does after a pass under the lock.
@@ -10,12 +10,12 @@ extension _DropQueue {
         case sleep
         /// With a time bound, while the worker is behind: leave the queue to
         /// the producers for up to the bound (see `takeNextBatchWithTimeBound`).
-        case standAside
+        case waitForProducersDrain
         /// `sleeping` is announced: fence, then collect once more before
         /// sleeping (the model's last look).
-        case announceSleep
+        case fenceBeforeSleeping
         /// While stopping: the same last look before stopping.
-        case lookLast
+        case fenceBeforeStopping
         case stop
     }
 
@@ -25,9 +25,9 @@ extension _DropQueue {
         case awake
         /// It announced `sleeping` and fenced: this pass is the last look.
         /// Finding work, the worker takes the announcement back.
-        case sleepAnnounced
+        case fencedBeforeSleeping
         /// Stopping, it fenced: a pass that finds nothing stops.
-        case lookedLast
+        case fencedBeforeStopping
     }
 
     /// What the worker keeps from one pass to the next.
@@ -67,7 +67,7 @@ extension _DropQueue {
     /// inherits values without the thread).
     func beginRunning(_ state: inout State) -> Signals {
         state.lifecycle = .running
-        inbox.open()
+        handoff.open()
         if policy.maximumWait != nil { busySince.begin() }
         return Signals(startWorker: true)
     }
@@ -91,10 +91,10 @@ extension _DropQueue {
         // preempted in the middle of it, on a busy machine, for seconds.
         // Registering for membarrier() may wait for a kernel grace period:
         // here, before the lock, rather than on a producer's thread.
-        let membarrierWorks = _Inbox.membarrierWorks
+        let membarrierWorks = _Handoff.membarrierWorks
         let priority = state.withLock { state in
             state.workerThreadID = _deferdrop_current_thread_id()
-            inbox.letSleeperFence(membarrierWorks)
+            handoff.letSleeperFence(membarrierWorks)
             return state.priority
         }
         apply(priority, &pass)
@@ -102,25 +102,25 @@ extension _DropQueue {
             thread.takeCounts(into: &pass.destroyed)
             let now = _deferdrop_coarse_monotonic_ns()
             let decision = state.withLock { takeNextStep(&pass, now: now, state: &$0) }
-            settle(decision, &pass)
+            actOnDecision(decision, &pass)
             switch decision.step {
             case .destroy:
                 destroyBatch(&pass, under: decision.policy, takenAt: now, on: thread)
                 pass.phase = .awake
             case .sleep:
-                inbox.park()
+                handoff.park()
                 pass.phase = .awake
-            case .standAside:
+            case .waitForProducersDrain:
                 // A producer's drain lasts up to the bound it was taken
                 // under; one that outlives a lifted bound wakes the worker.
-                inbox.standAside(nanoseconds: decision.policy.maximumWait ?? Self.standAsideWithoutTimeBound)
+                handoff.park(upTo: decision.policy.maximumWait ?? Self.waitForDrainWithoutTimeBound)
                 pass.phase = .awake
-            case .announceSleep:
-                inbox.fenceBeforeLastLook()
-                pass.phase = .sleepAnnounced
-            case .lookLast:
-                inbox.fenceBeforeLastLook()
-                pass.phase = .lookedLast
+            case .fenceBeforeSleeping:
+                handoff.fenceBeforeLastLook()
+                pass.phase = .fencedBeforeSleeping
+            case .fenceBeforeStopping:
+                handoff.fenceBeforeLastLook()
+                pass.phase = .fencedBeforeStopping
             case .stop:
                 return
             }
@@ -139,7 +139,7 @@ extension _DropQueue {
         defer { if hintsProducers { workerHoldsLock.store(false, ordering: .relaxed) } }
         state.counts.add(pass.destroyed)
         pass.destroyed = _Counts()
-        inbox.collect(&state)
+        state.collectLanes()
         // What a time-bounded batch left goes back to the head of the queue,
         // whatever the policy is now.
         if state.giveBack(&pass.batch), hintsProducers { state.isBehind = true }
@@ -157,7 +157,7 @@ extension _DropQueue {
         _ pass: inout WorkerPass, policy: _DropPolicy, now: UInt64, state: inout State
     ) -> WorkerStep {
         let standsAside: Bool
-        if state.headHolder == .producer {
+        if state.destroyer == .producer {
             // The head of the queue is a producer's until it gives it back.
             standsAside = true
         } else if policy.maximumWait != nil {
@@ -168,8 +168,8 @@ extension _DropQueue {
             state.takeQueueForWorker(into: &pass.batch)
         }
         if standsAside {
-            inbox.announceSleep()
-            return .standAside
+            handoff.announceSleep()
+            return .waitForProducersDrain
         }
         if !pass.batch.isEmpty { return .destroy }
         // Lanes outlive a change of capacity: once a producer appends to
@@ -177,22 +177,22 @@ extension _DropQueue {
         // before it sleeps or stops.
         let needsLastLook = !state.lanes.isEmpty
         if case .stopping = state.lifecycle {
-            if needsLastLook, pass.phase != .lookedLast { return .lookLast }
+            if needsLastLook, pass.phase != .fencedBeforeStopping { return .fenceBeforeStopping }
             state.lifecycle = .stopped
             return .stop
         }
-        inbox.announceSleep()
-        return needsLastLook && pass.phase != .sleepAnnounced ? .announceSleep : .sleep
+        handoff.announceSleep()
+        return needsLastLook && pass.phase != .fencedBeforeSleeping ? .fenceBeforeSleeping : .sleep
     }
 
     /// After the critical section, what it decided to signal: takes back an
     /// announced sleep that found work, publishes the metrics, signals
     /// (`signal(_:)`), and applies a new priority.
-    private func settle(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
+    private func actOnDecision(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
         // Found work after announcing: take the announcement back.
         // (Standing aside announces again: leave it.)
-        if pass.phase == .sleepAnnounced, decision.step != .sleep, decision.step != .standAside {
-            inbox.withdrawAnnouncement()
+        if pass.phase == .fencedBeforeSleeping, decision.step != .sleep, decision.step != .waitForProducersDrain {
+            handoff.withdrawAnnouncement()
         }
         if let counts = decision.counts { pass.publisher?.publish(counts) }
         signal(decision.signals)

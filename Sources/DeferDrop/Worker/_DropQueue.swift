@@ -7,7 +7,7 @@ import Synchronization
 /// queue, the counters and the threads waiting in `flush()` or `shutdown()`.
 /// The critical sections are a few stores: the lock is never held while a
 /// value is destroyed, a thread is woken or a waiter resumed. What producers
-/// read without the lock is the policy word and the inbox's `status`:
+/// read without the lock is the policy word and the hand-off's `status`:
 /// whether the worker sleeps or runs, and the state's two facts that the
 /// time bound reads (whether the worker is behind, who holds the head of
 /// the queue), which live there and nowhere else.
@@ -21,7 +21,7 @@ import Synchronization
 ///
 /// Why producers stay cheap:
 /// - a plain hand-off's admission takes no lock: it reads the policy and
-///   `status`, appends, and reads `status` again (`_DropQueue+Admission`, `_Inbox`);
+///   `status`, appends, and reads `status` again (`_DropQueue+Admission`, `_Handoff`);
 /// - a producer pays for a wake-up (one `sem_post` system call) only when the
 ///   worker has announced that it is going to sleep. While the worker is
 ///   busy, hand-offs make no system call at all;
@@ -67,8 +67,8 @@ final class _DropQueue: Sendable {
     /// with a time bound, a producer that finds the lock busy and this set
     /// does not wait (see `enqueue`). A hint, read and written relaxed.
     let workerHoldsLock = Atomic<Bool>(false)
-    /// The lanes, the status word and the eventcount (`_Inbox`).
-    let inbox = _Inbox()
+    /// The lanes, the status word and the eventcount (`_Handoff`).
+    let handoff = _Handoff()
     /// With a time bound: since when the worker has been busy (`_TimeBound.swift`).
     let busySince = _BusySince()
     /// The class the worker's thread reported itself in after it last applied
@@ -90,7 +90,7 @@ final class _DropQueue: Sendable {
         self.metrics = metrics
         state = _Lock(
             State(
-                inbox: inbox, capacity: capacity, priority: priority ?? capacity.defaultPriority,
+                handoff: handoff, capacity: capacity, priority: priority ?? capacity.defaultPriority,
                 priorityFollowsCapacity: priority == nil))
         keepAcrossFork()
         _ProcessLifecycle.shared.register(self)
@@ -136,12 +136,12 @@ final class _DropQueue: Sendable {
                 state.isBehind = false
                 busySince.end()
             } else if !wasTimeBounded {
-                let isBusy = state.headHolder == .worker || !state.queued.isEmpty
+                let isBusy = state.destroyer == .worker || !state.queued.isEmpty
                 if isBusy { busySince.begin() } else { busySince.end() }
             }
             // Producers waiting for room try again; a worker asleep or
-            // standing aside reads the new policy and priority.
-            return Signals(room: state.takeRoomWaiters(), wakeWorker: inbox.claimWakeUp())
+            // waiting while producers drain reads the new policy and priority.
+            return Signals(room: state.takeRoomWaiters(), wakeWorker: handoff.claimWakeUp())
         }
         signal(signals)
     }
@@ -154,7 +154,7 @@ final class _DropQueue: Sendable {
                 state.withLock { state in
                     state.priority = newValue
                     state.priorityFollowsCapacity = false
-                    return Signals(wakeWorker: inbox.claimWakeUp())
+                    return Signals(wakeWorker: handoff.claimWakeUp())
                 })
         }
     }
@@ -194,7 +194,7 @@ final class _DropQueue: Sendable {
             _ThreadFreedBytes.flushCurrentThreadCache()
             for waiter in signals.ready { waiter.resume() }
         }
-        if signals.wakeWorker { inbox.wake() }
+        if signals.wakeWorker { handoff.wake() }
     }
 
     // MARK: Statistics
@@ -204,7 +204,7 @@ final class _DropQueue: Sendable {
             let destroyedInline = destroyedInline.load(ordering: .relaxed)
             let counts = state.counts
             return DropStatistics(
-                deferred: counts.deferred + inbox.valuesInLanes(state) + destroyedInline,
+                deferred: counts.deferred + state.valuesInLanes + destroyedInline,
                 destroyed: counts.destroyed + destroyedInline,
                 peakPending: counts.peakPending,
                 reclaimedBytes: counts.reclaimedBytes,

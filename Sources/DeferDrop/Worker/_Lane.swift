@@ -27,7 +27,7 @@ final class _Lane: @unchecked Sendable {
     /// once every value is collected its queue may forget the lane.
     let ownerHasEnded = Atomic<Bool>(false)
 
-    /// The inbox's identity (`_Inbox.id`), for the owning thread's table.
+    /// The hand-off's identity (`_Handoff.id`), for the owning thread's table.
     let queue: UInt64
 
     /// The queue itself, weakly: once it has ended, the owning thread may

@@ -21,7 +21,7 @@ import _DeferDropShims
 // - an admission under the lock that finds the worker behind takes the
 //   queue's head and drains it before destroying its own value inline, or
 //   destroys it inline if someone else holds the head;
-// - the worker, between batches, stands aside while producers drain, and
+// - the worker, between batches, waits while producers drain while producers drain, and
 //   otherwise takes the queue and stays busy.
 
 // MARK: State
@@ -77,8 +77,8 @@ extension _DropQueue.State {
     /// (see `takeQueueToDrain` and `takeNextBatchWithTimeBound`). Lifted
     /// with the time bound, so set only under one.
     var isBehind: Bool {
-        get { inbox.status.load(ordering: .relaxed) & _Inbox.Status.behind != 0 }
-        nonmutating set { inbox.update(_Inbox.Status.behind, to: newValue ? _Inbox.Status.behind : 0) }
+        get { handoff.status.load(ordering: .relaxed) & _Handoff.Status.behind != 0 }
+        nonmutating set { handoff.update(_Handoff.Status.behind, to: newValue ? _Handoff.Status.behind : 0) }
     }
 
     /// With a time bound, in an admission under the lock: whether it should
@@ -104,9 +104,9 @@ extension _DropQueue.State {
     /// the oldest values, as barriers need.
     mutating func takeQueueToDrain(into batch: inout [_Lane.Segment]) -> Bool {
         isBehind = true
-        guard headHolder == .nobody, !queued.isEmpty else { return false }
+        guard destroyer == .nobody, !queued.isEmpty else { return false }
         swap(&queued, &batch)
-        headHolder = .producer
+        destroyer = .producer
         return true
     }
 
@@ -114,13 +114,13 @@ extension _DropQueue.State {
     /// (`drainer`), once they are published: the worker has caught up once
     /// nothing is queued and no one else holds values taken from the
     /// queue. (The worker's own hold on the batch it has just published
-    /// ends only where it takes the next or stands aside.)
-    mutating func endBehindIfCaughtUp(publishedBy drainer: _DropQueue.HeadHolder) {
-        if queued.isEmpty, headHolder == .nobody || headHolder == drainer { isBehind = false }
+    /// ends only where it takes the next or waits while producers drain.)
+    mutating func endBehindIfCaughtUp(publishedBy drainer: _DropQueue.Destroyer) {
+        if queued.isEmpty, destroyer == .nobody || destroyer == drainer { isBehind = false }
     }
 }
 
-extension _Inbox.Status {
+extension _Handoff.Status {
     /// With a time bound, whether a hand-off that found `status` could
     /// only destroy its value inline: the worker runs and is behind, and
     /// the worker or a producer holds the values taken from the queue,
@@ -128,7 +128,7 @@ extension _Inbox.Status {
     /// lock: under load every producer would otherwise take the lock only
     /// to learn that, and they would queue for it.
     static func isBehindWithHeadHeld(_ status: UInt8) -> Bool {
-        status & (notRunning | behind) == behind && status & (workerHoldsHead | producerHoldsHead) != 0
+        status & (notRunning | behind) == behind && status & (workerHasBatch | producerDrains) != 0
     }
 }
 
@@ -191,7 +191,7 @@ extension _DropQueue {
     /// worker could have taken, as the bound allows.
     @inline(__always)
     static func timeBoundDestroysInline(_ policy: _DropPolicy, seeing seen: UInt8) -> Bool {
-        policy.maximumWait != nil && _Inbox.Status.isBehindWithHeadHeld(seen)
+        policy.maximumWait != nil && _Handoff.Status.isBehindWithHeadHeld(seen)
     }
 
     /// Without the lock, once the hand-off has its lane: while the worker is
@@ -240,15 +240,15 @@ extension _DropQueue {
         let signals = state.withLock { state in
             state.counts.add(_Counts(destroyedFromQueue: count, drainedByProducers: count))
             state.giveBack(&batch)
-            state.headHolder = .nobody
+            state.destroyer = .nobody
             state.endBehindIfCaughtUp(publishedBy: .producer)
-            // The worker stands aside while a producer drains, for up to the
+            // The worker waits while producers drain while a producer drains, for up to the
             // bound; a shutdown to finish, or a time bound since lifted, is
             // worth waking it for.
             let isStopping = if case .running = state.lifecycle { false } else { true }
             return Signals(
                 ready: state.takeReadyWaiters(),
-                wakeWorker: (isStopping || policy.maximumWait == nil) && inbox.claimWakeUp())
+                wakeWorker: (isStopping || policy.maximumWait == nil) && handoff.claimWakeUp())
         }
         metrics?.countDrainedByProducer(count)
         signal(signals)
@@ -259,14 +259,14 @@ extension _DropQueue {
     /// How long (ns) a worker without a time bound waits, at most, for a
     /// producer's drain begun under one to end; the drain wakes it when it
     /// does, so this bounds only a lost race.
-    static let standAsideWithoutTimeBound: UInt64 = 20_000_000
+    static let waitForDrainWithoutTimeBound: UInt64 = 20_000_000
 
     /// With a time bound, the worker's step under the lock between two
     /// batches: gives back what is left in `batch` (the last one outlasted
     /// the bound), and takes every queued value, unless it should stand
     /// aside: returns whether it should.
     ///
-    /// Why stand aside: a worker that is behind, at `.idle` on a saturated
+    /// Why wait while producers drain: a worker that is behind, at `.idle` on a saturated
     /// machine, is preempted for long stretches, and whatever it has taken
     /// off the queue stays allocated until it runs again. So while it is
     /// behind and producers are handing over, it leaves the queue to
@@ -280,20 +280,20 @@ extension _DropQueue {
     /// producers are there, and one since the last stand-aside means they
     /// went on. With none, the worker keeps the queue and drains it as fast
     /// as an unbounded one: a burst followed by quiet costs no stand-aside.
-    /// A worker that stands aside holds nothing, so a producer can always
+    /// A worker that waits while producers drain holds nothing, so a producer can always
     /// take the queue.
     func takeNextBatchWithTimeBound(
         _ batch: inout [_Lane.Segment], producerActivity: inout UInt64, now: UInt64, state: inout State
     ) -> Bool {
         let isRunning = if case .running = state.lifecycle { true } else { false }
         // Its last batch is published or given back, and no producer drains
-        // (`nextStep` stands aside first).
+        // (`nextStep` waits while producers drain first).
         state.endBehindIfCaughtUp(publishedBy: .worker)
         let activity = state.counts.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
         let producersAreActive = activity != producerActivity
         producerActivity = activity
         if state.isBehind && isRunning && producersAreActive {
-            state.headHolder = .nobody
+            state.destroyer = .nobody
             return true
         }
         state.takeQueueForWorker(into: &batch)

@@ -227,7 +227,7 @@ static inline uint64_t _deferdrop_coarse_monotonic_ns(void) {
 // sides: before its last look it makes every running thread of the process
 // execute a full barrier, and producers need only keep the compiler from
 // reordering. Elsewhere every producer fences. Which side fences is each
-// worker's status bit (`_Inbox.Status.sleeperFences`), which the worker sets.
+// worker's status bit (`_Handoff.Status.sleeperFences`), which the worker sets.
 
 /// Registers the process for membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED).
 /// Returns whether the sleeper can fence for the producers: 0 on Darwin and

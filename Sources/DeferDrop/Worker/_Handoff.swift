@@ -27,8 +27,8 @@ import _DeferDropShims
 //   wake-up; `notRunning` means a shutdown began, and the worker may or may
 //   not have seen the value (`reconcileAfterShutdown`).
 // - The worker announces `sleeping` under the lock (a read-modify-write)
-//   and collects once more before it sleeps (`WorkerStep.announceSleep`);
-//   it looks once more before it stops too (`WorkerStep.lookLast`). Only
+//   and collects once more before it sleeps (`WorkerStep.fenceBeforeSleeping`);
+//   it looks once more before it stops too (`WorkerStep.fenceBeforeStopping`). Only
 //   lanes that their threads append to without the lock need that look,
 //   and only they are listed for collecting (`State.lanes`, joined under
 //   the lock before the first such append): an append under the lock is
@@ -49,7 +49,7 @@ import _DeferDropShims
 //   until the worker sets it. Registering for membarrier() makes the kernel
 //   wait for a grace period in a process with several threads, so there the
 //   worker's thread registers, never a producer's; a process that has never
-//   started a thread registers when it makes its first inbox, where the
+//   started a thread registers when it makes its first worker, where the
 //   kernel does not wait. A producer reads the bit
 //   with `status` before its append, the worker after its announcement: the
 //   bit and `sleeping` share one word, so a producer that read the bit set
@@ -57,16 +57,16 @@ import _DeferDropShims
 //   model checks the switch at any moment (-DFENCE_SWITCH), and that the
 //   worker must read the bit after announcing (-DBROKEN_FENCE_BIT_READ_EARLY).
 
-/// One worker's inbox: the lanes every queued value travels through, the
-/// status word producers read without the lock, and the eventcount on it
-/// that puts the worker to sleep and wakes it.
+/// One worker's hand-off without the lock: each producer thread's lane to
+/// it, the status word producers read, and the eventcount on it that puts
+/// the worker to sleep and wakes it.
 ///
 /// The list of lanes to collect and the queue they are collected into live
-/// in the queue's `State`, under its lock: the methods that take a `State`
-/// run under that lock. Everything else here is read and written without it.
+/// in the queue's `State`, under its lock. What is here is read and written
+/// without it.
 /// What a value may do (the policy) is the queue's to decide, at admission
-/// and at the worker's batch boundary; the inbox moves values and signals.
-final class _Inbox: Sendable {
+/// and at the worker's batch boundary; the hand-off moves values and signals.
+final class _Handoff: Sendable {
     /// Bits of `status`, which producers read without the lock.
     enum Status {
         /// The worker has announced that it will sleep: the first hand-off
@@ -78,11 +78,11 @@ final class _Inbox: Sendable {
         /// whose home this bit is).
         static let behind: UInt8 = 4
         /// The worker holds values taken from the head of the queue, its
-        /// batch (`State.headHolder`, whose home this bit and the next are).
-        static let workerHoldsHead: UInt8 = 8
+        /// batch (`State.destroyer`, whose home this bit and the next are).
+        static let workerHasBatch: UInt8 = 8
         /// A producer holds values taken from the head of the queue: it
         /// drains the queue of a time-bounded worker that fell behind.
-        static let producerHoldsHead: UInt8 = 16
+        static let producerDrains: UInt8 = 16
         /// The worker fences for both sides of the eventcount before its
         /// last look, with membarrier(): producers need only a compiler
         /// barrier after their append. Set by the worker, under the lock,
@@ -95,21 +95,21 @@ final class _Inbox: Sendable {
         /// are part of its drain under any policy (a time bound lifted
         /// during the drain must not send them to a lane, past a barrier
         /// that covers the drain).
-        static let sendsToLock = notRunning | behind | producerHoldsHead
+        static let sendsToLock = notRunning | behind | producerDrains
         /// The bits an append that finds them must act on (`afterAppend`).
         static let needsAfterAppend = sleeping | notRunning
 
     }
 
-    /// The inbox's identity for the lanes: never reused, unlike an address.
-    let id = _nextInboxIdentity.add(1, ordering: .relaxed).newValue
+    /// The hand-off's identity for the lanes: never reused, unlike an address.
+    let id = _nextHandoffIdentity.add(1, ordering: .relaxed).newValue
     /// What producers read without the lock: `Status` bits.
     let status = Atomic<UInt8>(Status.notRunning)
     /// Posted exactly once for each time the worker went to sleep and was needed.
     private let wakeUp = _Semaphore()
 
     /// Whether membarrier() is registered for the process, so that a worker
-    /// can fence for its producers. Registered once: by the first inbox
+    /// can fence for its producers. Registered once: by the first worker
     /// made while the process has one thread, where the kernel does not
     /// wait, and otherwise on the first worker thread that asks, before it
     /// takes the lock (`letSleeperFence`).
@@ -121,8 +121,8 @@ final class _Inbox: Sendable {
 
     // MARK: Producers, without the lock
 
-    /// The calling thread's lane to this inbox: the one in the one-entry
-    /// cache, unless another inbox's was used last or this is the thread's
+    /// The calling thread's lane to this handoff: the one in the one-entry
+    /// cache, unless another hand-off's was used last or this is the thread's
     /// first hand-off here. `owner` is the queue, which the lane knows weakly.
     @inline(__always)
     func lane(of owner: AnyObject) -> UnsafeMutablePointer<_deferdrop_lane> {
@@ -146,45 +146,9 @@ final class _Inbox: Sendable {
         return status.load(ordering: .relaxed)
     }
 
-    // MARK: Under the lock: the lanes
-
-    /// Before the calling thread's first append to its lane without the
-    /// lock: marks the lane so and lists it among the lanes whoever holds the
-    /// lock collects (`State.lanes`), so that the worker's next decision to
-    /// sleep or stop sees it and fences before its last look. Until then the
-    /// lane was appended to only under the lock, which collected it at once
-    /// and orders those appends with the worker's announcement: nothing
-    /// needs to look at it.
-    func join(_ lane: _Lane, _ state: inout _DropQueue.State) {
-        _deferdrop_lane_allow_appends_without_lock(lane.raw)
-        state.lanes.append(lane)
-    }
-
     /// The calling thread's lane object, for `join`; made if it has none.
     func laneObject(of owner: AnyObject) -> _Lane {
         _ThreadLanes.lane(to: id, of: owner)
-    }
-
-    /// Under the lock: queues the lanes' published values, each lane's in
-    /// its order, and forgets the lanes of threads
-    /// that have ended once they are empty. Lanes belong to their producers
-    /// once the worker has stopped: nothing is collected then.
-    func collect(_ state: inout _DropQueue.State) {
-        guard !state.lanes.isEmpty else { return }
-        if case .stopped = state.lifecycle { return }
-        var anyEnded = false
-        for lane in state.lanes {
-            state.collect(lane)
-            anyEnded = anyEnded || lane.ownerHasEnded.load(ordering: .acquiring)
-        }
-        if anyEnded {
-            state.lanes.removeAll { $0.ownerHasEnded.load(ordering: .acquiring) && $0.uncollected == 0 }
-        }
-    }
-
-    /// Values in lanes, not yet collected: for the statistics.
-    func valuesInLanes(_ state: borrowing _DropQueue.State) -> UInt64 {
-        state.lanes.reduce(0) { $0 + $1.uncollected }
     }
 
     // MARK: The eventcount
@@ -234,9 +198,9 @@ final class _Inbox: Sendable {
         wakeUp.wait()
     }
 
-    /// The worker stands aside for up to `nanoseconds`, or until posted, and
+    /// The worker waits while producers drain for up to `nanoseconds`, or until posted, and
     /// is awake again either way.
-    func standAside(nanoseconds: UInt64) {
+    func park(upTo nanoseconds: UInt64) {
         _ = wakeUp.wait(nanoseconds: nanoseconds)
         set(Status.sleeping, false)
     }
@@ -306,4 +270,4 @@ final class _Inbox: Sendable {
     }
 }
 
-private let _nextInboxIdentity = Atomic<UInt64>(0)
+private let _nextHandoffIdentity = Atomic<UInt64>(0)
