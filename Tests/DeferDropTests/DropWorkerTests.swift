@@ -403,7 +403,7 @@ struct PreconditionTests {
         #expect(message.contains("would wait for itself forever"))
     }
 
-    @Test("a worker's diagnosis names its lifecycle, what is pending and whether its thread exists")
+    @Test("a worker's diagnosis names its phase, what is pending and whether its thread exists")
     func diagnosisDescribesTheWorker() {
         let name = "diagnosed-\(UInt32.random(in: 0...UInt32.max))"
         func diagnosis() -> String? {
@@ -411,12 +411,12 @@ struct PreconditionTests {
         }
         let worker = DropWorker(name: name, capacity: .unbounded)
         let before = diagnosis()
-        #expect(before?.contains("lifecycle idle, pending 0") == true, "\(before ?? "no diagnosis")")
+        #expect(before?.contains(": not started, pending 0") == true, "\(before ?? "no diagnosis")")
         #expect(before?.contains("worker thread never started") == true, "\(before ?? "no diagnosis")")
         deferDrop([1, 2, 3], on: worker)
         worker.flush()
         let running = diagnosis()
-        #expect(running?.contains("lifecycle running, pending 0") == true, "\(running ?? "no diagnosis")")
+        #expect(running?.contains(": running (0 barriers, 0 producers waiting for room), pending 0") == true, "\(running ?? "no diagnosis")")
         if _PlatformLayer.current == .linux {
             #expect(running?.contains("(exists)") == true, "\(running ?? "no diagnosis")")
         } else {
@@ -426,7 +426,7 @@ struct PreconditionTests {
         }
         worker.shutdown()
         let stopped = diagnosis()
-        #expect(stopped?.contains("lifecycle stopped") == true, "\(stopped ?? "no diagnosis")")
+        #expect(stopped?.contains(": stopped, pending 0") == true, "\(stopped ?? "no diagnosis")")
         withExtendedLifetime(worker) {}
     }
 }

@@ -20,12 +20,7 @@ extension _DropQueue {
         }
         guard let semaphore = addFlushBarrier() else { return true }
         if semaphore.wait(timeout: timeout) { return true }
-        let withdrawn = state.withLock { state in
-            guard let index = state.waiters.firstIndex(where: { $0.waiter.isThread(waitingOn: semaphore) })
-            else { return false }
-            state.waiters.remove(at: index)
-            return true
-        }
+        let withdrawn = state.withLock { $0.removeBarrier(waitingOn: semaphore) }
         if withdrawn { return false }
         // The worker took the barrier just now and is about to signal it.
         semaphore.wait()
@@ -63,6 +58,14 @@ extension _DropQueue {
         await suspendUntil { [self] state in pointBehindQueuedValues(&state) }
     }
 
+    /// How far the worker must get before a waiter may go on.
+    enum WaitPoint {
+        /// Until the first `count` values ever queued have been destroyed.
+        case destroyed(count: UInt64)
+        /// Until the worker has drained its queue and stopped.
+        case stopped
+    }
+
     /// Under the lock: the point behind every value handed over so far, or
     /// `nil` if all are destroyed. Values still in any thread's lane were
     /// handed over too: they are collected first.
@@ -77,9 +80,16 @@ extension _DropQueue {
     /// would reach the point: the caller signals the returned `Signals`
     /// after the lock.
     private func addBarrierWaiter(_ point: WaitPoint, _ waiter: _Waiter, _ state: inout State) -> Signals {
-        state.waiters.append((point, waiter))
-        guard case .idle = state.lifecycle else { return Signals() }
-        return beginRunning(&state)
+        switch point {
+        case .destroyed(let count):
+            var signals = Signals()
+            if case .notStarted = state.phase { signals = beginRunning(&state) }
+            state.add(Barrier(count: count, waiter: waiter))
+            return signals
+        case .stopped:
+            state.addStopWaiter(waiter)
+            return Signals()
+        }
     }
 
     /// Suspends the calling task until the worker reaches the point that

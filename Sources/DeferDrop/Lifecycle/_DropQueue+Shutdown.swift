@@ -13,19 +13,17 @@ extension _DropQueue {
         state.withLock { state in
             // Values in lanes count as queued: the drain takes them too.
             state.collectLanes()
-            switch state.lifecycle {
-            case .idle where state.queued.isEmpty:
-                state.lifecycle = .stopped
+            switch state.phase {
+            case .notStarted where state.queued.isEmpty:
+                state.phase = .stopped
                 return
-            case .idle:
+            case .notStarted:
                 // Values and no thread: only after fork(), in the child. Start
                 // one to drain them.
                 signals.startWorker = true
-                state.lifecycle = .stopping
             case .stopped:
                 return
             case .running:
-                state.lifecycle = .stopping
                 // Producers appending to lanes see this after their append,
                 // and make sure of their value themselves (`reconcileAfterShutdown`).
                 signals.wakeWorker = handoff.close()
@@ -33,7 +31,7 @@ extension _DropQueue {
                 break
             }
             // Producers waiting for room go on: they now wait for the drain instead.
-            signals.room = state.takeRoomWaiters()
+            signals.room = state.beginStopping()
             // From a destructor that this thread runs for the worker, on its
             // thread or in a producer's drain, waiting would wait for itself.
             guard wait, !isOnWorkerThread, !isDrainingOnCallingThread else { return }
@@ -48,7 +46,7 @@ extension _DropQueue {
     func shutdownGracefully() async {
         shutdown(wait: false)
         await suspendUntil { state in
-            if case .stopped = state.lifecycle { nil } else { .stopped }
+            if case .stopped = state.phase { nil } else { .stopped }
         }
     }
 }

@@ -225,7 +225,7 @@ extension _DropQueue {
     /// withdraws a barrier, shuts down, then plays the worker until it stops.
     private func runEveryCodePath() {
         // Running, with no thread of its own: this one is its worker below.
-        state.withLock { $0.lifecycle = .running }
+        state.withLock { $0.phase = .running(barriers: [], roomWaiters: []) }
         handoff.open()
         let values: [() -> _DisposalItem] = [
             { _DisposalItem(object: _CodePathProbe()) },
@@ -245,8 +245,8 @@ extension _DropQueue {
         enqueue(&item, acrossThreads: false)
         _ = statistics
         _ = flush(timeout: .zero)
-        let stopped = state.withLock { $0.waitUntilStopped() }
         shutdown(wait: false)
+        let stopped = state.withLock { $0.waitUntilStopped() }
         _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)
         stopped.wait()
         reconcileAfterShutdown()
@@ -265,29 +265,27 @@ extension _DropQueue.State {
     /// parent's to finish, and the child counts them as done, so that its
     /// barriers and its bound do not wait for them for ever.
     mutating func forgetParentThreadsInForkChild() {
-        switch lifecycle {
-        case .running, .stopping: lifecycle = .idle
-        case .idle, .stopped: break
+        // The waiters' threads and tasks exist only in the parent. Resuming
+        // a task's continuation here would schedule it on an executor the
+        // child does not have, and dropping it unresumed would report a
+        // leak: keep them, never resumed.
+        switch phase {
+        case .running, .stopping:
+            _ = Unmanaged.passRetained(_Abandoned(phase))
+            phase = .notStarted
+        case .notStarted, .stopped:
+            break
         }
         counts.destroyedFromQueue = counts.queued - queued.valueCount
         // No worker runs, none is behind and no one holds the head: hand-offs
         // are admitted under the lock, whose first starts a worker. Lanes
         // keep their values, which it collects.
         handoff.closeInForkChild()
-        // The waiters' threads and tasks exist only in the parent. Resuming
-        // a task's continuation here would schedule it on an executor the
-        // child does not have, and dropping it unresumed would report a
-        // leak: keep them, never resumed.
-        if !waiters.isEmpty {
-            _ = Unmanaged.passRetained(_Abandoned(waiters))
-            waiters = []
-        }
-        roomWaiters = []
     }
 }
 
 /// Waiters of the parent process, kept alive and never resumed in a fork child.
 private final class _Abandoned: Sendable {
-    let waiters: [(point: _DropQueue.WaitPoint, waiter: _Waiter)]
-    init(_ waiters: [(point: _DropQueue.WaitPoint, waiter: _Waiter)]) { self.waiters = waiters }
+    let phase: _DropQueue.Phase
+    init(_ phase: _DropQueue.Phase) { self.phase = phase }
 }

@@ -121,11 +121,11 @@ extension _DropQueue {
         // The lock's holder reads the policy it decides under.
         let policy = policy
         // A destructor of a value this thread is draining: part of that
-        // drain, whatever the lifecycle. (Waiting for a shutdown's drain here
-        // would wait for ever: the worker waits while producers drain while a producer drains.)
+        // drain, whatever the phase. (Waiting for a shutdown's drain here
+        // would wait for ever: the worker waits while a producer drains.)
         if state.destroyer == .producer, isDrainingOnCallingThread { return .destroyInline(after: nil) }
-        switch state.lifecycle {
-        case .idle:
+        switch state.phase {
+        case .notStarted:
             signals = beginRunning(&state)
         case .running:
             break
@@ -142,18 +142,14 @@ extension _DropQueue {
             if bound.policy == .destroyInline || _ThreadRole.isWorkerThread {
                 return .destroyInline(after: nil)
             }
-            let room = _Semaphore()
-            state.roomWaiters.append(room)
-            return .waitForRoom(room)
+            return .waitForRoom(state.waitForRoom())
         }
         if !isOnWorkerThread, let admission = timeBoundAdmission(policy, drained: &drained, state: &state) {
             return admission
         }
         _Lane.append(&item, to: lane)
         state.collect(_Lane.owned(lane))
-        if !state.waiters.isEmpty, isOnWorkerThread {
-            state.extendBarriersOverNestedValue()
-        }
+        if isOnWorkerThread { state.extendBarriersOverNestedValue() }
         if handoff.claimWakeUp() {
             signals.wakeWorker = true
             if policy.maximumWait != nil { busySince.begin() }
@@ -253,12 +249,8 @@ extension _DropQueue {
     @inline(never)
     func reconcileAfterShutdown() {
         let stopped: _Semaphore? = state.withLock { state in
-            switch state.lifecycle {
-            case .stopping:
-                return state.waitUntilStopped()
-            case .idle, .running, .stopped:
-                return nil
-            }
+            guard case .stopping = state.phase else { return nil }
+            return state.waitUntilStopped()
         }
         stopped?.wait()
         // The lane this thread has just appended to: no lock to find it.
@@ -266,7 +258,7 @@ extension _DropQueue {
         var leftover: [_Lane.Segment] = []
         state.withLock { state in
             // Running or idle (a fork child): a worker collects the lane.
-            guard case .stopped = state.lifecycle, let segment = lane.collect() else { return }
+            guard case .stopped = state.phase, let segment = lane.collect() else { return }
             leftover.append(segment)
         }
         let count = Self.destroy(&leftover, on: nil) {}

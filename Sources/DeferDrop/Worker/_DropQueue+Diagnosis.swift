@@ -5,7 +5,7 @@ import _DeferDropShims
 // progress. Never on a hot path.
 
 extension _DropQueue {
-    /// One paragraph on the queue's state: its lifecycle, what is pending
+    /// One paragraph on the queue's state: its phase, what is pending
     /// where, the bits producers read, the worker's thread and whether it
     /// still exists, and who waits.
     ///
@@ -22,10 +22,12 @@ extension _DropQueue {
         // A struct, not a tuple: a fork child may diagnose, and a tuple type's
         // metadata is made under a runtime lock the fork may have left held.
         let locked: _LockedDiagnosis? = state.withLockIfAvailable(attempts: 10_000) { state in
-            let lifecycle = switch state.lifecycle {
-            case .idle: "idle"
-            case .running: "running"
-            case .stopping: "stopping"
+            let phase = switch state.phase {
+            case .notStarted: "not started"
+            case .running(let barriers, let roomWaiters):
+                "running (\(barriers.count) barriers, \(roomWaiters.count) producers waiting for room)"
+            case .stopping(let barriers, let untilStopped):
+                "stopping (\(barriers.count) barriers, \(untilStopped.count) waiting for the stop)"
             case .stopped: "stopped"
             }
             let destroyer = switch state.destroyer {
@@ -34,12 +36,11 @@ extension _DropQueue {
             case .producer: "a producer"
             }
             let text = """
-                lifecycle \(lifecycle), pending \(state.counts.pending) (queued \(state.counts.queued), \
+                \(phase), pending \(state.counts.pending) (queued \(state.counts.queued), \
                 destroyed \(state.counts.destroyedFromQueue)), in the queue \(state.queued.valueCount), \
                 in lanes \(state.valuesInLanes) over \(state.lanes.count) lanes, \
                 behind \(state.isBehind), destroying: \(destroyer), \
                 drained by producers \(state.counts.drainedByProducers), \
-                barrier waiters \(state.waiters.count), room waiters \(state.roomWaiters.count), \
                 priority \(state.priority)
                 """
             return _LockedDiagnosis(text: text, thread: state.workerThreadID)

@@ -4,24 +4,29 @@ import _DeferDropShims
 // and the decisions taken under it (see `_DropQueue`).
 
 extension _DropQueue {
-    enum Lifecycle: Sendable {
-        /// No thread yet: the first value handed over starts one.
-        case idle
-        /// The worker thread exists and takes values.
-        case running
-        /// `shutdown()` was called: the worker destroys everything queued, then
-        /// stops. It goes on taking values handed over by its own destructors.
-        case stopping
-        /// The worker has stopped: every value is destroyed by whoever hands it over.
+    /// Where the worker is in its life, with who waits on it there: what
+    /// exists only in one phase is carried by that phase.
+    enum Phase {
+        /// No thread yet: the first hand-off starts one (or a barrier on
+        /// values that a fork child inherited).
+        case notStarted
+        /// The worker's thread takes values. `roomWaiters` are producers
+        /// waiting for room in a count bound, each on its own semaphore.
+        case running(barriers: [Barrier], roomWaiters: [_Semaphore])
+        /// `shutdown()` was called: the worker destroys everything queued,
+        /// and what its own destructors hand over, then stops, and
+        /// `untilStopped` go on. Other hand-offs wait for that too.
+        case stopping(barriers: [Barrier], untilStopped: [_Waiter])
+        /// The worker has stopped: every value is destroyed by whoever
+        /// hands it over, and lanes are their producers' again.
         case stopped
     }
 
-    /// How far the worker must get before a waiter may go on.
-    enum WaitPoint: Sendable {
-        /// Until the first `count` values ever queued have been destroyed.
-        case destroyed(count: UInt64)
-        /// Until the worker has drained its queue and stopped.
-        case stopped
+    /// A waiter until the first `count` values queued have been destroyed
+    /// (`flush()`). A struct, not a tuple: see `WorkerDecision`.
+    struct Barrier {
+        var count: UInt64
+        let waiter: _Waiter
     }
 
     /// Who is destroying values taken from the head of the queue
@@ -36,26 +41,20 @@ extension _DropQueue {
         case producer
     }
 
-    /// Noncopyable, as the queue it holds is.
     struct State: ~Copyable, Sendable {
-        /// The status word that holds `isBehind` and `destroyer`, which
-        /// producers read without the lock: their one home. Only the lock's
-        /// holder writes them.
+        /// The status word, which producers read without the lock, and the
+        /// one home of `isBehind` and `destroyer`. Only the lock's holder
+        /// writes them.
         let handoff: _Handoff
-        var lifecycle = Lifecycle.idle
+        var phase = Phase.notStarted
         /// The capacity as last set (`DropWorker.capacity`); `policyWord`
         /// holds the policy it makes, for producers to read without the lock.
         var capacity: DropCapacity
-        /// The scheduling class the worker's thread should run in; it checks
-        /// before each batch.
-        var priority: DropPriority
-        /// Whether `priority` is the capacity's default and changes with it:
-        /// until a priority is given, at creation or later.
-        var priorityFollowsCapacity: Bool
+        /// The priority given at creation or later; `nil` while the worker
+        /// runs at its capacity's default.
+        var givenPriority: DropPriority?
         /// Whether the handler at process exit drains this queue.
         var drainsAtExit = true
-        /// Producers waiting for room in a bounded queue, each on its own semaphore.
-        var roomWaiters: [_Semaphore] = []
         /// The values queued, as runs of lane positions, oldest first.
         var queued: [_Lane.Segment] = []
         /// The lanes that their threads append to without the lock, collected
@@ -65,6 +64,20 @@ extension _DropQueue {
         var lanes: [_Lane] = []
         /// What was queued, destroyed and freed (`_Counts`).
         var counts = _Counts(reclaimedBytes: _ThreadFreedBytes.isAvailable ? 0 : nil)
+        /// The system's id of the last thread that ran this queue's worker,
+        /// `nil` before the first: for a diagnosis only (`_DropQueue.diagnosis`).
+        var workerThreadID: UInt64?
+
+        /// The scheduling class the worker's thread runs in; it checks
+        /// before each batch.
+        var priority: DropPriority {
+            givenPriority ?? capacity.defaultPriority
+        }
+
+        var isRunning: Bool {
+            if case .running = phase { true } else { false }
+        }
+
         /// Who holds values taken from the head of the queue and not yet
         /// published as destroyed or given back.
         var destroyer: Destroyer {
@@ -82,35 +95,105 @@ extension _DropQueue {
                 handoff.update(_Handoff.Status.workerHasBatch | _Handoff.Status.producerDrains, to: bits)
             }
         }
-        var waiters: [(point: WaitPoint, waiter: _Waiter)] = []
-        /// The system's id of the last thread that ran this queue's worker,
-        /// `nil` before the first: for a diagnosis only (`_DropQueue.diagnosis`),
-        /// which tells whether that thread still exists where the system can.
-        var workerThreadID: UInt64?
+
+        // MARK: Phases
+
+        /// A shutdown begins: returns the producers that waited for room,
+        /// which now wait for the drain instead.
+        mutating func beginStopping() -> [_Semaphore] {
+            switch phase {
+            case .notStarted:
+                phase = .stopping(barriers: [], untilStopped: [])
+                return []
+            case .running(let barriers, let roomWaiters):
+                phase = .stopping(barriers: barriers, untilStopped: [])
+                return roomWaiters
+            case .stopping, .stopped:
+                return []
+            }
+        }
+
+        /// The worker has destroyed every value and stops: returns everyone
+        /// who waited, every barrier reached.
+        mutating func stop() -> [_Waiter] {
+            guard case .stopping(let barriers, let untilStopped) = phase else { return [] }
+            phase = .stopped
+            var waiters = untilStopped
+            for barrier in barriers { waiters.append(barrier.waiter) }
+            return waiters
+        }
 
         /// Registers the calling thread to wait until the worker has stopped,
-        /// on the semaphore it returns.
+        /// on the semaphore it returns. Only while stopping.
         mutating func waitUntilStopped() -> _Semaphore {
             let stopped = _Semaphore()
-            waiters.append((.stopped, .thread(stopped)))
+            addStopWaiter(.thread(stopped))
             return stopped
         }
 
-        /// Removes and returns the waiters whose point has been reached.
-        mutating func takeReadyWaiters() -> [_Waiter] {
-            guard !waiters.isEmpty else { return [] }
-            var ready: [_Waiter] = []
-            let destroyed = counts.destroyedFromQueue
-            let isStopped = if case .stopped = lifecycle { true } else { false }
-            waiters.removeAll { entry in
-                let reached = switch entry.point {
-                case .destroyed(let count): destroyed >= count
-                case .stopped: isStopped
-                }
-                if reached { ready.append(entry.waiter) }
-                return reached
+        /// Registers `waiter` to go on once the worker has stopped. Only while stopping.
+        mutating func addStopWaiter(_ waiter: _Waiter) {
+            guard case .stopping(let barriers, var untilStopped) = phase else {
+                fatalError("DeferDrop: a wait for a stop that is not under way")
             }
-            return ready
+            phase = .notStarted
+            untilStopped.append(waiter)
+            phase = .stopping(barriers: barriers, untilStopped: untilStopped)
+        }
+
+        // MARK: Barriers
+
+        /// Runs `body` on the barriers of a running or stopping worker, and
+        /// returns what it returns; `nil` in the other phases, which have none.
+        ///
+        /// The phase is cleared while `body` runs, so that the array is not
+        /// shared and changes in place.
+        private mutating func modifyBarriers<Result>(_ body: (inout [Barrier]) -> Result) -> Result? {
+            switch phase {
+            case .running(var barriers, let roomWaiters):
+                phase = .notStarted
+                defer { phase = .running(barriers: barriers, roomWaiters: roomWaiters) }
+                return body(&barriers)
+            case .stopping(var barriers, let untilStopped):
+                phase = .notStarted
+                defer { phase = .stopping(barriers: barriers, untilStopped: untilStopped) }
+                return body(&barriers)
+            case .notStarted, .stopped:
+                return nil
+            }
+        }
+
+        /// Registers `barrier`: the worker runs or stops.
+        mutating func add(_ barrier: Barrier) {
+            let added: Void? = modifyBarriers { $0.append(barrier) }
+            _precondition(added != nil, "DeferDrop: a barrier on a worker that does not run")
+        }
+
+        /// Removes the barrier of a thread waiting on `semaphore`; returns
+        /// whether it was there.
+        mutating func removeBarrier(waitingOn semaphore: _Semaphore) -> Bool {
+            modifyBarriers { barriers in
+                guard let index = barriers.firstIndex(where: { $0.waiter.isThread(waitingOn: semaphore) }) else {
+                    return false
+                }
+                barriers.remove(at: index)
+                return true
+            } ?? false
+        }
+
+        /// Removes and returns the barriers reached.
+        mutating func takeReachedBarriers() -> [_Waiter] {
+            let destroyed = counts.destroyedFromQueue
+            return modifyBarriers { barriers in
+                guard !barriers.isEmpty else { return [] }
+                var reached: [_Waiter] = []
+                barriers.removeAll { barrier in
+                    if barrier.count > destroyed { return false }
+                    reached.append(barrier.waiter)
+                    return true
+                }
+                return reached
+            } ?? []
         }
 
         /// Called when the worker's own thread queues a value, which only a
@@ -121,12 +204,37 @@ extension _DropQueue {
         /// (Tracked per batch, not per value: a barrier may wait for a little
         /// more than it must, never for less.)
         mutating func extendBarriersOverNestedValue() {
-            for index in waiters.indices {
-                if case .destroyed(let count) = waiters[index].point {
-                    waiters[index].point = .destroyed(count: max(count, counts.queued))
-                }
+            let queued = counts.queued
+            _ = modifyBarriers { barriers in
+                for index in barriers.indices { barriers[index].count = max(barriers[index].count, queued) }
             }
         }
+
+        // MARK: Room in a count bound
+
+        /// Registers the calling producer to wait for room, on the semaphore
+        /// it returns. Only while running.
+        mutating func waitForRoom() -> _Semaphore {
+            guard case .running(let barriers, var roomWaiters) = phase else {
+                fatalError("DeferDrop: a wait for room on a worker that does not run")
+            }
+            let room = _Semaphore()
+            phase = .notStarted
+            roomWaiters.append(room)
+            phase = .running(barriers: barriers, roomWaiters: roomWaiters)
+            return room
+        }
+
+        /// Removes and returns the producers waiting for room, if there is
+        /// room now under `bound`, or every one without a bound (to try again).
+        mutating func takeRoomWaiters(bound: UInt64? = nil) -> [_Semaphore] {
+            guard case .running(let barriers, let roomWaiters) = phase, !roomWaiters.isEmpty else { return [] }
+            if let bound, counts.pending >= bound { return [] }
+            phase = .running(barriers: barriers, roomWaiters: [])
+            return roomWaiters
+        }
+
+        // MARK: The queue
 
         /// Before the calling thread's first append to its lane without the
         /// lock: marks the lane so and lists it among the lanes whoever holds
@@ -146,7 +254,7 @@ extension _DropQueue {
         /// the worker has stopped: nothing is collected then.
         mutating func collectLanes() {
             guard !lanes.isEmpty else { return }
-            if case .stopped = lifecycle { return }
+            if case .stopped = phase { return }
             var anyEnded = false
             for lane in lanes {
                 collect(lane)
@@ -182,28 +290,13 @@ extension _DropQueue {
             return true
         }
 
-        /// Removes and returns the producers waiting for room, if there is room now.
-        mutating func takeRoomWaiters(bound: UInt64) -> [_Semaphore] {
-            guard !roomWaiters.isEmpty, counts.pending < bound else { return [] }
-            return takeRoomWaiters()
-        }
-
-        /// Removes and returns every producer waiting for room, to try again.
-        mutating func takeRoomWaiters() -> [_Semaphore] {
-            defer { roomWaiters = [] }
-            return roomWaiters
-        }
-
-
-
         /// The worker's batch: takes every queued value into `batch`, oldest
         /// first, and holds the head of the queue while it has any. The
-        /// worker's hold on its last batch ends here, or where it stands
-        /// aside: its bit changes only when whether it holds does.
+        /// worker's hold on its last batch ends here, or where it leaves the
+        /// queue to producers: its bit changes only when whether it holds does.
         mutating func takeQueueForWorker(into batch: inout [_Lane.Segment]) {
             swap(&queued, &batch)
             destroyer = batch.isEmpty ? .nobody : .worker
         }
-
     }
 }

@@ -66,7 +66,7 @@ extension _DropQueue {
     /// barrier on an idle queue that has values (only in a fork child, which
     /// inherits values without the thread).
     func beginRunning(_ state: inout State) -> Signals {
-        state.lifecycle = .running
+        state.phase = .running(barriers: [], roomWaiters: [])
         handoff.open()
         if policy.maximumWait != nil { busySince.begin() }
         return Signals(startWorker: true)
@@ -144,8 +144,9 @@ extension _DropQueue {
         // whatever the policy is now.
         if state.giveBack(&pass.batch), hintsProducers { state.isBehind = true }
         let step = nextStep(&pass, policy: policy, now: now, state: &state)
-        let signals = Signals(
-            ready: state.takeReadyWaiters(), room: policy.bound.map { state.takeRoomWaiters(bound: $0.count) } ?? [])
+        var ready = state.takeReachedBarriers()
+        if step == .stop { ready += state.stop() }
+        let signals = Signals(ready: ready, room: policy.bound.map { state.takeRoomWaiters(bound: $0.count) } ?? [])
         return WorkerDecision(
             step: step, signals: signals, priority: state.priority,
             counts: pass.publisher == nil ? nil : state.counts, policy: policy)
@@ -176,10 +177,8 @@ extension _DropQueue {
         // one without the lock, the worker looks at them last, fenced,
         // before it sleeps or stops.
         let needsLastLook = !state.lanes.isEmpty
-        if case .stopping = state.lifecycle {
-            if needsLastLook, pass.phase != .fencedBeforeStopping { return .fenceBeforeStopping }
-            state.lifecycle = .stopped
-            return .stop
+        if case .stopping = state.phase {
+            return needsLastLook && pass.phase != .fencedBeforeStopping ? .fenceBeforeStopping : .stop
         }
         handoff.announceSleep()
         return needsLastLook && pass.phase != .fencedBeforeSleeping ? .fenceBeforeSleeping : .sleep

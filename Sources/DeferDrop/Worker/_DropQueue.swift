@@ -3,7 +3,7 @@ import Synchronization
 /// The hand-off between any number of producers and one worker thread, and the
 /// worker thread's loop.
 ///
-/// The worker's state lives in one `State` under one lock: the lifecycle, the
+/// The worker's state lives in one `State` under one lock: the phase, the
 /// queue, the counters and the threads waiting in `flush()` or `shutdown()`.
 /// The critical sections are a few stores: the lock is never held while a
 /// value is destroyed, a thread is woken or a waiter resumed. What producers
@@ -88,10 +88,7 @@ final class _DropQueue: Sendable {
         self.threadName = threadName
         policyWord = Atomic(_DropPolicy(capacity, owner: owner).word)
         self.metrics = metrics
-        state = _Lock(
-            State(
-                handoff: handoff, capacity: capacity, priority: priority ?? capacity.defaultPriority,
-                priorityFollowsCapacity: priority == nil))
+        state = _Lock(State(handoff: handoff, capacity: capacity, givenPriority: priority))
         keepAcrossFork()
         _ProcessLifecycle.shared.register(self)
     }
@@ -131,7 +128,6 @@ final class _DropQueue: Sendable {
             let wasTimeBounded = self.policy.maximumWait != nil
             state.capacity = capacity
             policyWord.store(policy.word, ordering: .relaxed)
-            if state.priorityFollowsCapacity { state.priority = capacity.defaultPriority }
             if policy.maximumWait == nil {
                 state.isBehind = false
                 busySince.end()
@@ -152,8 +148,7 @@ final class _DropQueue: Sendable {
             // A sleeping worker wakes to apply it now, and sleeps again.
             signal(
                 state.withLock { state in
-                    state.priority = newValue
-                    state.priorityFollowsCapacity = false
+                    state.givenPriority = newValue
                     return Signals(wakeWorker: handoff.claimWakeUp())
                 })
         }

@@ -245,9 +245,9 @@ extension _DropQueue {
             // The worker waits while producers drain while a producer drains, for up to the
             // bound; a shutdown to finish, or a time bound since lifted, is
             // worth waking it for.
-            let isStopping = if case .running = state.lifecycle { false } else { true }
+            let isStopping = !state.isRunning
             return Signals(
-                ready: state.takeReadyWaiters(),
+                ready: state.takeReachedBarriers(),
                 wakeWorker: (isStopping || policy.maximumWait == nil) && handoff.claimWakeUp())
         }
         metrics?.countDrainedByProducer(count)
@@ -285,7 +285,7 @@ extension _DropQueue {
     func takeNextBatchWithTimeBound(
         _ batch: inout [_Lane.Segment], producerActivity: inout UInt64, now: UInt64, state: inout State
     ) -> Bool {
-        let isRunning = if case .running = state.lifecycle { true } else { false }
+        let isRunning = state.isRunning
         // Its last batch is published or given back, and no producer drains
         // (`nextStep` waits while producers drain first).
         state.endBehindIfCaughtUp(publishedBy: .worker)
