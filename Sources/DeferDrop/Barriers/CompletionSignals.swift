@@ -1,24 +1,12 @@
 /// Hands `value` to the global worker and calls `whenDestroyed` once it has
 /// been destroyed.
 ///
-/// The Rust crate answers "how do I know when it was dropped?" with "pair it
-/// with a channel". Here the pairing is built in:
-///
-/// ```swift
-/// deferDrop(consume snapshot) {
-///     metrics.record("snapshot freed")
-/// }
-/// ```
-///
 /// `whenDestroyed` runs exactly once, right after the value's destructor
-/// returns, on the thread that destroyed it: the worker's, before it moves on
-/// to the next value (or the calling thread's, before this function returns,
-/// if the worker has been shut down or is full under
-/// ``OverflowPolicy/destroyInline``). Keep it short; it delays every value
-/// queued behind this one. It may hand further values over, but must not call
-/// the worker's `flush()`.
-///
-/// In `async` code, ``deferDropAndWait(_:)`` suspends until then instead.
+/// returns, on the thread that destroyed it: the worker's, or the caller's if
+/// the worker is shut down or full under ``OverflowPolicy/destroyInline``.
+/// Keep it short: it delays the values queued behind. It may hand values
+/// over, but must not call the worker's `flush()`. In `async` code,
+/// ``deferDropAndWait(_:)`` suspends until then instead.
 @inlinable
 public func deferDrop<Value: ~Copyable>(
     _ value: consuming sending Value, whenDestroyed: @escaping @Sendable () -> Void
@@ -36,12 +24,8 @@ public func deferDrop<Value: ~Copyable>(
     disposer.dispose(_CompletionBox(value, whenDestroyed: whenDestroyed))
 }
 
-/// Hands `value` to the global worker and suspends until it has been destroyed.
-///
-/// The calling task waits; its thread does not. Use it where the memory must
-/// be back before going on (before loading the next large model, say), while
-/// the freeing itself still happens off this thread and off the cooperative
-/// pool.
+/// Hands `value` to the global worker and suspends until it has been destroyed:
+/// the task waits, not its thread, and the freeing happens off the cooperative pool.
 @inlinable
 public func deferDropAndWait<Value: ~Copyable>(_ value: consuming sending Value) async {
     await deferDropAndWait(value, on: DropWorker.shared)
@@ -51,9 +35,8 @@ public func deferDropAndWait<Value: ~Copyable>(_ value: consuming sending Value)
 public func deferDropAndWait<Value: ~Copyable>(
     _ value: consuming sending Value, on disposer: some Disposer
 ) async {
-    // Hand over first, then wait: the value is moved straight from the
-    // parameter into the box and the queue, and the destruction may finish
-    // before the task suspends, which the rendezvous allows for.
+    // Hand over, then wait: the destruction may finish before the task
+    // suspends, which the rendezvous allows for.
     let rendezvous = _Lock(_Rendezvous.waitingForBoth)
     disposer.dispose(_CompletionBox(value, whenDestroyed: { _Rendezvous.destroyed(rendezvous) }))
     await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

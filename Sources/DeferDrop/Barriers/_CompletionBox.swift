@@ -1,9 +1,5 @@
-/// A value travelling with the callback to run once it is destroyed.
-///
-/// The box is what the disposer receives, as a class instance: releasing it
-/// runs this deinit, which destroys the value first and then calls back, on
-/// whichever thread released it — the worker's, or the producer's if the
-/// value was destroyed inline.
+/// A value travelling with the callback to run once it is destroyed: the box's
+/// deinit destroys the value, then calls back, on whichever thread releases it.
 @usableFromInline
 final class _CompletionBox<Value: ~Copyable>: _ValueBox {
     /// The first stored property: `_LastReferenceCheck` reads a held
@@ -25,8 +21,8 @@ final class _CompletionBox<Value: ~Copyable>: _ValueBox {
     }
 
     deinit {
-        // Stored properties would be destroyed only after this body: destroy
-        // the value explicitly, so the callback runs after its destructor.
+        // Stored properties die only after this body: destroy the value first, so
+        // the callback runs after its destructor.
         _ = value.take()
         whenDestroyed()
     }

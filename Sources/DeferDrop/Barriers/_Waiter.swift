@@ -1,11 +1,7 @@
-/// Someone waiting for the worker to reach a point in its queue: a thread
-/// blocked in `flush()` or `shutdown()`, or a task suspended in `flush() async`.
-///
-/// Both cases hold a class reference, so the enum's layout is known when the
-/// module is compiled. A `CheckedContinuation` held inline would make the
-/// runtime build the enum's metadata on first use, and with it check that
-/// `Never` is an `Error` by searching every loaded image: on the thread of a
-/// process's first hand-off, whose critical section returns waiters to resume.
+/// Someone waiting for the worker to reach a point in its queue: a thread in
+/// `flush()` or `shutdown()`, or a task in `flush() async`. Both cases hold a
+/// class reference: an inline `CheckedContinuation` would make the runtime build
+/// the enum's metadata on a process's first hand-off, searching every loaded image.
 enum _Waiter: Sendable {
     case thread(_Semaphore)
     case task(_SuspendedTask)

@@ -1,35 +1,21 @@
 import _DeferDropShims
 
 /// A mutex that owns the state it protects, over the platform layer's mutex
-/// (`_deferdrop_mutex`: adaptive on Linux with glibc, `os_unfair_lock` on Darwin).
-///
-/// Why not the standard library's `Synchronization.Mutex`: on Linux it is a
-/// priority-inheritance futex (`FUTEX_LOCK_PI`). Under contention every
-/// acquisition goes through the kernel's rt-mutex hand-over, which passes the
-/// lock to a sleeping thread rather than let a running one take it, and the
-/// queue convoys (Docs/Architecture.md has the figures). A queue whose
-/// critical sections are a few stores wants the opposite trade:
-/// let a running thread barge in, as both of the layer's mutexes do.
-/// `package` so that the package's other modules share it.
+/// (`_deferdrop_mutex`: adaptive on glibc, `os_unfair_lock` on Darwin).
+/// Not `Synchronization.Mutex`: on Linux it is a priority-inheritance futex,
+/// which hands the lock to a sleeping waiter and convoys the queue, where
+/// sections this short want a running thread to barge in.
 package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: the state is only reached through `withLock`, which
-    // holds the mutex for the whole access, the mutex is made to be shared,
-    // and the state itself may cross threads (it is `Sendable`). The two fork
-    // fields are written once, by `keepAcrossFork` before the registry's lock
-    // publishes the registration, and then only read, by the fork handlers
-    // under that same lock, and by `deinit`, which no other thread can race.
+    // @unchecked Sendable: the state is reached only under the mutex and is itself
+    // `Sendable`. The fork fields are written once, before the registry's lock
+    // publishes the registration, and then only read.
 
-    /// The mutex, then the state, alone on their own cache lines: the producer
-    /// and the worker both write them, and anything else sharing their lines
-    /// (a neighbouring object's reference count, say) would bounce between the
-    /// two cores with every hand-off: the producer's retains of the worker's
-    /// objects would invalidate the line the worker locks.
+    /// The mutex, then the state, alone on their own cache lines: the producer and
+    /// the worker both write them, and a neighbour there would bounce between cores.
     private let storage: UnsafeMutableRawPointer
     private let mutex: UnsafeMutablePointer<_deferdrop_mutex>
-    // Reached through a pointer, so the runtime's dynamic exclusivity check
-    // (two calls into a thread-local access set per critical section, a
-    // measurable part of a hand-off) does not apply: the mutex already makes
-    // every access exclusive.
+    // Through a pointer, so the runtime's dynamic exclusivity check does not
+    // apply: the mutex already makes every access exclusive.
     private let state: UnsafeMutablePointer<State>
 
     package init(_ state: consuming State) {
@@ -66,12 +52,8 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     }
 
     /// Runs `body` with exclusive access to the state if the mutex can be had
-    /// within `attempts` tries without sleeping; returns `nil` if it could not.
-    ///
-    /// For a caller that has something better to do than wait: a holder that
-    /// is running leaves a section this short within a few tries, while one
-    /// that was preempted inside it (a worker at `SCHED_IDLE` on a busy
-    /// machine) may not run again for milliseconds.
+    /// within `attempts` tries without sleeping; returns `nil` if not. For a caller
+    /// that would rather do other work than wait on a preempted holder.
     @inline(__always)
     package func withLockIfAvailable<Result: ~Copyable>(
         attempts: Int, _ body: (inout State) throws -> Result
@@ -85,25 +67,20 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
         return try body(&state.pointee)
     }
 
-    // MARK: fork()
-    //
-    // Used by `_ForkSafeLocks` only, for locks registered with
-    // `keepAcrossFork(rank:inChild:)` (see `_Fork.swift`).
+    // MARK: fork(), for `_ForkSafeLocks` (`_Fork.swift`)
 
     /// Where the fork handlers take this lock, `nil` if they leave it alone.
     var _forkRank: _LockRank?
     /// What the child of a `fork()` does to the state once the lock is new.
     var _inForkChild: (@Sendable (inout State) -> Void)?
 
-    /// Takes the mutex and keeps it across a `fork()`, so that the child's copy
-    /// of the state is consistent: no other thread can be halfway through a
-    /// critical section when the process is copied.
+    /// Takes the mutex and keeps it across a `fork()`, so that the child's copy of
+    /// the state is not halfway through a critical section.
     func _lockForFork() {
         _deferdrop_mutex_lock(mutex)
     }
 
-    /// Runs `body` on the state while the caller holds the mutex through
-    /// `_lockForFork()`.
+    /// Runs `body` on the state under the mutex taken by `_lockForFork()`.
     func _withLockHeldForFork<Result>(_ body: (inout State) -> Result) -> Result {
         body(&state.pointee)
     }
@@ -113,9 +90,8 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
         _deferdrop_mutex_unlock(mutex)
     }
 
-    /// In the child after `fork()`: the child is the forking thread alone, so
-    /// the mutex (held by that thread's former self) is made new, and `body`
-    /// may fix up the state for a process whose other threads are gone.
+    /// In the child after `fork()`: makes the mutex new (its holder is gone) and
+    /// lets `body` fix up the state for a process whose other threads are gone.
     func _reinitializeAfterForkInChild(_ body: (inout State) -> Void) {
         Self.initializeMutex(mutex)
         body(&state.pointee)

@@ -11,20 +11,10 @@ protocol _ProcessLifecycleParticipant: AnyObject, Sendable {
 }
 
 /// The process-wide list of live participants, and the `atexit` handler that
-/// walks it.
-///
-/// Why at exit: the Rust crate's values "will be silently lost" when `main`
-/// returns, because the process ends with its worker mid-queue. Here `exit()`
-/// (which returning from `main` calls) runs a handler that shuts every worker
-/// down — each drains what it holds, and later hand-offs are destroyed inline —
-/// and waits, so destructors that write files see their writes land. A
-/// worker with `drainsAtExit == false` is skipped and keeps the crate's fast
-/// exit. The handler is installed by the first participant, so a process
-/// that never defers a drop runs none.
-///
-/// What happens at `fork()` is not this list's business: every lock that
-/// matters there is made safe across it by itself (`_Lock.keepAcrossFork`,
-/// `_ForkSafeLocks`).
+/// walks it: at `exit()` every worker drains what it holds (later hand-offs
+/// are destroyed inline) and is waited for, so destructors' effects land.
+/// Workers with `drainsAtExit == false` are skipped; the first participant
+/// installs the handler. `fork()` safety is each lock's own (`keepAcrossFork`).
 final class _ProcessLifecycle: Sendable {
     static let shared = _ProcessLifecycle()
 
@@ -47,8 +37,7 @@ final class _ProcessLifecycle: Sendable {
         entries.withLock { $0.append(Entry(participant: participant, identity: ObjectIdentifier(participant))) }
     }
 
-    /// Called from a participant's deinit: `participant` is no longer reachable
-    /// through its weak entry, so only its identity is passed.
+    /// From a participant's deinit, when its weak entry is already `nil`.
     func unregister(_ participant: ObjectIdentifier) {
         entries.withLock { entries in
             if let index = entries.firstIndex(where: { $0.identity == participant }) { entries.remove(at: index) }
@@ -60,14 +49,10 @@ final class _ProcessLifecycle: Sendable {
         entries.withLock { $0 }.compactMap { $0.participant?.diagnosis }
     }
 
-    /// Every participant begins its drain, then each is waited for, so all
-    /// workers drain at once.
-    ///
-    /// It walks a copy of the list, whose type registering has already
-    /// built, and builds no new array: building generic metadata for the
-    /// first time allocates and frees, and at exit other libraries'
-    /// allocator hooks may already be half torn down (a malloc interposer's
-    /// are). A participant that ends meanwhile is skipped.
+    /// Every participant begins its drain, then each is waited for, so all drain
+    /// at once. It walks a copy of the list and builds no new generic type: first
+    /// use of metadata allocates, and at exit an allocator interposer may be half
+    /// torn down.
     private func drainAtExit() {
         let entries = entries.withLock { $0 }
         for entry in entries { entry.participant?._beginExitDrain() }

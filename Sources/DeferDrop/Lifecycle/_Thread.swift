@@ -1,26 +1,18 @@
 import _DeferDropShims
 
-/// A plain thread of the system's (a pthread): the one way the package starts a thread, for its
-/// workers and for the demo's, the soak's and the tests' threads (`package`
-/// for them).
-///
-/// Workers run on plain detached threads rather than Foundation's `Thread`
-/// or a Dispatch queue: the library depends on nothing but the standard
-/// library and the C library, a worker needs nothing more than a thread and
-/// a name, and nobody joins it (shutdown waits on the queue's state, not on
-/// the thread).
+/// A plain pthread: the one way the package starts a thread (`package` for the
+/// demo's, the soak's and the tests'). Not Foundation's `Thread` or Dispatch:
+/// the library depends on nothing but the standard and C libraries.
 package struct _Thread: Sendable {
     private let thread: _deferdrop_thread
 
-    /// Starts a joinable thread that runs `body`, named `name` if it is not
-    /// empty (already cut to the system's limit: `_WorkerThread.osName`). Join it:
-    /// a joinable thread's resources stay until it is joined.
+    /// Starts a joinable thread that runs `body`, named `name` if it is not empty
+    /// (already cut: `_WorkerThread.osName`). Join it to free its resources.
     package init(named name: String = "", _ body: @escaping @Sendable () -> Void) {
         thread = Self.spawn(named: name, detached: false, body)
     }
 
-    /// Starts a detached thread that runs `body`, named `name` if it is not
-    /// empty; nobody joins it.
+    /// Starts a detached thread that runs `body`, named `name` if it is not empty.
     package static func detach(named name: String = "", _ body: @escaping @Sendable () -> Void) {
         _ = spawn(named: name, detached: true, body)
     }

@@ -1,16 +1,9 @@
 import _DeferDropShims
 
-/// A thread-specific slot (a pthread key) that owns one object per thread, created on
-/// the thread's first use and released when the thread exits.
-///
-/// Why not a table keyed by thread: thread ids are recycled as soon
-/// as a thread exits, so a new thread would inherit a dead thread's entry.
-/// Thread-specific state lives and dies with the thread itself, and its
-/// object's `deinit` is where a thread gives back what it held. Swift has no
-/// thread-local variables; this is the key and its destructor. (The main
-/// thread's object is never released: it exits with the process.)
-///
-/// Only the owning thread reaches its object, so the object needs no lock.
+/// A thread-specific slot (a pthread key) that owns one object per thread,
+/// made on first use and released when the thread exits (the main thread's,
+/// never). Not a table keyed by thread id: ids are recycled at once. Only the
+/// owning thread reaches its object, so the object needs no lock.
 package final class _ThreadSpecific<Object: AnyObject>: Sendable {
     private let key: _deferdrop_thread_key
     private let make: @Sendable () -> Object

@@ -1,12 +1,7 @@
-/// A worker's capacity as its hand-off reads it: a count bound, a time bound
-/// in nanoseconds, or none.
-///
-/// A capacity may change while producers hand over (`DropWorker.capacity`),
-/// so the policy lives in one word that a producer reads with one relaxed
-/// load, and that only the holder of the queue's lock writes. Whoever holds
-/// the lock therefore reads the policy it decides under; a producer on the
-/// lock-free way may act on the one before a change, which the change allows
-/// for (`_DropQueue.setCapacity`).
+/// A worker's capacity as its hand-off reads it: a count bound, a time bound in
+/// nanoseconds, or none. It is one word, written only under the queue's lock and
+/// read by producers with a relaxed load: a producer without the lock may act on
+/// the policy before a change, which `_DropQueue.setCapacity` allows for.
 enum _DropPolicy: Sendable, Equatable {
     case unbounded
     case bounded(count: UInt64, whenFull: OverflowPolicy)
@@ -36,15 +31,13 @@ enum _DropPolicy: Sendable, Equatable {
         return maximumWait
     }
 
-    /// Whether a producer's admission may go without the lock. A count
-    /// bound needs the exact number of pending values at each admission,
-    /// which only the lock has; its values then take the same lanes.
+    /// Whether a producer's admission may go without the lock: a count bound needs
+    /// the exact number pending, which only the lock has.
     var admitsWithoutLock: Bool {
         if case .bounded = self { false } else { true }
     }
 
-    // The word: the kind in the top two bits, the count or the nanoseconds
-    // in the other 62 (a bound past 2⁶² values or 146 years is no bound).
+    // The word: the kind in the top two bits, the count or nanoseconds in the rest.
 
     private static let largest: UInt64 = (1 << 62) - 1
 

@@ -1,22 +1,13 @@
 import _DeferDropShims
 
-/// A counting semaphore over the platform layer's (`_deferdrop_semaphore`):
-/// the one blocking primitive the package needs, to park an idle worker and
-/// to block a thread in `flush()`.
-///
-/// Because it counts, a post that lands before the matching wait is never
-/// lost. On Linux with glibc a post nobody waits for is one atomic add and
-/// waking a sleeper one system call; elsewhere it is a condition variable.
-///
-/// In the child of a `fork()`, the one semaphore the child reuses, its
-/// queue's wake-up, is made usable again (`reinitializeInForkChild`); the
-/// semaphores the parent's threads waited on stay with those waiters, which
-/// the child keeps and never resumes or frees (`_Abandoned`).
+/// A counting semaphore over the platform layer's (`_deferdrop_semaphore`), to
+/// park an idle worker and block a thread in `flush()`: a post before the wait
+/// is never lost. A `fork()` child reinitializes only its queues' wake-ups; the
+/// parent's waiters' semaphores are abandoned, never resumed or freed (`_Abandoned`).
 @usableFromInline
 final class _Semaphore: @unchecked Sendable {
-    // @unchecked Sendable: the layer's semaphore is made to be shared between
-    // threads, and the pointer is written once here and freed only in deinit,
-    // when no other thread can hold a reference any more.
+    // @unchecked Sendable: the layer's semaphore is made to be shared, and the
+    // pointer is written once and freed in deinit, when no other thread holds it.
     private let handle: OpaquePointer
 
     init() {
@@ -36,14 +27,12 @@ final class _Semaphore: @unchecked Sendable {
         _precondition(result == 0, "DeferDrop could not post a semaphore: error \(result)")
     }
 
-    /// Waits at most `timeout` for the count to be positive, then takes one from
-    /// it; returns whether it did.
+    /// Waits at most `timeout` to take one from the count; returns whether it did.
     func wait(timeout: Duration) -> Bool {
         wait(nanoseconds: timeout._nanoseconds)
     }
 
-    /// Waits until the semaphore is posted or `nanoseconds` have passed;
-    /// returns whether it was posted.
+    /// Waits until posted or `nanoseconds` have passed; returns whether it was posted.
     func wait(nanoseconds: UInt64) -> Bool {
         let result = _deferdrop_semaphore_wait_for(handle, nanoseconds)
         _precondition(result == 0 || result == DEFERDROP_TIMED_OUT, "DeferDrop could not wait on a semaphore: error \(result)")

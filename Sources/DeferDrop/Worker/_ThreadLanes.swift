@@ -1,16 +1,9 @@
 import _DeferDropShims
 
-/// The calling thread's lanes: one for each queue it has handed values to.
-///
-/// A hand-off finds its lane in the C one-entry cache (`_deferdrop_current_lane`,
-/// the lane to the queue this thread used last) and comes here only for
-/// another queue or its first value. When the thread ends, its lanes are
-/// marked so, and their queues forget them once they have taken what is left:
-/// a thread that ends with values in its lane loses none. A lane whose queue
-/// has ended is forgotten here when the thread next makes a lane.
-///
-/// Only the owning thread reaches its table (through `_ThreadSpecific`), so
-/// it needs no lock.
+/// The calling thread's lanes, one per queue it has handed values to, behind the
+/// C one-entry cache (`_deferdrop_current_lane`). When the thread ends its lanes
+/// are marked so, and their queues forget them once emptied: no value is lost.
+/// Only the owning thread reaches the table (`_ThreadSpecific`): no lock.
 final class _ThreadLanes {
     private var lanes: [_Lane] = []
 
@@ -32,7 +25,6 @@ final class _ThreadLanes {
         }
     }
 
-    /// Runs when the thread ends.
     deinit {
         _deferdrop_set_current_lane(0, nil)
         for lane in lanes {

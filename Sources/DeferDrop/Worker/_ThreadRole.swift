@@ -1,25 +1,17 @@
 import _DeferDropShims
 
-/// What the calling thread is to DeferDrop: the worker of one queue, a
-/// producer draining some queues' heads, or neither. The one thread-local
-/// every such question reads (`_deferdrop_tls_role` in the C shims).
-///
-/// Why thread-local and not a thread id kept in each queue: a hand-off asks
-/// "am I my worker's thread?" on every call, which one thread-local load and
-/// a comparison answer without the queue's lock; thread ids are recycled as
-/// soon as a thread exits; and the child of a `fork()` must forget the role
-/// its forking thread had in the parent, which is one store here
-/// (`forgetInForkChild()`) and would be one per queue otherwise.
+/// What the calling thread is to DeferDrop: the worker of one queue, a producer
+/// draining some queues' heads, or neither (`_deferdrop_tls_role`). Thread-local,
+/// not a thread id per queue: every hand-off asks without the lock, ids are
+/// recycled, and a `fork()` child forgets the role with one store.
 package enum _ThreadRole {
-    /// Whether the calling thread is the worker of `queue`: one thread-local
-    /// load and a comparison, no reference counting.
+    /// Whether the calling thread is the worker of `queue`, without reference counting.
     @inline(__always)
     static func isWorker(of queue: AnyObject) -> Bool {
         UInt(bitPattern: _deferdrop_worker_thread_queue()) == UInt(bitPattern: _address(of: queue))
     }
 
-    /// Where in `queues` the queue whose worker the calling thread is stands,
-    /// if it is there.
+    /// The index in `queues` of the queue whose worker the calling thread is.
     static func indexOfWorker(among queues: some Collection<some AnyObject>) -> Int? {
         let current = UInt(bitPattern: _deferdrop_worker_thread_queue())
         guard current != 0 else { return nil }
@@ -31,9 +23,8 @@ package enum _ThreadRole {
         _deferdrop_worker_thread_state() != nil
     }
 
-    /// The thread name the calling thread's worker gives its thread, `nil` on
-    /// a thread that is no worker's: what the system shows where it names
-    /// threads, for the package's tests where it does not.
+    /// The name the calling thread's worker gives its thread, `nil` on a thread
+    /// that is no worker's (for tests where the system names no threads).
     package static var workerThreadName: String? {
         guard let queue = _deferdrop_worker_thread_queue() else { return nil }
         // The worker's thread runs inside a method of its queue, which keeps it alive.

@@ -1,21 +1,10 @@
 import _DeferDropShims
 
-/// What a worker's thread keeps for itself while it runs: the queue it serves,
-/// how deep it is in destroying nested values in place, and the counts it
-/// publishes with its next batch.
-///
-/// Why thread-local: a hand-off has to know whether it comes from a destructor
-/// that its own worker is running (which destroys the value right there, as the
-/// Rust crate does), and a thread-local load answers that without the queue's
-/// lock (`_ThreadRole`). The worker's thread creates this object, reaches it
-/// through thread-local storage, and releases it when it stops; no other thread ever
-/// sees it, so it needs no lock and is not `Sendable`.
-///
-/// Its stored properties have unchecked exclusivity: only the owning thread
-/// reaches them, and no access to one spans a call that could reach it again
-/// (the worker releases a value only after each access has ended), so the
-/// runtime's per-access bookkeeping, four calls and a thread-local lookup per
-/// value destroyed, would buy nothing.
+/// What a worker's thread keeps for itself while it runs, reached through
+/// thread-local storage so a hand-off can tell without the queue's lock whether
+/// its own worker runs it (`_ThreadRole`). Only that thread sees it: no lock.
+/// `@exclusivity(unchecked)`: only the owning thread reaches the properties, and
+/// no access spans a call that could reach them again.
 final class _WorkerThreadState {
     /// The queue's name, for the one debug report.
     private let queueName: String
@@ -28,16 +17,15 @@ final class _WorkerThreadState {
     /// Whether the debug report about `releasedElsewhere` has been printed.
     @exclusivity(unchecked) private var hasReported = false
     @exclusivity(unchecked) private var lastReferenceCheck = _LastReferenceCheck()
-    /// The bytes this thread has freed since it became a worker, where the
-    /// allocator counts them. Made on this thread, whose counter it reads.
+    /// The bytes this thread has freed as a worker, where the allocator counts
+    /// them; made on this thread, whose counter it reads.
     private let freed = _ThreadFreedBytes()
 
     private init(queueName: String) {
         self.queueName = queueName
     }
 
-    /// Runs `body` as the worker of `queue`, on the calling thread, which
-    /// `body` keeps for as long as it runs.
+    /// Runs `body` as the worker of `queue`, on the calling thread.
     static func run(asWorkerOf queue: AnyObject, named name: String, _ body: (_WorkerThreadState) -> Void) {
         let state = _WorkerThreadState(queueName: name)
         withExtendedLifetime(state) {
@@ -57,13 +45,9 @@ final class _WorkerThreadState {
         _ThreadRole.isWorkerThread ? current.nestingDepth : 0
     }
 
-    /// Releases the worker's reference `object` (+1, taken from a chunk),
-    /// which destroys the value unless a reference to it is still held
-    /// elsewhere: that is counted (`DropStatistics.releasedElsewhere`), since
-    /// the value is then destroyed wherever that other reference goes, not here.
-    ///
-    /// The reference is a raw pointer, so no copy of it exists while the
-    /// count is read.
+    /// Releases the worker's reference `object` (+1, from a chunk), counting it in
+    /// `DropStatistics.releasedElsewhere` if another reference remains; a raw
+    /// pointer, so no copy of it exists while the count is read.
     @inline(__always)
     func release(_ object: UnsafeMutableRawPointer) {
         if lastReferenceCheck.isReferencedElsewhere(at: object) {
@@ -72,18 +56,11 @@ final class _WorkerThreadState {
         Unmanaged<AnyObject>.fromOpaque(object).release()
     }
 
-    /// Destroys `item` here and now, one level deeper, if this reference is
-    /// the last one: a value handed to this worker by a destructor it is
-    /// running, as the Rust crate does, so nested values go depth first.
-    /// Returns whether it did (`item` is then `nil`).
-    ///
-    /// A value still referenced elsewhere is left for the caller to queue.
-    /// Releasing it here would not destroy it: the other reference would, and
-    /// if that is a stored property of the value being destroyed (a destructor
-    /// that hands over a copy of its own field), it would do so as part of
-    /// that destruction, one level deeper each time, uncounted: a long enough
-    /// chain would overflow the stack. From the queue, the worker's reference
-    /// is the last one and the worker destroys it at the top of its loop.
+    /// Destroys `item` here, one level deeper, if this is its last reference (so
+    /// nested values go depth first); returns whether it did. A value referenced
+    /// elsewhere is left for the caller to queue: if that reference is a field of
+    /// the value being destroyed, releasing here would recurse uncounted, deep
+    /// enough to overflow the stack.
     func destroyInPlaceIfLastReference(_ item: inout _DisposalItem?) -> Bool {
         let object = _address(of: item!.object)
         if lastReferenceCheck.isReferencedElsewhere(at: object) { return false }
@@ -105,8 +82,7 @@ final class _WorkerThreadState {
         releasedElsewhere = 0
     }
 
-    /// In debug builds, the first time this worker releases a value still
-    /// referenced elsewhere, says so on standard error, once.
+    /// In debug builds, says once on standard error that a value was released elsewhere.
     private func reportReleasedElsewhereOnce() {
         #if DEBUG
         guard !hasReported else { return }
