@@ -1,15 +1,11 @@
 import _DeferDropShims
 
 extension AllocatorStatistics {
-    /// The process's heap now, as its allocator reports it.
+    /// The process's heap now. Not for a hot path: glibc locks every arena,
+    /// Apple platforms walk every zone.
     ///
-    /// With jemalloc, this first hands the calling thread's cached free blocks
-    /// back (`thread.tcache.flush`), then refreshes jemalloc's statistics
-    /// (`epoch`), so bytes this thread freed no longer count as allocated.
-    /// Blocks freed by a worker count once that worker has been flushed: a
-    /// worker's `flush()` also flushes its thread's cache. Not for a hot
-    /// path: with glibc, `mallinfo2()` locks every arena in turn, and on
-    /// Apple platforms `malloc_zone_statistics` walks every zone.
+    /// With jemalloc it first flushes the calling thread's cache and refreshes
+    /// the statistics; what a worker freed counts once that worker is flushed.
     public static func current() -> AllocatorStatistics {
         #if Jemalloc
         _Jemalloc.flushCurrentThreadCache()
@@ -40,12 +36,8 @@ extension AllocatorStatistics {
         #endif
     }
 
-    /// Bytes the calling thread has freed since it started, or `nil` where the
-    /// allocator does not count per thread (without the `Jemalloc` trait).
-    ///
-    /// jemalloc's `thread.deallocated`: usable (size-class) bytes, so
-    /// `malloc(100)` then `free` counts 112. Read it before and after a piece
-    /// of work to see what that work freed on this thread.
+    /// Bytes the calling thread has freed since it started, in usable
+    /// (size-class) bytes; `nil` without the `Jemalloc` trait.
     public static var bytesFreedByCurrentThread: UInt64? {
         #if Jemalloc
         return _Jemalloc.currentThreadDeallocatedCounter()?.pointee

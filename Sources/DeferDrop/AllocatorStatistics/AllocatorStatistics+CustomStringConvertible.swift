@@ -1,6 +1,5 @@
 extension AllocatorStatistics: CustomStringConvertible {
-    /// The known figures in binary units, such as
-    /// `jemalloc 5.3.0: allocated 12.4 MiB, active 14.1 MiB, resident 20.3 MiB, mapped 24 MiB, retained 3.2 MiB`.
+    /// The known figures in binary units: `jemalloc 5.3.0: allocated 12.4 MiB, …`.
     public var description: String {
         let figures: [(String, UInt64?)] = [
             ("allocated", allocated), ("active", active), ("resident", resident),

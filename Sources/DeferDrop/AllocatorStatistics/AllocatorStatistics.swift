@@ -1,28 +1,14 @@
 /// A snapshot of the process's heap, as its allocator reports it.
 ///
-/// Deferring a drop moves work, it does not remove it: memory stays allocated
-/// until a worker has freed it. Compare snapshots to see that, and
-/// ``DropStatistics/reclaimedBytes`` to see what each worker gave back.
-///
-/// ```swift
-/// let before = AllocatorStatistics.current()
-/// deferDrop(consume table)
-/// DropWorker.shared.flush()
-/// let after = AllocatorStatistics.current()
-/// // after.allocated is lower by about the table's size
-/// ```
-///
-/// What is known depends on the build:
-/// - With the package trait `Jemalloc`, jemalloc allocates for the whole
-///   process and reports every field exactly, in usable (size-class) bytes.
-/// - Without it, glibc's `mallinfo2()` on Linux and `malloc_zone_statistics`
-///   over every zone on Apple platforms report ``allocated`` and ``mapped``;
-///   the fields they cannot report are `nil`, never estimates.
-/// - Elsewhere (musl, the POSIX-only platform layer) every byte count is `nil`.
+/// Memory stays allocated until a worker has freed it: compare snapshots to
+/// see that (<doc:AllocatorStatisticsArticle>). With the package trait
+/// `Jemalloc` every field is known, in usable (size-class) bytes; without it,
+/// glibc and Apple platforms report ``allocated`` and ``mapped``, and other
+/// systems nothing. A field that is not known is `nil`, never an estimate.
 public struct AllocatorStatistics: Sendable, Hashable {
     /// The allocator that produced a snapshot.
     public enum Backend: Sendable, Hashable {
-        /// jemalloc, linked through the `Jemalloc` trait. Its version, such as `"5.3.0-0-g54eaed1d…"`.
+        /// jemalloc, linked through the `Jemalloc` trait, and its version.
         case jemalloc(version: String)
         /// glibc's malloc. Its version, such as `"2.36"`.
         case glibc(version: String)
@@ -35,32 +21,23 @@ public struct AllocatorStatistics: Sendable, Hashable {
     /// Which allocator produced these figures.
     public var backend: Backend
 
-    /// Bytes in allocations the program holds.
-    ///
-    /// jemalloc: `stats.allocated`, after the calling thread's cache is flushed
-    /// (jemalloc counts blocks parked in thread caches as allocated). glibc:
-    /// `uordblks + hblkhd` from `mallinfo2()`, which counts freed blocks in
-    /// its per-thread caches as still in use. Apple platforms: the zones'
-    /// `size_in_use`.
+    /// Bytes in allocations the program holds: jemalloc's `stats.allocated`,
+    /// after flushing the calling thread's cache; glibc's `uordblks + hblkhd`,
+    /// which counts blocks in its thread caches as in use; the zones' `size_in_use`.
     public var allocated: UInt64?
 
-    /// Bytes in pages that hold allocations (jemalloc's `stats.active`): a
-    /// multiple of the page size, at least ``allocated``. `nil` with glibc.
+    /// Bytes in pages that hold allocations, jemalloc's `stats.active`.
     public var active: UInt64?
 
-    /// Bytes of physical memory the allocator's pages occupy (jemalloc's
-    /// `stats.resident`). `nil` with glibc.
+    /// Bytes of physical memory in the allocator's pages, jemalloc's `stats.resident`.
     public var resident: UInt64?
 
-    /// Bytes the allocator has mapped from the system and not returned.
-    ///
-    /// jemalloc: `stats.mapped`. glibc: `arena + hblkhd` from `mallinfo2()`,
-    /// the heap obtained with `brk` and `mmap`. Apple platforms: the zones'
-    /// `size_allocated`.
+    /// Bytes mapped from the system and not returned: jemalloc's
+    /// `stats.mapped`, glibc's `arena + hblkhd`, the zones' `size_allocated`.
     public var mapped: UInt64?
 
-    /// Bytes jemalloc keeps mapped but has released to the system for reuse
-    /// (`stats.retained`): virtual memory, not physical. `nil` with glibc.
+    /// Virtual memory jemalloc keeps mapped but has released to the system,
+    /// `stats.retained`.
     public var retained: UInt64?
 
     /// Creates a snapshot from known figures.

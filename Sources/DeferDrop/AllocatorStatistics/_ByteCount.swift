@@ -1,7 +1,6 @@
-/// Byte counts for people. `package` so that the demo prints them the same way.
+/// Byte counts for people, shared with the demo.
 package enum _ByteCount {
-    /// `bytes` in the largest binary unit that keeps it at 1 or more, with at
-    /// most one decimal: `512 B`, `61.2 MiB`, `1.5 GiB`.
+    /// `bytes` in the largest binary unit that keeps it at 1 or more: `61.2 MiB`.
     package static func format(_ bytes: UInt64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(bytes)

@@ -1,13 +1,7 @@
 #if Jemalloc
 import CJemalloc
 
-/// Reading jemalloc's `mallctl` namespace. Compiled with the `Jemalloc` trait only.
-///
-/// See jemalloc's manual, "MALLCTL NAMESPACE". The names used here:
-/// `thread.deallocatedp` (a pointer to the calling thread's cumulative freed
-/// bytes, which only that thread writes), `thread.tcache.flush`, `epoch`
-/// (refreshes the `stats.*` snapshot), `stats.allocated`, `stats.active`,
-/// `stats.resident`, `stats.mapped`, `stats.retained` and `version`.
+/// Reads jemalloc's `mallctl` namespace (its manual's "MALLCTL NAMESPACE").
 enum _Jemalloc {
     /// A `size_t` statistic, or `nil` if this jemalloc lacks it.
     static func size(_ name: String) -> UInt64? {
@@ -17,8 +11,8 @@ enum _Jemalloc {
         return UInt64(value)
     }
 
-    /// The calling thread's cumulative freed-bytes counter. Only this thread
-    /// writes it, so only this thread may read it without a race.
+    /// The calling thread's freed-bytes counter. Only this thread writes it,
+    /// so only this thread may read it without a race.
     static func currentThreadDeallocatedCounter() -> UnsafeMutablePointer<UInt64>? {
         var pointer: UnsafeMutablePointer<UInt64>? = nil
         var length = MemoryLayout<UnsafeMutablePointer<UInt64>?>.size
@@ -26,21 +20,19 @@ enum _Jemalloc {
         return pointer
     }
 
-    /// Returns the calling thread's cached free blocks to their arenas, so that
-    /// statistics no longer count them as allocated.
+    /// Returns the calling thread's cached blocks, which count as allocated.
     static func flushCurrentThreadCache() {
         _ = _deferdrop_mallctl("thread.tcache.flush", nil, nil, nil, 0)
     }
 
-    /// Makes the `stats.*` values current. Written as a write-only access:
-    /// passing one variable as both old and new value is an overlapping access
-    /// in Swift 6.
+    /// Makes the `stats.*` values current. Write-only: one variable as both old
+    /// and new value would be an overlapping access.
     static func refreshStatistics() {
         var epoch: UInt64 = 1
         _ = _deferdrop_mallctl("epoch", nil, nil, &epoch, MemoryLayout<UInt64>.size)
     }
 
-    /// jemalloc's version string, such as "5.3.0-0-g54eaed1d8b56b1aa528be3bdd1877e59c56fa90c".
+    /// jemalloc's version string, such as "5.3.0-0-g54eaed1d…".
     static var version: String? {
         var string: UnsafePointer<CChar>? = nil
         var length = MemoryLayout<UnsafePointer<CChar>?>.size

@@ -1,15 +1,6 @@
 import _DeferDropShims
 
-/// A scheduling class of the system's, as a worker's thread runs in it: what a
-/// ``DropPriority`` becomes on this platform.
-///
-/// ```swift
-/// let worker = DropWorker(name: "decoder", priority: .batch)
-/// worker.priority.schedulingClass   // .linuxBatch on Linux, .qosUtility on Apple platforms
-/// deferDrop(consume table, on: worker)
-/// worker.flush()
-/// worker.schedulingClass            // what the worker's thread is in now
-/// ```
+/// A system scheduling class: what a ``DropPriority`` becomes on this platform.
 public enum DropSchedulingClass: Sendable, Hashable, CustomStringConvertible {
     /// Linux's `SCHED_OTHER`.
     case linuxOther
@@ -23,15 +14,14 @@ public enum DropSchedulingClass: Sendable, Hashable, CustomStringConvertible {
     case qosUtility
     /// The background quality-of-service class of Apple platforms.
     case qosBackground
-    /// No class set: this build's platform layer (the POSIX-only one) leaves a
-    /// worker's thread in the class of the thread that started it.
+    /// No class set: the POSIX-only platform layer leaves a worker's thread in
+    /// the class of the thread that started it.
     case unchanged
-    /// A class the package never sets, which the thread was in and kept: a
-    /// real-time policy, say, inherited from the thread that started it.
+    /// A class the package never sets, kept from the thread that started the
+    /// worker's (a real-time policy, say).
     case other
 
-    /// The class's name as the system spells it, such as `SCHED_BATCH` or
-    /// `QOS_CLASS_UTILITY`.
+    /// The class's name as the system spells it, such as `SCHED_BATCH`.
     public var description: String {
         switch self {
         case .linuxOther: "SCHED_OTHER"

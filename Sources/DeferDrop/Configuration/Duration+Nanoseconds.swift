@@ -1,7 +1,6 @@
 extension Duration {
-    /// The whole nanoseconds in this duration: 0 when it is negative, and at
-    /// most 2⁶² (146 years), which every caller takes as "for ever" and which
-    /// leaves room to add it to a clock reading.
+    /// Whole nanoseconds: 0 when negative, at most 2⁶², which callers take as
+    /// for ever and which leaves room to add it to a clock reading.
     var _nanoseconds: UInt64 {
         let (seconds, attoseconds) = components
         guard seconds >= 0, attoseconds >= 0 else { return 0 }

@@ -1,14 +1,11 @@
 import _DeferDropShims
 
-/// Which branch of the C platform layer this build runs on
-/// (`_DeferDropPlatform.h`): for the package's tests and diagnostics.
+/// Which branch of the C platform layer (`_DeferDropPlatform.h`) this build
+/// runs on, for tests and diagnostics.
 package enum _PlatformLayer: String, Sendable {
-    /// Linux, glibc or musl: membarrier(), scheduling policies, `sem_t` with glibc.
     case linux
-    /// Apple platforms: `os_unfair_lock`, QoS classes, malloc zones.
     case darwin
-    /// POSIX and C11 only: any other system, or Linux built with
-    /// `-Xcc -DDEFERDROP_POSIX_ONLY`.
+    /// POSIX and C11 only: other systems, or `-Xcc -DDEFERDROP_POSIX_ONLY`.
     case posixOnly = "posix-only"
 
     /// The branch the layer's compiled code uses.

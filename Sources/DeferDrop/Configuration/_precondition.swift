@@ -1,9 +1,5 @@
-/// Stops the program with `message` unless `condition` holds, in every build.
-///
-/// The standard library's `precondition` drops its message in optimised
-/// builds, leaving a bare trap; a user who passed bad input deserves to read
-/// which value was wrong whatever the build, so input checks use this instead.
-/// `package` so that the package's other modules check their input the same way.
+/// Stops the program with `message` unless `condition` holds, keeping the
+/// message in optimised builds, where `precondition` drops it.
 @inline(__always)
 package func _precondition(
     _ condition: @autoclosure () -> Bool,

@@ -1,18 +1,9 @@
 extension DropStatistics {
-    /// The counters of two workers added up: how to total several workers, or
-    /// a pool's shards.
-    ///
-    /// Every count is summed. ``peakPending`` is the larger of the two peaks:
-    /// workers peak at different moments, so a sum would overstate what was
-    /// ever pending at once. ``reclaimedBytes`` is the sum of the known values,
-    /// or `nil` when neither side measures bytes.
-    ///
-    /// ```swift
-    /// let total = workers.map(\.statistics).reduce(DropStatistics()) { $0.combined(with: $1) }
-    /// ```
+    /// The counters of two workers added up. ``peakPending`` is the larger
+    /// peak, since workers peak at different moments; ``reclaimedBytes`` sums
+    /// the known values, and is `nil` when neither side knows.
     public func combined(with other: DropStatistics) -> DropStatistics {
-        // Built through the memberwise initializer with every label, so that a
-        // new counter shows up here as a missing argument's default.
+        // Every label given, so that a new counter's default stands out here.
         DropStatistics(
             deferred: deferred + other.deferred,
             destroyed: destroyed + other.destroyed,

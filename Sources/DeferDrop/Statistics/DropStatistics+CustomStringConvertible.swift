@@ -1,8 +1,6 @@
 extension DropStatistics: CustomStringConvertible {
-    /// A one-line summary, e.g. `deferred 10, destroyed 8, pending 2, peak 5`,
-    /// then `, inline 3` where values were destroyed inline,
-    /// `, released elsewhere 2` where the worker's release was not the last, and
-    /// `, reclaimed 61.2 MiB` where reclaimed bytes are known.
+    /// A one-line summary, `deferred 10, destroyed 8, pending 2, peak 5`, then
+    /// the inline, released-elsewhere and reclaimed figures where nonzero or known.
     public var description: String {
         var text = "deferred \(deferred), destroyed \(destroyed), pending \(pending), peak \(peakPending)"
         if destroyedInline > 0 { text += ", inline \(destroyedInline)" }

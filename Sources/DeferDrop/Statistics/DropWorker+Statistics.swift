@@ -1,7 +1,5 @@
 extension DropWorker {
-    /// A snapshot of this worker's counters.
-    ///
-    /// Exact after `flush()`: see ``DropStatistics``.
+    /// A snapshot of this worker's counters, exact after `flush()`.
     public var statistics: DropStatistics {
         _queue.statistics
     }

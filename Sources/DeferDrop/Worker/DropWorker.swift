@@ -1,189 +1,80 @@
-/// A background thread that destroys the values handed to it, one after
-/// another, in the order they arrive.
+/// A background thread that destroys the values handed to it.
 ///
-/// ``shared`` is the package's global worker, the one ``DeferDrop`` and
-/// ``deferDrop(_:)-(Value)`` use by default, as the Rust crate `defer-drop` has one
-/// global thread. Create a worker of your own with ``init(name:capacity:)`` to keep a
-/// subsystem's garbage apart, to see its ``statistics`` alone, or to
-/// ``shutdown()`` it when the subsystem stops.
+/// ``shared`` is the global worker that ``DeferDrop`` and
+/// ``deferDrop(_:)-(Value)`` use. Create one with ``init(name:capacity:)`` to
+/// keep a subsystem's garbage, ``statistics`` and ``shutdown()`` apart. Its
+/// thread starts with its first value.
 ///
 /// ## Guarantees
-/// - **Off the caller's thread.** With the default capacity,
-///   ``DropCapacity/unbounded`` (the crate's), a value handed over is
-///   destroyed on the worker's thread, never on the thread that handed it
-///   over. Ownership is *moved* into the queue, so the caller cannot end up
-///   doing the final release. What you choose otherwise is counted in
-///   ``DropStatistics/destroyedInline``: values handed over after
-///   ``shutdown()`` (see below), a count bound's
-///   ``OverflowPolicy/destroyInline``, and a time bound's values while the
-///   worker is behind (``DropCapacity/server``). What a value's own
-///   references do is counted in ``DropStatistics/releasedElsewhere``, and
-///   ``DeferDrop/take()`` hands a value back undeferred.
-/// - **In order, per thread.** Everything one thread hands over is destroyed
-///   in that thread's order, as the crate's channel does. Values from
-///   different threads may be destroyed in either order, even when one
-///   thread's hand-off happened before the other's.
-/// - **In order across threads, on request.** Code whose values move
-///   between threads (a Swift task may resume on another thread after every
-///   `await`) hands them to ``orderedAcrossThreads``: a value handed over
-///   there is destroyed after every value handed to this worker before it,
-///   in happens-before order, from any thread. (Under a time bound, one that
-///   is destroyed inline because the worker is behind orders nothing.)
-/// - **Cheap for the producer.** A hand-off takes no lock and writes nothing
-///   another producer writes: the value goes into a queue of the calling
-///   thread's own. It makes a system call only when the worker is asleep and
-///   must be woken; while the worker is busy, hand-offs never make one. An
-///   idle worker sleeps; it never polls. With a count bound, on a thread's
-///   first hand-off, and through ``orderedAcrossThreads``, a hand-off is one
-///   short critical section instead.
-/// - **Nothing lost.** ``shutdown()`` destroys everything pending before it
-///   returns; values handed over after it are destroyed inline by the caller.
-///   Dropping the last reference to a private worker stops it the same way, in
-///   the background.
-/// - **Nested values, depth first, as the crate.** A destructor running on the
-///   worker that hands further values to it (a structure holding ``DeferDrop``
-///   wrappers, or a chain of them) has them destroyed right there, depth first,
-///   up to ``maximumNestingDepth`` levels; deeper ones are queued, so a chain
-///   of any length neither deadlocks nor overflows the worker's stack. They
-///   count as deferred and destroyed by the worker.
+/// - **Off the caller's thread.** With the default capacity, a value is moved
+///   into the queue and destroyed on the worker's thread. What you opt into
+///   otherwise (a hand-off after ``shutdown()``, a count bound's
+///   ``OverflowPolicy/destroyInline``, a time bound while the worker is
+///   behind) counts in ``DropStatistics/destroyedInline``.
+/// - **In order, per thread.** Each thread's values are destroyed in its
+///   order; across threads, only through ``orderedAcrossThreads``.
+/// - **Cheap for the producer.** A hand-off takes no lock, writes nothing
+///   another producer writes, and makes a system call only to wake a sleeping
+///   worker, which never polls. A count bound, a thread's first hand-off and
+///   ``orderedAcrossThreads`` take one short critical section instead.
+/// - **Nothing lost.** ``shutdown()``, or the end of a private worker's last
+///   reference, destroys everything pending; later values are destroyed
+///   inline. A normal exit drains every worker unless ``drainsAtExit`` is `false`.
+/// - **Nested values, depth first.** What a destructor on the worker hands to
+///   it is destroyed right there, up to ``maximumNestingDepth`` levels deep.
+/// - **fork()-safe.** In a child process the worker starts a new thread.
 ///
-/// ## Threads
-/// A worker starts its thread on the first value it is given, so an unused
-/// worker costs no thread. The thread is named after the worker: see ``name``.
-///
-/// - **Unbounded by default, bounded in one line.** ``capacity`` may be set
-///   at any time: to ``DropCapacity/server`` (at most 20 ms behind, then
-///   producers free their own values) or to `.bounded(n, whenFull:)` (at
-///   most `n` values waiting): see ``DropCapacity``.
-/// - **A fair share of CPU, and never preempts its producers.** A worker
-///   with the default capacity or a count bound runs in `SCHED_BATCH`, a fair
-///   share that never preempts a running thread on wake-up; a time-bounded
-///   one in `SCHED_IDLE`, on what your threads leave: see ``priority`` and
-///   ``DropPriority``.
-/// - **Drained at exit.** A normal process exit waits until every worker has
-///   destroyed what it holds, unless ``drainsAtExit`` is `false`.
-/// - **fork()-safe.** In a child process the worker starts a new thread on
-///   its first hand-off; no lock is inherited mid-section.
-///
-/// ## Caveats
-/// - Memory stays allocated until the worker has destroyed the value. If values
-///   are produced faster than one thread can destroy them, an
-///   ``DropCapacity/unbounded`` queue (the default, the crate's) grows
-///   without bound; a time bound's producers free inline instead
-///   (``DropCapacity/server``). The `ShardedDrop` module's
-///   `ShardedDropPool` spreads the work over several workers.
-/// - A worker at ``DropPriority/idle`` (a time-bounded one's) gets almost no CPU
-///   while every core is busy: a `flush()` there waits until the machine has
-///   some to spare. The time bound keeps what it waits for to about 20 ms of
-///   production, but on a saturated machine that may take seconds to free.
-///   Give a worker you flush under full load ``DropPriority/batch``.
-/// - A destructor that waits for a lock held by a thread blocked in `flush()`
-///   deadlocks both, as with any barrier; ``flush(timeout:)`` can give up.
-/// - Calling `flush()` from a destructor that runs for the same worker is a
-///   precondition failure: the worker would wait for itself. That includes a
-///   destructor a producer runs while it destroys queued values for a
-///   time-bounded worker that is behind. ``flush(timeout:)`` returns at once
-///   there instead.
-/// - In `async` code, `flush()` and ``shutdown()`` would block a thread of the
-///   cooperative pool, so they are unavailable there: `await flush()` and
-///   ``shutdownGracefully()`` suspend instead.
+/// Memory stays allocated until the worker has freed it: see <doc:Caveats>.
 public final class DropWorker: Disposer {
-    /// The global worker, whose thread is named `defer-drop`.
-    ///
-    /// Its thread starts on first use. ``DeferDrop/init(_:)`` and
-    /// ``deferDrop(_:)-(Value)`` hand values to it.
-    ///
-    /// In a hot loop, hand values over with ``deferDrop(_:)-(Value)``, or
-    /// keep this worker in a constant of your own: `DropWorker.shared.dispose(_:)`
-    /// compiled in another module retains and releases the worker around
-    /// every call, two atomic writes to one line that every producer thread
-    /// then writes. The same holds for any worker that a call site copies
-    /// out of a variable or an enum payload first.
+    /// The global worker, whose thread is named `defer-drop`. In a hot loop,
+    /// prefer ``deferDrop(_:)-(Value)``: `DropWorker.shared.dispose(_:)` from
+    /// another module retains and releases the worker around every call.
     public static let shared = DropWorker(
         _name: "defer-drop", threadName: "defer-drop", capacity: .default, owner: "DropWorker", priority: nil,
         metrics: .defaultFactory)
 
-    /// The worker's name, as given to ``init(name:capacity:)``.
-    ///
-    /// It is also the name of the worker's OS thread, as `top -H`, `gdb`,
-    /// `/proc/<pid>/task/<tid>/comm` and Instruments show it. Linux keeps at
-    /// most 15 bytes of a thread name and Apple platforms 63, so the thread
-    /// carries the longest prefix of `name` that fits without splitting a
-    /// character. (The POSIX-only platform layer names no threads.)
+    /// The worker's name, and its OS thread's, cut to what the system keeps
+    /// (15 bytes on Linux, 63 on Apple platforms) without splitting a character.
     public let name: String
 
     @usableFromInline
     let _queue: _DropQueue
 
-    /// For a handle made by ``orderedAcrossThreads``: the worker it hands
-    /// over to, which it keeps alive; `nil` for the worker itself, which
-    /// stops once its last reference, a handle's included, is gone.
+    /// For a handle from `orderedAcrossThreads`, the worker it keeps alive;
+    /// `nil` for the worker itself.
     @usableFromInline
     let _orderedHandleOf: DropWorker?
 
-    /// How far this worker may fall behind: see ``DropCapacity``. Reading it
-    /// gives back what was last set.
+    /// How far this worker may fall behind: see ``DropCapacity``.
     ///
-    /// Setting it takes effect for the hand-offs that follow, and is safe
-    /// while other threads hand values over: nothing is lost or destroyed
-    /// twice, and each producer's values stay in order. Any capacity may
-    /// change to any other:
-    /// - values already pending stay queued and are destroyed by the worker,
-    ///   or, under a time bound while it is behind, by producers, oldest
-    ///   first. A new count bound below what is pending makes producers wait
-    ///   (``OverflowPolicy/block``) or destroy inline until the worker is
-    ///   below it again;
-    /// - producers waiting for room try again under the new capacity;
-    /// - a worker whose priority was never given (at creation or through
-    ///   ``priority``) takes the new capacity's
-    ///   ``DropCapacity/defaultPriority``. Leaving ``DropPriority/idle``
-    ///   needs a privilege (see ``DropPriority``): without it, a worker that
-    ///   once ran at `.idle` stays there.
-    ///
-    /// The server recipe, at startup:
-    ///
-    /// ```swift
-    /// DropWorker.shared.capacity = .server
-    /// ```
+    /// Safe to set at any time, while others hand values over: nothing is lost
+    /// or destroyed twice, each producer's order holds, pending values stay
+    /// queued and waiting producers try again. A worker whose ``priority`` was
+    /// never given takes the new capacity's ``DropCapacity/defaultPriority``.
     public var capacity: DropCapacity {
         get { _queue.capacity }
         set { _setCapacity(newValue, owner: "DropWorker.capacity") }
     }
 
-    /// Sets ``capacity``; `owner` names the property in a precondition's message.
+    /// `owner` names the property in a precondition's message.
     package func _setCapacity(_ capacity: DropCapacity, owner: String) {
         _queue.setCapacity(capacity, owner: owner)
     }
 
-    /// Creates a private worker with its own thread, running at the priority
-    /// that suits its capacity, ``DropCapacity/defaultPriority``.
-    ///
-    /// The thread starts when the first value is handed over.
-    ///
-    /// - Parameters:
-    ///   - name: Names the worker and its thread. Must not be empty and must
-    ///     not contain a NUL character.
-    ///   - capacity: How far the worker may fall behind. The default,
-    ///     ``DropCapacity/default``, is ``DropCapacity/unbounded``, the Rust
-    ///     crate's promise; ``DropCapacity/server`` destroys inline while the
-    ///     worker is 20 ms behind. A bound must be at least 1, a wait positive.
+    /// Creates a private worker, running at its capacity's
+    /// ``DropCapacity/defaultPriority``. `name` names it and its thread, and
+    /// must be non-empty and free of NUL characters.
     public convenience init(name: String, capacity: DropCapacity = .default) {
         self.init(checkingName: name, capacity: capacity, priority: nil, metrics: .defaultFactory)
     }
 
-    /// Creates a private worker with its own thread, running in the scheduling
-    /// class `priority`.
-    ///
-    /// - Parameters:
-    ///   - name: Names the worker and its thread. Must not be empty and must
-    ///     not contain a NUL character.
-    ///   - capacity: How far the worker may fall behind: see ``DropCapacity``.
-    ///   - priority: The worker thread's scheduling class: see ``DropPriority``.
+    /// Creates a private worker whose thread runs at `priority`; `name` as for
+    /// ``init(name:capacity:)``.
     public convenience init(name: String, capacity: DropCapacity = .default, priority: DropPriority) {
         self.init(checkingName: name, capacity: capacity, priority: priority, metrics: .defaultFactory)
     }
 
-    /// A worker named `name`, after checking the name; a `nil` priority follows the capacity.
+    /// A `nil` priority follows the capacity.
     convenience init(checkingName name: String, capacity: DropCapacity, priority: DropPriority?, metrics: _MetricsDestination) {
         Self._checkName(name, of: "DropWorker")
         self.init(
@@ -191,10 +82,8 @@ public final class DropWorker: Disposer {
             capacity: capacity, owner: "DropWorker", priority: priority, metrics: metrics)
     }
 
-    /// A worker named `prefix + suffix` whose thread name keeps the whole of
-    /// `suffix`, cutting `prefix` to fit: how a pool names its shards
-    /// (`"defer-drop" + "-3"`). The caller has checked `prefix`; `capacity` is
-    /// checked here, in the pool's name.
+    /// A pool's shard, `prefix + suffix`, whose thread name keeps all of
+    /// `suffix` (`"defer-drop" + "-3"`). The caller has checked `prefix`.
     package convenience init(
         _namePrefix prefix: String, suffix: String, capacity: DropCapacity, priority: DropPriority?,
         metrics: _MetricsDestination
@@ -215,7 +104,6 @@ public final class DropWorker: Disposer {
         _orderedHandleOf = nil
     }
 
-    /// The handle ``orderedAcrossThreads`` returns.
     private init(orderedHandleOf worker: DropWorker) {
         name = worker.name
         _queue = worker._queue
@@ -223,86 +111,43 @@ public final class DropWorker: Disposer {
     }
 
     /// A handle to this worker whose hand-offs are ordered across threads: a
-    /// value handed to it is destroyed after every value handed to this
-    /// worker before it, in happens-before order, whichever threads handed
-    /// them over (through this handle or not).
+    /// value handed to it is destroyed after every value handed to this worker
+    /// before it, in happens-before order, from any thread.
     ///
-    /// Use it for values that code moving between threads hands over: a
-    /// Swift task may resume on another thread after every `await`, and the
-    /// worker's own hand-off orders only each thread's values. Happens-before
-    /// order is what a lock, an `await` or a queue between two hand-offs
-    /// gives; hand-offs that race are ordered either way. Under a time bound
-    /// (``DropCapacity/server``), a value the handle destroys inline because
-    /// the worker is behind orders nothing: values handed over before and
-    /// after it keep only their own threads' order.
-    ///
-    /// The price is the worker's lock: each hand-off through the handle is
-    /// one short critical section, which producers handing over at the same
-    /// moment contend for. The worker's plain hand-off takes no lock and
-    /// writes nothing that another producer writes, which keeps many
-    /// producers from slowing each other down.
-    ///
-    /// The handle is this worker in every other respect: the same queue,
-    /// ``name``, ``capacity``, ``statistics``, `flush()` and ``shutdown()``.
-    /// It keeps the worker alive. Each read makes a new handle, so keep one
-    /// where you hand over often; `ShardedDropPool.worker(for:)` returns one.
+    /// For code that moves between threads, as a task may after an `await`.
+    /// Each hand-off takes the worker's lock; a value destroyed inline under a
+    /// time bound orders nothing. Each read makes a new handle, which keeps
+    /// the worker alive.
     public var orderedAcrossThreads: DropWorker {
         _orderedHandleOf == nil ? DropWorker(orderedHandleOf: self) : self
     }
 
-    /// The scheduling class of the worker's thread: its capacity's
-    /// ``DropCapacity/defaultPriority`` unless set otherwise, so
-    /// ``DropPriority/batch`` for ``shared`` and for any worker made with the
-    /// default capacity. Until it is set, it follows ``capacity``.
-    ///
-    /// Settable at any time, ``shared``'s too; the worker applies a change
-    /// before it destroys its next value (a sleeping worker wakes to apply
-    /// it). What each priority means on each platform: ``DropPriority``. On
-    /// Linux, raising a worker out of ``DropPriority/idle`` needs
-    /// `CAP_SYS_NICE`: without it the thread stays idle.
+    /// The scheduling class of the worker's thread: see ``DropPriority``. Its
+    /// capacity's ``DropCapacity/defaultPriority`` until set; settable at any
+    /// time, and applied before the worker destroys its next value.
     public var priority: DropPriority {
         get { _queue.priority }
         set { _queue.priority = newValue }
     }
 
-    /// The scheduling class the worker's thread is in, as the system reported
-    /// it when the worker last applied ``priority``; `nil` before its thread
-    /// has started.
-    ///
-    /// Usually ``priority``'s ``DropPriority/schedulingClass``. It says
-    /// otherwise where the system refused the change (raising a Linux thread
-    /// out of `SCHED_IDLE` without `CAP_SYS_NICE`), and it is
-    /// ``DropSchedulingClass/unchanged`` on a platform layer that sets no
-    /// class. After a change of ``priority``, the worker applies it before it
-    /// destroys its next value: read this once a value handed over after the
-    /// change has been destroyed (a ``DropWorker/flush()-3ary1`` that waited for one).
+    /// The class the worker's thread is in, as the system reported it when the
+    /// worker last applied ``priority``; `nil` before its thread has started.
+    /// It differs from ``priority``'s where the system refused the change.
     public var schedulingClass: DropSchedulingClass? {
         let number = _queue.schedulingClass.load(ordering: .acquiring)
         return number < 0 ? nil : DropSchedulingClass(_layerClass: number)
     }
 
-    /// Whether a normal process exit waits for this worker to destroy
-    /// everything handed to it. `true` unless set otherwise, for every worker.
-    ///
-    /// Returning from `main` or calling `exit()` runs a handler that shuts down
-    /// every live worker that drains at exit, all at once, and waits for them:
-    /// destructors that write files or flush buffers see their work land, and
-    /// values handed over during the exit itself (by other `atexit` handlers)
-    /// are destroyed inline. Set it to `false` for the Rust crate's fast exit,
-    /// where whatever is still queued is simply lost with the process:
-    ///
-    /// ```swift
-    /// DropWorker.shared.drainsAtExit = false
-    /// ```
-    ///
-    /// `_exit()`, a crash or a signal ends the process without any drain.
+    /// Whether a normal exit (`exit()`, or returning from `main`) waits for
+    /// this worker to destroy everything handed to it; `true` by default. Values
+    /// handed over during the exit are destroyed inline. `false` gives the Rust
+    /// crate's fast exit, losing what is queued. `_exit()` or a crash drains nothing.
     public var drainsAtExit: Bool {
         get { _queue.drainsAtExit }
         set { _queue.drainsAtExit = newValue }
     }
 
-    /// Stops the program with a message naming `type` and `name` unless `name`
-    /// can name a thread: not empty, no NUL character.
+    /// Stops the program unless `name` can name a thread: not empty, no NUL.
     package static func _checkName(_ name: String, of type: String) {
         _precondition(
             !name.isEmpty,
@@ -312,44 +157,36 @@ public final class DropWorker: Disposer {
             "\(type)(name: \(name.debugDescription)): the name contains a NUL character, which a thread name cannot hold")
     }
 
-    /// Stops the worker without waiting: its thread destroys everything still
-    /// queued, then exits. (A handle's going leaves its worker to it.)
+    /// Stops the worker without waiting; its thread destroys what is queued.
     deinit {
         if _orderedHandleOf == nil { _queue.shutdown(wait: false) }
     }
 
     /// Takes ownership of `value` and destroys it on this worker's thread,
-    /// after every value the calling thread handed over before (and, through
-    /// ``orderedAcrossThreads``, every value handed over before it).
-    ///
-    /// Once the worker has been shut down, the value is destroyed here, in the
-    /// calling thread, before this method returns.
+    /// after every value the calling thread handed over before. Once the worker
+    /// has been shut down, destroys it here, before returning.
     @inlinable
     public func dispose<Value: ~Copyable>(_ value: consuming sending Value) {
         var item: _DisposalItem? = _DisposalItem(boxing: value)
         _queue.enqueue(&item, acrossThreads: _orderedHandleOf != nil)
     }
 
-    /// Takes ownership of a class instance and destroys it on this worker's
-    /// thread, like ``dispose(_:)-(Value)``, without boxing it first.
+    /// Like ``dispose(_:)-(Value)``, for a class instance, without boxing it.
     @inlinable
     public func dispose<Object: AnyObject>(_ object: consuming sending Object) {
         var item: _DisposalItem? = _DisposalItem(object: consume object)
         _queue.enqueue(&item, acrossThreads: _orderedHandleOf != nil)
     }
 
-    /// For pools: hands `value` to `worker` as ``dispose(_:)-(Value)`` does,
-    /// without touching the worker's reference count, which every producer
-    /// pinned to that shard would otherwise write. The caller keeps `worker`
-    /// alive.
+    /// For pools: `dispose` without touching the worker's reference count, which
+    /// every producer of that shard would write. The caller keeps `worker` alive.
     @inlinable
     package static func _dispose<Value: ~Copyable>(_ value: consuming sending Value, to worker: Unmanaged<DropWorker>) {
         var item: _DisposalItem? = _DisposalItem(boxing: value)
         worker._withUnsafeGuaranteedRef { $0._queue.enqueue(&item, acrossThreads: false) }
     }
 
-    /// For pools: hands the class instance `object` to `worker`, like
-    /// ``_dispose(_:to:)-(Value,_)``, without boxing it first.
+    /// For pools: the class instance's `_dispose(_:to:)`.
     @inlinable
     package static func _dispose<Object: AnyObject>(_ object: consuming sending Object, to worker: Unmanaged<DropWorker>) {
         var item: _DisposalItem? = _DisposalItem(object: consume object)
@@ -359,82 +196,46 @@ public final class DropWorker: Disposer {
     /// Destroys everything pending, stops the worker's thread, and returns when
     /// both are done.
     ///
-    /// Values handed over once shutdown has begun are destroyed inline, in the
-    /// thread that hands them over, after the worker has drained the values
-    /// queued before them; so no value is lost and each thread's order holds.
-    /// Destructors the worker runs while draining may still hand it values: it
-    /// destroys those too before it stops. Calling `shutdown()` again, from any
-    /// thread, waits for the same stop. Called from a destructor running for
-    /// the worker (on its thread, or on a producer's that destroys queued
-    /// values for a time-bounded worker that is behind), it begins the
-    /// shutdown and returns at once: waiting there would wait for itself.
-    ///
-    /// Shutting down ``shared`` makes every later ``deferDrop(_:)-(Value)`` destroy
-    /// inline, for the rest of the process.
-    ///
-    /// Unavailable in `async` code, where it would block a thread of the
-    /// cooperative pool: use ``shutdownGracefully()`` there.
+    /// Values handed over once shutdown has begun are destroyed inline, after
+    /// those queued before them: none is lost and each thread's order holds.
+    /// Called again, it waits for the same stop; called from a destructor
+    /// running for the worker, it begins the shutdown and returns at once.
+    /// After ``shared`` shuts down, every ``deferDrop(_:)-(Value)`` destroys inline.
     @available(*, noasync, message: "blocks a thread of the cooperative pool; use `await shutdownGracefully()`")
     public func shutdown() {
         _queue.shutdown(wait: true)
     }
 
-    /// Destroys everything pending and stops the worker's thread, like
-    /// ``shutdown()``, suspending the calling task until both are done rather
-    /// than blocking its thread.
-    ///
-    /// Every value handed over before the call is destroyed by the time it
-    /// returns; values handed over after shutdown has begun are destroyed
-    /// inline, as with ``shutdown()``. Any number of tasks may call it at once:
-    /// each returns once the worker has stopped.
+    /// Shuts down as ``shutdown()`` does, suspending the calling task instead of
+    /// blocking its thread. Any number of tasks may await it.
     public func shutdownGracefully() async {
         await _queue.shutdownGracefully()
     }
 
-    /// Begins ``shutdown()`` without waiting for it: the worker drains in the
-    /// background. For pools, which start every shard's drain before waiting
-    /// for any.
+    /// Begins `shutdown()` without waiting, so a pool starts every shard's drain first.
     package func _beginShutdown() {
         _queue.shutdown(wait: false)
     }
 
-    /// One paragraph per live worker in the process, pools' shards included:
-    /// its lifecycle, what is pending where, its thread and whether that
-    /// thread exists, and who waits. For diagnosing a worker that makes no
-    /// progress (the fork tests print it from a child whose flush timed out).
+    /// One paragraph per live worker, pools' shards included, for diagnosing a
+    /// worker that makes no progress.
     package static var _diagnosesOfEveryWorker: [String] {
         _ProcessLifecycle.shared.diagnoses
     }
 
-    /// Which of `workers` the calling thread is the thread of, that is, whose
-    /// destructor the caller is; `nil` if none. For pools: one read of the
-    /// thread's role (`_ThreadRole`), however many workers.
+    /// Which of `workers` the calling thread is the thread of, if any.
     package static func _indexOfCurrentThread(in workers: [DropWorker]) -> Int? {
         _ThreadRole.indexOfWorker(among: workers.lazy.map(\._queue))
     }
 
-    /// How many values, one inside another's destructor, a worker destroys in
-    /// place before it queues the next one instead: 64.
-    ///
-    /// A value handed to a worker by a destructor that same worker is running
-    /// (a wrapped structure that holds ``DeferDrop`` wrappers, say) is
-    /// destroyed right there, depth first, as the Rust crate does: its nested
-    /// wrappers are gone when the outer value's destructor returns, in the
-    /// order a plain drop would give. Each level adds a few stack frames, so
-    /// past this depth the next value is queued instead and destroyed when the
-    /// worker gets to it, at depth zero again: a chain of any length neither
-    /// overflows the worker's stack nor deadlocks. 64 levels take a few
-    /// kilobytes of a worker thread's 8 MiB stack.
-    ///
-    /// A hand-off that does not hold the last reference to its value (a
-    /// destructor handing over a copy of its own stored property, say) is
-    /// queued too, whatever the depth: releasing it in place would not
-    /// destroy it.
+    /// How many values, each handed over inside another's destructor, a worker
+    /// destroys in place, depth first as the Rust crate does, before it queues
+    /// the next one: 64. So a chain of any length neither overflows the
+    /// worker's stack nor deadlocks. A hand-off that does not hold the last
+    /// reference to its value is queued at any depth.
     public static let maximumNestingDepth = _DropQueue.maximumNestingDepth
 
-    /// How deep the calling thread is in destroying nested values in place for
-    /// the worker it runs: 0 at the top of a worker's loop and on every other
-    /// thread. For tests.
+    /// How deep the calling thread is in nested in-place destruction; 0 outside.
     package static var _currentNestingDepth: Int {
         _WorkerThreadState.currentNestingDepth
     }

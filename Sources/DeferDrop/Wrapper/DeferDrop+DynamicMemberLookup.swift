@@ -5,9 +5,8 @@ extension DeferDrop where Value: Copyable {
         _storage.value![keyPath: keyPath]
     }
 
-    /// Reads and writes a member of the wrapped value in place:
-    /// `wrapper.name = "x"` for `wrapper.value.name = "x"`. Copy on write, as
-    /// `value`.
+    /// Reads and writes a member of the wrapped value in place, copy on write:
+    /// `wrapper.name = "x"` for `wrapper.value.name = "x"`.
     @inlinable
     public subscript<Member>(dynamicMember keyPath: WritableKeyPath<Value, Member>) -> Member {
         get { _storage.value![keyPath: keyPath] }

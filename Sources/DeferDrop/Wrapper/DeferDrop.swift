@@ -1,82 +1,21 @@
-/// A value that is destroyed on a background thread when the wrapper is dropped.
+/// A value that is destroyed on a background thread when its wrapper ends.
 ///
-/// Wrap a large value — a big array, dictionary or object graph — whose
-/// destruction would otherwise cost the dropping thread milliseconds. Use it
-/// through `value`; when the wrapper's lifetime ends, the value is handed to a
+/// When the last wrapper ends, its value is moved, never copied, to its
 /// ``Disposer`` (``DropWorker/shared`` unless you name another) and destroyed
-/// there:
+/// there, so the dropping thread cannot be left with the last release.
 ///
-/// ```swift
-/// var index = DeferDrop(buildIndex())      // [String: [Posting]]
-/// index.value["swift", default: []].append(posting)
-/// print(index.value.count)
-/// // When `index` goes out of scope, its dictionary is freed on the
-/// // "defer-drop" thread, not here.
-/// ```
+/// Where `Value` is copyable, so is the wrapper: copies share one storage, the
+/// value is handed over once, when the last copy ends, and mutation is copy on
+/// write. It is `Equatable`, `Hashable`, `Comparable` and `Codable` as its
+/// value is, and passes member access through (`wrapper.count`). Where `Value`
+/// is noncopyable, exactly one wrapper owns it. ``take()`` unwraps the value
+/// without deferring. See <doc:WrapperAsAValue>.
 ///
-/// ``take()`` unwraps the value without deferring anything, like the Rust
-/// crate's `into_inner`. Where `Value` is copyable, the wrapper also passes
-/// member access through to it (`index.count`), as the crate's `Deref` does.
-///
-/// ## A value like its value
-/// Where `Value` is copyable, so is the wrapper, like the crate's `Clone`:
-/// it goes into an `Array`, a `Dictionary` or a `Set`, a `Codable` model, an
-/// escaping closure. Copies share one storage, and the value is handed to its
-/// disposer once, when the *last* copy ends, on whatever thread that is.
-/// Mutation is copy-on-write: changing `value` through a wrapper whose
-/// storage is shared first gives that wrapper a storage of its own, with a copy
-/// of the value and the same disposer, so the other copies do not change, and
-/// each storage hands its own value over when it ends. Where `Value` is
-/// `Equatable`, `Hashable`, `Comparable`, `Encodable` or `Decodable`, so is the
-/// wrapper, looking at the value only, never at the disposer.
-///
-/// Where `Value` is noncopyable, the wrapper is noncopyable too: exactly one
-/// wrapper owns the value, and dropping it is the one moment the value leaves.
-///
-/// ## Wrappers inside wrappers
-/// A wrapper that ends inside a destructor its own worker is running — one
-/// wrapped value holding others — is destroyed right there, depth first, as
-/// the crate does, instead of being queued again. Past
-/// ``DropWorker/maximumNestingDepth`` levels the next one is queued, so a chain
-/// of any length cannot overflow the worker's stack.
-///
-/// ## Hand over the last reference
-/// For a copyable value, write `DeferDrop(consume table)` when `table` is a
-/// local you are done with. Without `consume`, Swift may keep the local's own
-/// reference until the end of its scope (debug builds always do), and if the
-/// worker has finished by then, that reference is the last one and the whole
-/// structure is freed on your thread after all
-/// (``DropStatistics/releasedElsewhere`` counts such values). A value made in
-/// the call itself, `DeferDrop(buildIndex())`, needs nothing. The same holds
-/// for a copy of `value` kept after the last wrapper ends.
-///
-/// ## Noncopyable values
-/// Member access passes through (`wrapper.count`) only where `Value` is
-/// copyable: Swift's dynamic member lookup takes key paths, which a
-/// noncopyable type has none of. For a noncopyable value write
-/// `wrapper.value.fd`; `wrapper.fd` fails to compile with "no exact matches
-/// in reference to subscript".
-///
-/// ## Replacing the value
-/// ``replace(with:)`` hands the old value to the disposer, for any value.
-/// Where `Value` is copyable and `Sendable`, so does `wrapper.value =
-/// newValue`, and ``DeferredDrop`` does the same for a stored property.
-/// Elsewhere (a noncopyable value, or one that is not `Sendable`),
-/// assigning through `value` replaces the value in place, and the old one is
-/// destroyed on the assigning thread: write `wrapper.replace(with:
-/// newValue)` there.
-///
-/// ## Why a hand-off must move
-/// The storage moves the value out of itself and into the worker's queue. It
-/// never copies it: a copy would leave the storage's own reference to be
-/// released on the dropping thread, and whenever the worker released its copy
-/// first, that release would be the last one and the whole structure would be
-/// freed on the dropping thread after all.
+/// Write `DeferDrop(consume table)` for a local you are done with: otherwise
+/// the local's own reference may free the value on your thread (<doc:Caveats>).
 @dynamicMemberLookup
 public struct DeferDrop<Value: ~Copyable>: ~Copyable {
-    /// The value and where it goes, shared by the copies of a copyable wrapper.
-    /// The storage is released when the last wrapper that holds it ends, and
-    /// its deinit hands the value over.
+    /// Shared by the copies of a copyable wrapper; its deinit hands the value over.
     @usableFromInline
     var _storage: _DeferDropStorage<Value>
 
@@ -92,35 +31,23 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
         _storage = _DeferDropStorage(value, disposer: disposer)
     }
 
-    /// Wraps a value the caller has just made and shares with no one, for the
-    /// global worker. For `Decodable`, whose decoded value the compiler cannot
-    /// prove `sending`.
+    /// For `Decodable`: a freshly decoded value, shared with no one, that the
+    /// compiler cannot prove `sending`.
     @usableFromInline
     init(_fresh value: consuming Value) {
         _storage = _DeferDropStorage(value, disposer: nil)
     }
 
-    /// The wrapped value, read in place and, on a `var`, modified in place.
-    ///
-    /// No copy is made: reading borrows the value and modifying it yields it
-    /// for in-place mutation, so this works for noncopyable values too.
-    /// Modifying it through a copy of a wrapper first gives that copy a
-    /// storage and a value of its own (copy on write); the other copies keep
-    /// theirs.
-    ///
-    /// What a modification destroys, it destroys on the calling thread: an
-    /// element removed in place, and the old value when you assign a new one
-    /// here (`wrapper.value = newValue` on a noncopyable value, or on one
-    /// that is not `Sendable`). To hand the old value to the disposer
-    /// instead, write ``replace(with:)``.
+    /// The wrapped value, borrowed to read and modified in place, copy on write.
+    /// What a modification destroys is destroyed on the calling thread;
+    /// ``replace(with:)`` hands an old value to the disposer instead.
     @inlinable
     public var value: Value {
         _read { yield _value }
         _modify { yield &_value }
     }
 
-    /// The value in its storage, copy on write: every declaration of `value`
-    /// reads and modifies it through here.
+    /// The storage's value, copy on write: every `value` goes through here.
     @usableFromInline
     var _value: Value {
         _read { yield _storage.value! }
@@ -130,30 +57,15 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
         }
     }
 
-    /// Replaces the value with `newValue` and hands the old one to the
-    /// wrapper's disposer, as dropping the wrapper would: the calling thread
-    /// never destroys it here, and the disposer destroys it where it
-    /// destroys any value (a ``DropWorker`` with the default capacity, on
-    /// its thread).
-    ///
-    /// For any value: noncopyable ones, ones that are not `Sendable`, and
-    /// copyable ones whose storage other copies of this wrapper share. Then
-    /// this wrapper gets a storage of its own with `newValue` and the same
-    /// disposer, and the other copies keep the old value, which is handed
-    /// over when the last of them ends.
-    ///
-    /// ```swift
-    /// var connection = DeferDrop(FileHandleOwner(path: "a.log"))  // noncopyable
-    /// connection.replace(with: FileHandleOwner(path: "b.log"))
-    /// // a.log is closed on the worker's thread, not here.
-    /// ```
+    /// Replaces the value and hands the old one to the disposer, as dropping
+    /// the wrapper would, for any value. Copies that shared the storage keep
+    /// the old value; this wrapper gets a storage of its own.
     @inlinable
     public mutating func replace(with newValue: consuming sending Value) {
         _replace(with: newValue)
     }
 
-    /// Replaces the value and hands the old one over: ``replace(with:)``,
-    /// and the `value` setter where `Value` is `Sendable`.
+    /// `replace(with:)`, and the `value` setter where `Value` is `Sendable`.
     @inlinable
     mutating func _replace(with newValue: consuming Value) {
         if isKnownUniquelyReferenced(&_storage) {
@@ -169,17 +81,9 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
 
     /// Ends the wrapper and returns its value, deferring nothing.
     ///
-    /// The value is the caller's again and is destroyed wherever the caller
-    /// drops it. If other copies of this wrapper share its storage, they keep
-    /// the value and still defer it when the last of them ends; the caller gets
-    /// a copy.
-    ///
-    /// Where `Value` is copyable, so is the wrapper, and `let v =
-    /// wrapper.take()` on a local may copy the wrapper first, in release
-    /// builds too: the local then keeps its own reference until the end of
-    /// its scope, sharing the storage, so `take()` returns a copy and the
-    /// value is still deferred when the local ends. Write `(consume
-    /// wrapper).take()` to move the value out.
+    /// If other copies share the storage, they keep the value and the caller
+    /// gets a copy. `wrapper.take()` on a local may copy the wrapper first and
+    /// so return a copy: write `(consume wrapper).take()` to move the value out.
     @inlinable
     public consuming func take() -> Value {
         if isKnownUniquelyReferenced(&_storage) {
@@ -188,8 +92,7 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
         return _storage._copyOfValue()
     }
 
-    /// Gives this wrapper a storage of its own, with a copy of the value and
-    /// the same disposer, if another copy shares its storage.
+    /// Gives this wrapper a storage of its own if another copy shares it.
     @inlinable
     mutating func _makeUnique() {
         if !isKnownUniquelyReferenced(&_storage) {
@@ -198,43 +101,25 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
     }
 }
 
-/// A copyable value makes a copyable wrapper, as the Rust crate's wrapper is
-/// `Clone`. The wrapper's only stored property is a class reference and it
-/// has no `deinit` of its own (its storage has), so copies share the storage,
-/// and the value is handed over when the last of them ends. (Swift requires
-/// this conformance in the type's own file; the rest of what copyable values
-/// add is in DeferDrop+Copyable.swift.)
+/// A copyable value makes a copyable wrapper. Copies share the storage, so the
+/// value is handed over once, when the last of them ends.
 extension DeferDrop: Copyable where Value: Copyable {}
 
 extension DeferDrop: Sendable where Value: Sendable & ~Copyable {}
 
-/// The heap half of a ``DeferDrop``: holds the value and hands it to the
-/// disposer when the wrapper releases it.
-///
-/// Why a class and not a `deinit` on the wrapper itself: Swift 6.3 skips the
-/// `deinit` of a generic noncopyable struct when the struct is destroyed
-/// through its value witness table, as any unspecialised generic code does
-/// (swiftlang/swift#89118, fixed for 6.4); the fields are then destroyed in
-/// place, on the dropping thread. A class's `deinit` always runs. The value is
-/// *moved* out of the storage and into the queue, so the release that destroys
-/// it is the worker's.
+/// Holds a wrapper's value and moves it to the disposer in its deinit: a class,
+/// since Swift 6.3 can skip a generic noncopyable struct's `deinit`
+/// (swiftlang/swift#89118), and a class's always runs.
 @usableFromInline
 final class _DeferDropStorage<Value: ~Copyable> {
-    /// `nil` once ``DeferDrop/take()`` has taken the value back.
-    ///
-    /// Unchecked exclusivity: every write goes through a wrapper that holds
-    /// the only reference to this storage (`value`'s `_modify`
-    /// and ``DeferDrop/take()`` check `isKnownUniquelyReferenced` first, and
-    /// copy the storage if not), and the compiler checks that wrapper's own
-    /// accesses statically; the other copies only read, and only while they
-    /// share it. So two overlapping accesses, one of them a write, cannot
-    /// happen.
+    /// `nil` once `take()` has taken it. Unchecked exclusivity: writes go
+    /// through the wrapper that holds the only reference (checked with
+    /// `isKnownUniquelyReferenced`), statically exclusive; sharers only read.
     @exclusivity(unchecked)
     @usableFromInline
     var value: Value?
 
-    /// Where the value goes; `nil` means ``DropWorker/shared``, which saves
-    /// every wrapper a reference count on the global worker.
+    /// `nil` means `DropWorker.shared`, sparing each wrapper a reference count.
     @usableFromInline
     let disposer: (any Disposer)?
 
@@ -246,14 +131,11 @@ final class _DeferDropStorage<Value: ~Copyable> {
 
     deinit {
         guard let value = value.take() else { return }  // taken back by take()
-        // The wrapper was initialised from a `sending` value (or is a
-        // copy-on-write copy of one, or a freshly decoded one), and this is the
-        // storage's last reference, so no wrapper can reach the value any more;
-        // the compiler cannot carry that knowledge into a deinit.
+        // Disconnected: the value came in `sending` (or is a copy or freshly
+        // decoded) and this is the last reference, which the compiler cannot see.
         _handOver(_Transfer(value: consume value))
     }
 
-    /// Hands `transfer`'s value to the disposer.
     @usableFromInline
     func _handOver(_ transfer: consuming _Transfer<Value>) {
         if let disposer {
@@ -263,20 +145,14 @@ final class _DeferDropStorage<Value: ~Copyable> {
         }
     }
 
-    /// A new storage with a copy of the value and the same disposer.
     @usableFromInline
     func _copy() -> _DeferDropStorage<Value> {
         _DeferDropStorage(_copyOfValue(), disposer: disposer)
     }
 
-    /// A copy of the value.
-    ///
-    /// Only copies of a wrapper share a storage, and only a copyable wrapper
-    /// can be copied, so a shared storage always holds a copyable value. But
-    /// the wrapper's own methods are generic over noncopyable values too, and
-    /// cannot copy one themselves: they ask the storage's conditional
-    /// conformance to `_CopyableStorage`, which exists exactly when `Value` is
-    /// copyable and which the runtime finds for the dynamic type.
+    /// A copy of the value. Only a copyable wrapper can share its storage, so a
+    /// shared storage's value is copyable; code generic over noncopyable values
+    /// copies it through `_CopyableStorage`, which holds exactly then.
     @usableFromInline
     func _copyOfValue() -> Value {
         guard let copyable = self as AnyObject as? any _CopyableStorage else {
@@ -292,8 +168,7 @@ final class _DeferDropStorage<Value: ~Copyable> {
 /// A storage whose value can be copied: see `_DeferDropStorage._copyOfValue()`.
 @usableFromInline
 protocol _CopyableStorage: AnyObject {
-    /// Initialises the uninitialised memory at `destination`, bound to the
-    /// storage's `Value`, with a copy of the value.
+    /// Initialises `destination`, uninitialised memory of `Value`, with a copy.
     func _copyValue(to destination: UnsafeMutableRawPointer)
 }
 
@@ -304,19 +179,15 @@ extension _DeferDropStorage: _CopyableStorage where Value: Copyable {
     }
 }
 
-// @unchecked Sendable where the value is Sendable: the storage has a mutable
-// property, but it is written only through a wrapper that holds the storage's
-// one reference (see `value`), and copies that share it only read a Sendable
-// value; sending a wrapper sends its share of the storage.
+// @unchecked Sendable: `value` is written only through a wrapper holding the
+// only reference, and copies that share the storage only read a Sendable value.
 extension _DeferDropStorage: @unchecked Sendable where Value: Sendable & ~Copyable {}
 
 /// Carries a value the compiler cannot prove disconnected into a `sending` parameter.
 @usableFromInline
 struct _Transfer<Value: ~Copyable>: ~Copyable, @unchecked Sendable {
-    // @unchecked Sendable: it carries the value a wrapper lets go of, when it
-    // ends (`_DeferDropStorage.deinit`) or is given another
-    // (`DeferDrop._replace(with:)`). That value was received `sending` (or is
-    // `Sendable`, through the setter) and only the one storage held it.
+    // @unchecked Sendable: it carries a value a wrapper lets go of, which came
+    // in `sending` (or `Sendable`) and which only that one storage held.
     @usableFromInline
     var value: Value
 

@@ -1,13 +1,5 @@
 /// Hands `value` to the global worker, ``DropWorker/shared``, to be destroyed
-/// on its thread rather than this one.
-///
-/// Use it where a value's last use is plain to see:
-///
-/// ```swift
-/// let results = process(hugeTable)
-/// deferDrop(hugeTable)     // freed on the "defer-drop" thread
-/// respond(results)
-/// ```
+/// on its thread rather than this one: `deferDrop(consume table)`.
 @inlinable
 public func deferDrop<Value: ~Copyable>(_ value: consuming sending Value) {
     DropWorker.shared.dispose(value)
@@ -19,10 +11,8 @@ public func deferDrop<Value: ~Copyable>(_ value: consuming sending Value, on dis
     disposer.dispose(value)
 }
 
-/// Hands a class instance to the global worker without boxing it.
-///
-/// Swift picks this overload of ``deferDrop(_:)-(Value)`` for class instances;
-/// it behaves the same and saves an allocation per hand-off.
+/// Hands a class instance to the global worker, as ``deferDrop(_:)-(Value)``
+/// does, without boxing it.
 @inlinable
 public func deferDrop<Object: AnyObject>(_ object: consuming sending Object) {
     DropWorker.shared.dispose(object)
