@@ -208,12 +208,14 @@ extension _DropQueue {
         }
         let lane = handoff.lane(of: self)
         if _deferdrop_lane_appends_without_lock(lane) == 0 { allowAppendsWithoutLock() }
-        switch timeBoundVerdict(policy, lane: lane) {
-        case .append: break
-        case .toLock: return false
-        case .destroyInline:
-            destroyInline(&item)
-            return true
+        if let maximumWait = policy.maximumWait {
+            switch timeBoundVerdict(maximumWait: maximumWait, lane: lane) {
+            case .append: break
+            case .toLock: return false
+            case .destroyInline:
+                destroyInline(&item)
+                return true
+            }
         }
         let status = handoff.append(&item, to: lane, seen: seen)
         if status & _Handoff.Status.needsAfterAppend != 0 {

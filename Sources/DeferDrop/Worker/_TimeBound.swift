@@ -204,8 +204,8 @@ extension _DropQueue {
     /// producer's hand-off finds it behind). Why a schedule and not every
     /// hand-off, nor every n-th: `_Lane.isClockDue`.
     @inline(__always)
-    func timeBoundVerdict(_ policy: _DropPolicy, lane: UnsafeMutablePointer<_deferdrop_lane>) -> TimeBoundVerdict {
-        guard let maximumWait = policy.maximumWait, let beginning = busySince.beginning, _Lane.isClockDue(lane) else {
+    func timeBoundVerdict(maximumWait: UInt64, lane: UnsafeMutablePointer<_deferdrop_lane>) -> TimeBoundVerdict {
+        guard let beginning = busySince.beginning, _Lane.isClockDue(lane) else {
             return .append
         }
         let now = _deferdrop_coarse_monotonic_ns()
