@@ -2,18 +2,13 @@
 // values, which the worker (or a producer draining) releases as it publishes.
 
 extension _DropQueue {
-    /// Returns once every value queued before the call has been destroyed,
-    /// and every value their destructors handed to this worker in turn.
+    /// Also waits for what those values' destructors hand to this worker.
     func flush() {
         addFlushBarrier()?.wait()
     }
 
-    /// `flush()` that gives up after `timeout`; returns whether the barrier was reached.
-    ///
-    /// From a destructor that the calling thread runs for this queue (its
-    /// worker's, or a producer's drain), the barrier waits for this very
-    /// thread: it gives up at once, as it would at the timeout, and says
-    /// whether anything was pending.
+    /// From a destructor this thread runs for the queue, the barrier would wait
+    /// for this very thread: it gives up at once, saying whether anything was pending.
     func flush(timeout: Duration) -> Bool {
         if isOnWorkerThread || isDrainingOnCallingThread {
             return state.withLock { pointBehindQueuedValues(&$0) == nil }
@@ -27,7 +22,7 @@ extension _DropQueue {
         return true
     }
 
-    /// Registers a barrier at the current end of the queue; `nil` if nothing is pending.
+    /// `nil` if nothing is pending.
     private func addFlushBarrier() -> _Semaphore? {
         _precondition(
             !isOnWorkerThread,
@@ -52,33 +47,25 @@ extension _DropQueue {
         }
     }
 
-    /// Returns once every value queued before the call has been destroyed,
-    /// suspending the task rather than blocking its thread.
     func flush() async {
         await suspendUntil { [self] state in pointBehindQueuedValues(&state) }
     }
 
-    /// How far the worker must get before a waiter may go on.
     enum WaitPoint {
-        /// Until the first `count` values ever queued have been destroyed.
+        /// The first `count` values ever queued are destroyed.
         case destroyed(count: UInt64)
-        /// Until the worker has drained its queue and stopped.
         case stopped
     }
 
-    /// Under the lock: the point behind every value handed over so far, or
-    /// `nil` if all are destroyed. Values still in any thread's lane were
-    /// handed over too: they are collected first.
+    /// `nil` if all are destroyed. Values still in lanes were handed over too:
+    /// they are collected first, so the count is exact.
     private func pointBehindQueuedValues(_ state: inout State) -> WaitPoint? {
         state.collectLanes()
         return state.counts.pending > 0 ? .destroyed(count: state.counts.queued) : nil
     }
 
-    /// Registers `waiter` for `point`, which values not yet destroyed stand
-    /// before. A queue with such values and no thread, which only a fork
-    /// child has before its first hand-off, starts its thread: nothing else
-    /// would reach the point: the caller signals the returned `Signals`
-    /// after the lock.
+    /// A queue with values and no thread, which only a fork child has, starts
+    /// its thread, or nothing would reach the point.
     private func addBarrierWaiter(_ point: WaitPoint, _ waiter: _Waiter, _ state: inout State) -> Signals {
         switch point {
         case .destroyed(let count):
@@ -92,9 +79,7 @@ extension _DropQueue {
         }
     }
 
-    /// Suspends the calling task until the worker reaches the point that
-    /// `point` names under the lock, or not at all where it returns `nil`
-    /// (the point is already behind).
+    /// Not at all where `point` returns `nil`.
     func suspendUntil(_ point: @escaping (inout State) -> WaitPoint?) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             var signals = Signals()

@@ -1,64 +1,34 @@
 import _DeferDropShims
 
-// Everything DeferDrop does about `fork()`, in one place.
-//
-// The child of a `fork()` has one thread, the one that forked. Three things
-// of the parent's other threads would otherwise hang it for ever:
-//
-// 1. A mutex another thread held at that moment stays held, and the state it
-//    guards stays half changed. So every lock that matters registers here
-//    (`_Lock.keepAcrossFork`); the prepare handler takes them all, in
-//    `_LockRank` order; the parent lets go of them; the child makes each
-//    mutex new and runs the owner's `inChild` on its state, which forgets
-//    what belonged to threads the child does not have.
-// 2. A lazily built thing another thread was building stays "in progress":
-//    `DropWorker.shared`, and the Swift runtime's metadata for the types on
-//    a worker's and a producer's code paths. So the prepare handler makes
-//    the shared worker, and the first fork of the process runs every code
-//    path of a queue and its worker for real (`runEveryCodePathOnce`), waiting
-//    for whatever another thread is building and building the rest.
-// 3. Worker threads: none exist in the child. A queue becomes idle, keeping
-//    its values, and the next hand-off (or the drain at exit) starts a
-//    thread that destroys them (`forgetParentThreadsInForkChild`).
-//
-// The handlers are installed with the first fork-safe lock, so a process
-// that never defers a drop runs none.
+// Everything DeferDrop does about `fork()`. The child has one thread, and three
+// things of the parent's other threads would hang it for ever:
+// 1. A mutex held at the fork: every lock that matters registers here
+//    (`_Lock.keepAcrossFork`), the prepare handler takes them all in `_LockRank`
+//    order, and the child makes each new and runs its owner's `inChild`.
+// 2. Something lazily built mid-fork: `DropWorker.shared` and the runtime's
+//    metadata on a queue's paths, which the prepare handler builds first.
+// 3. Worker threads: a queue becomes idle, keeping its values, and its next
+//    hand-off starts a thread (`forgetParentThreadsInForkChild`).
+// The handlers are installed with the first fork-safe lock.
 
-/// The package's lock hierarchy: the order in which the `fork()` prepare
-/// handler takes every fork-safe lock (see `_Lock.keepAcrossFork`).
-///
-/// Why one list: taking many locks at once deadlocks as soon as two threads
-/// take two of them in opposite orders. The handler takes them rank by rank,
-/// in this order, so code may hold a lock of one rank while it takes a lock of
-/// a *later* rank, never an earlier one, and never two of the same rank at
-/// once. Within a rank the handler's order is arbitrary, which that rule makes
-/// safe.
-///
-/// The registry's own lock (`_ForkSafeLocks`) comes before all of these:
-/// code holding one of them never registers or frees a fork-safe lock.
+/// The order in which the prepare handler takes every fork-safe lock. Code may
+/// hold a lock while it takes one of a later rank, never an earlier one nor two of
+/// one rank, so it cannot deadlock with the handler. The registry's own lock comes
+/// first: code holding one of these never registers or frees a fork-safe lock.
 package enum _LockRank: CaseIterable, Sendable {
-    /// The list of workers and pools that drain at exit (`_ProcessLifecycle`).
-    /// Taken alone: registering and leaving hold no other lock.
+    /// `_ProcessLifecycle`'s list: taken alone.
     case processLifecycle
-    /// A pool's shard assignment: taken alone, once per producer thread.
+    /// Taken alone, once per producer thread.
     case shardAssignment
-    /// A worker's queue (`_DropQueue.state`).
     case dropQueue
-    /// A worker's metrics handles, which a queue's fork handling once took
-    /// while holding the queue's lock: after it.
+    /// After `dropQueue`: a queue's lock may be held while it is taken.
     case workerMetrics
 }
 
 extension _Lock where State: ~Copyable {
-    /// Makes this lock safe across `fork()`, for as long as it lives: an
-    /// owner says where its lock stands in the hierarchy and what its state
-    /// must forget in the child; it writes no fork handler.
-    ///
-    /// Call it once, from the owner's initializer, before the lock is shared.
-    /// `inChild` runs in the child alone, with no other thread left: it must
-    /// not take any lock, and it must not reach the owner strongly, which may
-    /// have been halfway through its `deinit` in the parent (capture it
-    /// `weak`).
+    /// Once, from the owner's initializer, before the lock is shared. `inChild`
+    /// runs in the child alone: it must take no lock, and reach the owner only
+    /// weakly, since it may have been halfway through its `deinit` in the parent.
     package func keepAcrossFork(rank: _LockRank, inChild: @escaping @Sendable (inout State) -> Void = { _ in }) {
         _precondition(_forkRank == nil, "keepAcrossFork(rank: \(rank)) called twice on one lock")
         _forkRank = rank
@@ -72,7 +42,6 @@ protocol _ForkSafeLock: AnyObject, Sendable {
     var _forkRank: _LockRank? { get }
     func _lockForFork()
     func _unlockAfterForkInParent()
-    /// Makes the mutex new and runs the lock's `inChild` on its state.
     func _reinitializeAfterForkInChild()
 }
 
@@ -83,27 +52,22 @@ extension _Lock: _ForkSafeLock where State: ~Copyable {
     }
 }
 
-/// Every lock made safe across `fork()`, and the fork handlers (`pthread_atfork`).
-/// Locks are held weakly: a lock leaves the list in its `deinit`.
+/// Every fork-safe lock, held weakly (a lock leaves in its `deinit`), and the
+/// `pthread_atfork` handlers.
 final class _ForkSafeLocks: Sendable {
     static let shared = _ForkSafeLocks()
 
     private struct Entry {
         weak var lock: (any _ForkSafeLock)?
-        /// The lock's identity, by which it leaves the list.
         let identity: ObjectIdentifier
     }
 
     private struct State: Sendable {
-        /// In the order the locks registered, which is the handlers' order
-        /// within a rank, the same from one fork to the next. An array, not a
-        /// dictionary: the list is short, and a dictionary's first use makes
-        /// the Swift runtime search every loaded image for its key's
-        /// conformance to `Hashable`, on the thread that makes the first
-        /// worker, in its first hand-off.
+        /// In registration order, the handlers' order within a rank. An array,
+        /// not a dictionary: a dictionary's first use has the runtime search every
+        /// loaded image for a `Hashable` conformance, in the first hand-off.
         var entries: [Entry] = []
-        /// The locks taken by the prepare handler of a fork in progress, in
-        /// the order taken.
+        /// Taken by the prepare handler of a fork in progress, in order.
         var takenForFork: [any _ForkSafeLock] = []
     }
 
@@ -122,17 +86,16 @@ final class _ForkSafeLocks: Sendable {
         state.withLock { $0.entries.append(Entry(lock: lock, identity: ObjectIdentifier(lock))) }
     }
 
-    /// Called from a lock's `deinit`: the lock is no longer reachable through
-    /// its weak entry, so only its identity is passed.
+    /// From a lock's `deinit`, which its weak entry no longer reaches.
     func unregister(_ lock: ObjectIdentifier) {
         state.withLock { state in
             if let index = state.entries.firstIndex(where: { $0.identity == lock }) { state.entries.remove(at: index) }
         }
     }
 
-    /// Completes what another thread may be building (points 2 above), then
-    /// takes this list's lock, so that no lock is made or freed meanwhile,
-    /// then every registered lock in rank order (point 1).
+    /// Builds what another thread may be building (point 2 above), takes this
+    /// list's lock so that no lock is made or freed meanwhile, then every
+    /// registered lock in rank order (point 1).
     private func prepare() {
         _ = DropWorker.shared
         _DropQueue.runEveryCodePathOnce()
@@ -144,10 +107,8 @@ final class _ForkSafeLocks: Sendable {
         }
     }
 
-    // The list of taken locks is moved out under the lock and let go of after
-    // it: it may hold the last reference to a lock whose owner went away
-    // during the fork, and that lock's deinit unregisters, which takes this
-    // list's lock.
+    // The taken locks are moved out under the lock and let go of after it: the
+    // list may hold a lock's last reference, whose deinit takes this list's lock.
 
     private func parent() {
         var taken: [any _ForkSafeLock] = []
@@ -170,12 +131,10 @@ final class _ForkSafeLocks: Sendable {
 // MARK: The queue's part
 
 extension _DropQueue {
-    /// Makes the queue's lock safe across `fork()`, with what the child must
-    /// forget. Called once, from `init`.
     func keepAcrossFork() {
         state.keepAcrossFork(rank: .dropQueue) { [weak self] state in
-            // The forking thread may have been this queue's worker or drained
-            // it; not in the child. (One store, the same for every queue.)
+            // The forking thread may have been a worker or drained a queue: not
+            // in the child. One store, the same for every queue.
             _ThreadRole.forgetInForkChild()
             state.forgetParentThreadsInForkChild()
             self?.handoff.reinitializeWakeUpInForkChild()
@@ -183,30 +142,16 @@ extension _DropQueue {
         }
     }
 
-    /// Runs every code path of a queue and its worker, the first time it is
-    /// called in this process (by the first fork's prepare handler); later
-    /// calls return at once.
-    ///
-    /// Why: metadata that a parent's thread is halfway through building when
-    /// the process forks stays half built in the child, and the child's
-    /// first use of it waits for ever. Running the paths builds what is
-    /// missing and waits for what another thread is building; once built,
-    /// metadata stays built, so once per process is enough.
-    ///
-    /// The paths run for real, on throwaway queues, one per policy, and on a
-    /// thread of their own, which plays each queue's worker and then ends
-    /// (no thread of the prepare handler's caller changes its role, lanes or
-    /// priority). Swift cannot list the metadata a function needs, so what
-    /// runs is every way a value can go rather than a list of types, and
-    /// what keeps it complete is the fork tests (`ExitAndForkTests`, the
-    /// Metrics trait's, and the soak's forks), which fork while workers and
-    /// producers run every path: a path missed here hangs a child there.
+    /// Once per process: metadata a parent's thread is halfway through building
+    /// at a fork stays half built in the child, whose first use of it waits for
+    /// ever. Running every path for real, on throwaway queues, one per policy, on
+    /// a thread of its own, builds what is missing and waits for what is being
+    /// built. Swift cannot list the metadata a path needs: what keeps this
+    /// complete is the fork tests, where a path missed here hangs a child.
     static func runEveryCodePathOnce() {
         _ = everyCodePathRan
     }
 
-    /// Evaluated once, by the first `runEveryCodePathOnce()`, as any
-    /// `static let` is.
     private static let everyCodePathRan: Void = _Thread(named: "DeferDrop fork") {
         let capacities: [DropCapacity] = [
             .unbounded, .bounded(1, whenFull: .destroyInline), .timeBounded(maximumWait: .nanoseconds(1)),
@@ -219,10 +164,8 @@ extension _DropQueue {
         }
     }.join()
 
-    /// On a fresh queue, on a thread that is no worker's: hands over values
-    /// of every kind, every way the policy allows (through the lane, under
-    /// the lock, ordered, inline when full, drained when behind), adds and
-    /// withdraws a barrier, shuts down, then plays the worker until it stops.
+    /// Every kind of value, every way the policy allows, a barrier, a shutdown,
+    /// then the worker's loop until it stops.
     private func runEveryCodePath() {
         // Running, with no thread of its own: this one is its worker below.
         state.withLock { $0.phase = .running(barriers: [], roomWaiters: []) }
@@ -238,8 +181,7 @@ extension _DropQueue {
             var item: _DisposalItem? = values[index % values.count]()
             enqueue(&item, acrossThreads: index % 7 == 0)
         }
-        // Owing since the clock's first tick: the next hand-off finds the
-        // worker behind and drains.
+        // Busy since the clock's first tick: the next hand-off drains.
         if policy.maximumWait != nil { busySince.begin(at: 1) }
         var item: _DisposalItem? = values[0]()
         enqueue(&item, acrossThreads: false)
@@ -256,19 +198,12 @@ extension _DropQueue {
 private final class _CodePathProbe {}
 
 extension _DropQueue.State {
-    /// The child has no worker thread and none of the threads that waited:
-    /// back to "no thread yet", keeping the queued values, which the thread
-    /// started by the next hand-off (or the drain at exit) destroys.
-    ///
-    /// The batch the parent's worker had taken off the queue is in that
-    /// thread's memory, which the child cannot reach: those values are the
-    /// parent's to finish, and the child counts them as done, so that its
-    /// barriers and its bound do not wait for them for ever.
+    /// Back to "no thread yet", keeping the queued values. The batch the
+    /// parent's worker held is out of the child's reach: it counts as done, so
+    /// that barriers and the bound do not wait for it for ever.
     mutating func forgetParentThreadsInForkChild() {
-        // The waiters' threads and tasks exist only in the parent. Resuming
-        // a task's continuation here would schedule it on an executor the
-        // child does not have, and dropping it unresumed would report a
-        // leak: keep them, never resumed.
+        // The waiters exist only in the parent: resuming a task would schedule
+        // it on an executor the child lacks, dropping it would report a leak.
         switch phase {
         case .running, .stopping:
             _ = Unmanaged.passRetained(_Abandoned(phase))
@@ -277,9 +212,7 @@ extension _DropQueue.State {
             break
         }
         counts.destroyedFromQueue = counts.queued - queued.valueCount
-        // No worker runs, none is behind and no one holds the head: hand-offs
-        // are admitted under the lock, whose first starts a worker. Lanes
-        // keep their values, which it collects.
+        // Hand-offs go to the lock, whose first starts a worker; lanes keep their values.
         handoff.closeInForkChild()
     }
 }

@@ -1,15 +1,10 @@
 import _DeferDropShims
 
-// What a queue can say about itself when something waits too long for it:
-// for the fork tests' children and anyone debugging a worker that makes no
-// progress. Never on a hot path.
+// What a queue says about itself when something waits too long for it: for the
+// fork tests' children and debugging. Never on a hot path.
 
 extension _DropQueue {
-    /// One paragraph on the queue's state: its phase, what is pending
-    /// where, the bits producers read, the worker's thread and whether it
-    /// still exists, and who waits.
-    ///
-    /// Takes the lock only if it is free within a few thousand tries: a
+    /// Takes the lock only if it is free within a bounded number of tries: a
     /// diagnosis must not hang on the lock it may be diagnosing.
     var diagnosis: String {
         let bits = handoff.status.load(ordering: .relaxed)
@@ -18,7 +13,7 @@ extension _DropQueue {
             destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
             busy \(Self.describe(busySince: busySince.beginning ?? 0))
             """
-        // Read under the lock, described after it: asking whether a thread exists is a system call.
+        // Whether the thread exists is a system call: asked after the lock.
         // A struct, not a tuple: a fork child may diagnose, and a tuple type's
         // metadata is made under a runtime lock the fork may have left held.
         let locked: _LockedDiagnosis? = state.withLockIfAvailable(attempts: 10_000) { state in
@@ -74,7 +69,6 @@ extension _DropQueue {
     }
 }
 
-/// What `_DropQueue.diagnosis` reads under the lock.
 private struct _LockedDiagnosis {
     var text: String
     var thread: UInt64?

@@ -1,37 +1,28 @@
 import Synchronization
 import _DeferDropShims
 
-/// One producer thread's queue to one worker, from the hand-off to the
-/// value's destruction: the thread appends without a lock; whoever holds the
-/// worker's lock collects what is published into the worker's queue, as a
-/// run of positions (`Segment`); whoever holds the head of that queue takes
-/// the values from their slots and destroys them.
-///
-/// The ring itself is C (`_DeferDropLane.h`): chunks of `DEFERDROP_LANE_CHUNK_CAPACITY` values, linked
-/// as the producer fills them, and one emptied by the reader kept for the
-/// producer's next. This class owns it and moves `_DisposalItem`s in and out
-/// as +1 references, so a value is never copied on its way through (see
-/// `_DisposalItem`).
+/// One producer thread's queue to one worker: the thread appends without a lock,
+/// whoever holds the worker's lock collects what is published into the queue as a
+/// run of positions (`Segment`), and the holder of the queue's head takes and
+/// destroys the values. The ring is C (`_DeferDropLane.h`); values move in and
+/// out as +1 references, never copied.
 final class _Lane: @unchecked Sendable {
-    // @unchecked Sendable: the C lane has one writer per part, by contract,
-    // not by type: `append` only on the thread that owns the lane (through
-    // `_ThreadLanes`), `collect` only under the worker's lock, `take` only by
-    // the holder of the queue's head, which the lock hands from one holder
-    // to the next. The writer and the others meet only through `published`,
-    // with release and acquire, and `spare`, exchanged. `owner` is written
-    // once, in `init`, and read by the owning thread alone (a weak load is
-    // atomic in any case).
+    // @unchecked Sendable: the C lane has one writer per part, by contract:
+    // `append` only on the owning thread, `collect` only under the worker's
+    // lock, `take` only by the holder of the queue's head, which the lock hands
+    // on. They meet only through `published` (release/acquire) and `spare`
+    // (exchanged). `owner` is written once, in `init`, and read by the owning
+    // thread alone.
     let raw: UnsafeMutablePointer<_deferdrop_lane>
 
-    /// Set once the owning thread has ended: no more values will come, and
-    /// once every value is collected its queue may forget the lane.
+    /// Stored with release as the owning thread ends, read with acquire by the
+    /// collector: once every value is collected, the queue may forget the lane.
     let ownerHasEnded = Atomic<Bool>(false)
 
-    /// The hand-off's identity (`_Handoff.id`), for the owning thread's table.
+    /// `_Handoff.id`, for the owning thread's table.
     let queue: UInt64
 
-    /// The queue itself, weakly: once it has ended, the owning thread may
-    /// forget the lane. Only the owning thread reads it.
+    /// Weak: once the queue has ended, the owning thread forgets the lane.
     private weak var owner: AnyObject?
 
     init(queue: UInt64, of owner: AnyObject) {
@@ -44,30 +35,25 @@ final class _Lane: @unchecked Sendable {
         raw.pointee.owner = Unmanaged.passUnretained(self).toOpaque()
     }
 
-    /// The calling thread's own lane object, from its lane: the thread's
-    /// table (`_ThreadLanes`) holds it.
+    /// The calling thread's own lane object, which its `_ThreadLanes` holds.
     static func owned(_ raw: UnsafeMutablePointer<_deferdrop_lane>) -> _Lane {
         Unmanaged<_Lane>.fromOpaque(raw.pointee.owner).takeUnretainedValue()
     }
 
-    /// Whether the queue has ended: for the owning thread.
     var queueHasEnded: Bool {
         owner == nil
     }
 
     deinit {
-        // No segment is left (each keeps its lane), so every value collected
-        // has been taken.
+        // No segment is left (each keeps its lane): every value collected is taken.
         _precondition(uncollected == 0, "DeferDrop: a lane was freed with \(uncollected) values not collected")
         _deferdrop_lane_destroy(raw)
     }
 
-    /// For the owning thread: appends `item` and publishes it. Leaves `item`
-    /// `nil`.
+    /// For the owning thread only.
     @inline(__always)
     static func append(_ item: inout _DisposalItem?, to raw: UnsafeMutablePointer<_deferdrop_lane>) {
-        // A lane grows a chunk when one is full; as Swift's own allocations
-        // do, it traps when there is no memory for one.
+        // Traps without memory for a chunk, as Swift's own allocations do.
         if _deferdrop_lane_reserve(raw) == 0 { outOfMemory() }
         let object = Unmanaged.passRetained(item.take()!.object)
         _deferdrop_lane_push(raw, object.toOpaque())
@@ -78,30 +64,24 @@ final class _Lane: @unchecked Sendable {
         fatalError("DeferDrop: out of memory for a lane's chunk")
     }
 
-    /// Under the worker's lock: values published and not yet collected.
+    /// Under the worker's lock.
     var uncollected: UInt64 {
         _deferdrop_lane_uncollected(raw)
     }
 
-    /// Under the worker's lock: collects every value published, as the
-    /// segment of their positions; `nil` if there is none.
+    /// Under the worker's lock: every value published, or `nil`.
     func collect() -> Segment? {
         let start = raw.pointee.collected
         let end = _deferdrop_lane_collect(raw)
         return start == end ? nil : Segment(lane: self, start: start, end: end)
     }
 
-    /// Values of one lane at consecutive positions, in the worker's queue:
-    /// the queue is a list of segments, oldest first, and names each value
-    /// by its position in its lane. Every segment of a lane comes after the
-    /// lane's earlier ones, so the holder of the queue's head reads each lane
-    /// in order.
+    /// Values of one lane at consecutive positions. A lane's segments are
+    /// queued after its earlier ones, so the head's holder reads each lane in order.
     struct Segment: Sendable {
-        /// The lane, which the segment keeps alive until its values are taken.
+        /// Kept alive until its values are taken.
         let lane: _Lane
-        /// The position of the oldest value not yet taken.
         var start: UInt64
-        /// The position after the newest value.
         var end: UInt64
 
         var count: UInt64 { end - start }
@@ -109,8 +89,7 @@ final class _Lane: @unchecked Sendable {
 }
 
 extension [_Lane.Segment] {
-    /// Appends `segment` to the queue, merged with the last one where it
-    /// continues it.
+    /// Merged with the last segment where it continues it.
     mutating func append(collected segment: _Lane.Segment) {
         if let last = indices.last, self[last].lane === segment.lane, self[last].end == segment.start {
             self[last].end = segment.end
@@ -119,11 +98,9 @@ extension [_Lane.Segment] {
         }
     }
 
-    /// The number of values the segments hold.
-    ///
-    /// A loop over indices, not `reduce`: a fork child counts, and a generic
-    /// algorithm's first use there asks the runtime for a conformance,
-    /// under a lock the fork may have left held.
+    /// A loop, not `reduce`: a fork child counts, and a generic algorithm's
+    /// first use asks the runtime for a conformance, under a lock the fork may
+    /// have left held.
     var valueCount: UInt64 {
         var total: UInt64 = 0
         var index = 0
@@ -134,11 +111,9 @@ extension [_Lane.Segment] {
         return total
     }
 
-    /// For the holder of the queue's head, with the lock released: takes
-    /// the values oldest first and passes each to `release`, which owns it,
-    /// then calls `afterEach`. With a `deadline` (coarse monotonic ns), stops
-    /// once it has passed, after at least one value, and leaves the rest,
-    /// in order. Returns how many were taken.
+    /// For the head's holder, with the lock released: oldest first, each to
+    /// `release`, which owns it. Past `deadline`, after at least one value,
+    /// leaves the rest in order.
     @inline(__always)
     mutating func take(
         until deadline: UInt64?, afterEach: () -> Void, release: (UnsafeMutableRawPointer) -> Void

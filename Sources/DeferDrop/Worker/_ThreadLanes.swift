@@ -1,14 +1,11 @@
 import _DeferDropShims
 
-/// The calling thread's lanes, one per queue it has handed values to, behind the
-/// C one-entry cache (`_deferdrop_current_lane`). When the thread ends its lanes
-/// are marked so, and their queues forget them once emptied: no value is lost.
-/// Only the owning thread reaches the table (`_ThreadSpecific`): no lock.
+/// The calling thread's lanes, one per queue, behind the C one-entry cache. When
+/// the thread ends its lanes are marked so, and their queues forget them once
+/// emptied: no value is lost. Only the owning thread reaches the table: no lock.
 final class _ThreadLanes {
     private var lanes: [_Lane] = []
 
-    /// The calling thread's lane to `owner`, whose identity is `queue`: made
-    /// on the first hand-off, then put in the one-entry cache.
     static func lane(to queue: UInt64, of owner: AnyObject) -> _Lane {
         _threadLanes.current._withUnsafeGuaranteedRef { table in
             let lane: _Lane
