@@ -1,7 +1,8 @@
 import _DeferDropShims
 
 // The worker thread's loop: publish what was destroyed, take the next batch,
-// destroy it with the lock released, sleep or stand aside when there is none.
+// destroy it with the lock released; when there is none, sleep, or leave the
+// queue to draining producers.
 
 extension _DropQueue {
     private enum WorkerStep {
@@ -152,7 +153,7 @@ extension _DropQueue {
     }
 
     private func actOnDecision(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
-        // Found work after announcing: take it back. Standing aside announces again.
+        // Found work after announcing: take it back. Waiting for a drain announces again.
         if pass.phase == .fencedBeforeSleeping, decision.step != .sleep, decision.step != .waitForProducersDrain {
             handoff.withdrawAnnouncement()
         }

@@ -186,19 +186,19 @@ extension _DropQueue {
     /// under one; the drain wakes it, so this bounds only a lost race.
     static let waitForDrainWithoutTimeBound: UInt64 = 20_000_000
 
-    /// The worker's step between batches: takes every queued value, or returns
-    /// true to stand aside. A behind `.idle` worker is preempted for long
-    /// stretches, and what it has taken stays allocated meanwhile; so while it
+    /// The worker's step between batches: takes every queued value, or
+    /// returns true to leave the queue to producers. A behind `.idle` worker
+    /// is preempted for long stretches, and what it has taken stays allocated meanwhile; so while it
     /// is behind and producers hand over, it leaves the queue to them
     /// (`takeQueueToDrain`). `producerActivity`, what they drained or destroyed
     /// inline, shows whether they do; with none, the worker keeps the queue.
-    /// Standing aside it holds nothing, so a producer can always take the queue.
+    /// Leaving it, the worker holds nothing, so a producer can always take the queue.
     func takeNextBatchWithTimeBound(
         _ batch: inout [_Lane.Segment], producerActivity: inout UInt64, now: UInt64, state: inout State
     ) -> Bool {
         let isRunning = state.isRunning
         // Its last batch is published or given back, and no producer drains
-        // (`nextStep` stands aside first).
+        // (`nextStep` leaves the queue to a draining producer first).
         state.endBehindIfCaughtUp(publishedBy: .worker)
         let activity = state.counts.drainedByProducers &+ destroyedInline.load(ordering: .relaxed)
         let producersAreActive = activity != producerActivity
