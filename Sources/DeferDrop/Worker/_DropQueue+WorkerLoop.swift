@@ -10,22 +10,16 @@ extension _DropQueue {
         case sleep
         /// With a time bound, behind: leave the queue to producers for up to the bound.
         case waitForProducersDrain
-        /// `sleeping` is announced: fence, then the model's last look.
+        /// `sleeping` is announced: fence; the next pass is the model's last
+        /// look, and finding work it takes the announcement back.
         case fenceBeforeSleeping
+        /// Stopping: fence; a next pass that finds nothing stops.
         case fenceBeforeStopping
         case stop
     }
 
-    private enum WorkerPhase {
-        case awake
-        /// This pass is the last look; finding work, it takes the announcement back.
-        case fencedBeforeSleeping
-        /// A pass that finds nothing stops.
-        case fencedBeforeStopping
-    }
-
     private struct WorkerPass {
-        var phase = WorkerPhase.awake
+        var lastStep = WorkerStep.destroy
         var batch: [_Lane.Segment] = []
         /// Destroyed since the last pass, published by the next.
         var destroyed = _Counts()
@@ -83,23 +77,17 @@ extension _DropQueue {
             switch decision.step {
             case .destroy:
                 destroyBatch(&pass, under: decision.policy, takenAt: now, on: thread)
-                pass.phase = .awake
             case .sleep:
                 handoff.park()
-                pass.phase = .awake
             case .waitForProducersDrain:
                 // A drain outliving a lifted bound wakes the worker.
                 handoff.park(upTo: decision.policy.maximumWait ?? Self.waitForDrainWithoutTimeBound)
-                pass.phase = .awake
-            case .fenceBeforeSleeping:
+            case .fenceBeforeSleeping, .fenceBeforeStopping:
                 handoff.fenceBeforeLastLook()
-                pass.phase = .fencedBeforeSleeping
-            case .fenceBeforeStopping:
-                handoff.fenceBeforeLastLook()
-                pass.phase = .fencedBeforeStopping
             case .stop:
                 return
             }
+            pass.lastStep = decision.step
         }
     }
 
@@ -126,18 +114,18 @@ extension _DropQueue {
     private func nextStep(
         _ pass: inout WorkerPass, policy: _DropPolicy, now: UInt64, state: inout State
     ) -> WorkerStep {
-        let standsAside: Bool
+        let leavesQueueToProducers: Bool
         if state.destroyer == .producer {
             // The head is a producer's until it gives it back.
-            standsAside = true
+            leavesQueueToProducers = true
         } else if policy.maximumWait != nil {
-            standsAside = takeNextBatchWithTimeBound(
+            leavesQueueToProducers = takeNextBatchWithTimeBound(
                 &pass.batch, producerActivity: &pass.producerActivity, now: now, state: &state)
         } else {
-            standsAside = false
+            leavesQueueToProducers = false
             state.takeQueueForWorker(into: &pass.batch)
         }
-        if standsAside {
+        if leavesQueueToProducers {
             handoff.announceSleep()
             return .waitForProducersDrain
         }
@@ -146,15 +134,15 @@ extension _DropQueue {
         // last, fenced, before it sleeps or stops.
         let needsLastLook = !state.lanes.isEmpty
         if case .stopping = state.phase {
-            return needsLastLook && pass.phase != .fencedBeforeStopping ? .fenceBeforeStopping : .stop
+            return needsLastLook && pass.lastStep != .fenceBeforeStopping ? .fenceBeforeStopping : .stop
         }
         handoff.announceSleep()
-        return needsLastLook && pass.phase != .fencedBeforeSleeping ? .fenceBeforeSleeping : .sleep
+        return needsLastLook && pass.lastStep != .fenceBeforeSleeping ? .fenceBeforeSleeping : .sleep
     }
 
     private func actOnDecision(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
         // Found work after announcing: take it back. Waiting for a drain announces again.
-        if pass.phase == .fencedBeforeSleeping, decision.step != .sleep, decision.step != .waitForProducersDrain {
+        if pass.lastStep == .fenceBeforeSleeping, decision.step != .sleep, decision.step != .waitForProducersDrain {
             handoff.withdrawAnnouncement()
         }
         if let counts = decision.counts { pass.publisher?.publish(counts) }
@@ -196,8 +184,6 @@ extension _DropQueue {
             pass.publisher?.recordBatch(nanoseconds: Int64(clamping: (ContinuousClock.now - start)._nanoseconds))
         }
     }
-
-
 
     /// In the order queued; past `deadline`, after at least one value, leaves
     /// the rest in `batch`, in order. `thread` is `nil` on a producer's thread.
