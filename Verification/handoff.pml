@@ -169,7 +169,7 @@ byte handed[PRODUCERS];      /* hand-offs that have returned, as memory sees it 
 chan sb[PRODUCERS] = [4] of { bit, byte };  /* store buffers: (0 tail | 1 handed, value) */
 
 /* Under the lock: whether each producer's lane is appended to without it
-   (`_Lane.appendsWithoutLock`); only those need the worker's fenced last
+   (`State.join`, `_deferdrop_lane_appends_without_lock`); only those need the worker's fenced last
    look before it sleeps or stops. */
 bit lockFree[PRODUCERS];
 #define NEEDS_LAST_LOOK (lockFree[0] || lockFree[1])

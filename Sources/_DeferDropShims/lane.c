@@ -3,7 +3,7 @@
 
 static _deferdrop_lane_chunk *new_chunk(void) {
     _deferdrop_lane_chunk *chunk = malloc(sizeof *chunk);
-    if (chunk) chunk->next = 0;
+    if (chunk) *chunk = (_deferdrop_lane_chunk){ .next = 0, .first = 0 };
     return chunk;
 }
 
@@ -42,18 +42,18 @@ void _deferdrop_lane_next_chunk(_deferdrop_lane *lane) {
     // A value past this chunk was published, so the producer linked the next.
     _deferdrop_lane_chunk *emptied = lane->read_chunk;
     lane->read_chunk = __atomic_load_n(&emptied->next, __ATOMIC_ACQUIRE);
-    lane->read_index = 0;
     // Release: the producer writes the chunk's slots only after this.
     free(__atomic_exchange_n(&lane->spare, emptied, __ATOMIC_RELEASE));
 }
 
 void _deferdrop_lane_skip_to(_deferdrop_lane *lane, uint64_t position) {
     while (lane->taken < position) {
-        if (lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY) _deferdrop_lane_next_chunk(lane);
-        uint64_t run = DEFERDROP_LANE_CHUNK_CAPACITY - lane->read_index;
-        if (run > position - lane->taken) run = position - lane->taken;
-        lane->read_index += run;
-        lane->taken += run;
+        uint64_t end = lane->read_chunk->first + DEFERDROP_LANE_CHUNK_CAPACITY;
+        if (lane->taken == end) {
+            _deferdrop_lane_next_chunk(lane);
+        } else {
+            lane->taken = position < end ? position : end;
+        }
     }
 }
 
@@ -66,6 +66,7 @@ int _deferdrop_lane_grow(_deferdrop_lane *lane) {
         chunk = new_chunk();
         if (!chunk) return 0;
     }
+    chunk->first = lane->written;
     __atomic_store_n(&lane->write_chunk->next, chunk, __ATOMIC_RELEASE);
     lane->write_chunk = chunk;
     lane->write_index = 0;

@@ -11,6 +11,13 @@ import _DeferDropTestShims
 // exit-test process adds what it saw of a child that hung, and the test
 // reads the file back when the exit test failed (`forkStory(at:ifFailed:)`).
 
+/// Forks `forks` times while one thread appends to a lane and another takes
+/// from it without a lock; returns how many children found a value in the
+/// wrong slot at the position they inherited (negative: the parent's reader did).
+public func childrenMisreadingAForkedLane(forks: Int32) -> Int32 {
+    _deferdrop_test_lane_fork_stress(forks)
+}
+
 /// Forks this process. The child sends its standard error to the end of
 /// the file at `storyPath`, turns the leak check off, runs `body`, and ends
 /// with status 0 if `body` returned `true`, 1 otherwise: through `exit`, so

@@ -68,6 +68,18 @@ struct ExitAndForkTests {
     }
 
     @Test(
+        "a fork at any instant of a lane's reader leaves the child a consistent position: every value read from its own slot",
+        .forkChildrenHangUnderThreadSanitizer)
+    func laneReaderForkedAtAnyInstant() async {
+        // In a process of its own: 2,000 forks while a producer and a reader
+        // run; the exit status is how many children read a wrong value.
+        await #expect(processExitsWith: .exitCode(0)) {
+            let misread = childrenMisreadingAForkedLane(forks: 2_000)
+            exit(misread < 0 ? 101 : min(100, misread))
+        }
+    }
+
+    @Test(
         "workers let go of while the process forks: neither parent nor child hangs",
         .forkChildrenHangUnderThreadSanitizer)
     func workersReleasedDuringFork() async {

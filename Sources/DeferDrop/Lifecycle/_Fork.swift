@@ -7,7 +7,7 @@ import _DeferDropShims
 //    order, and the child makes each new and runs its owner's `inChild`.
 // 2. Something lazily built mid-fork: `DropWorker.shared` and the runtime's
 //    metadata on a queue's paths, which the prepare handler builds first.
-// 3. Worker threads: a queue becomes idle, keeping its values, and its next
+// 3. Worker threads: a queue becomes notStarted, keeping its values, and its next
 //    hand-off starts a thread (`forgetParentThreadsInForkChild`).
 // The handlers are installed with the first fork-safe lock.
 
@@ -180,6 +180,18 @@ extension _DropQueue {
         for index in 0...Int(DEFERDROP_LANE_CHUNK_CAPACITY) {
             var item: _DisposalItem? = values[index % values.count]()
             enqueue(&item, acrossThreads: index % 7 == 0)
+        }
+        // A batch cut short at its deadline and given back, as a time bound's is.
+        var batch: [_Lane.Segment] = []
+        state.withLock { state in
+            state.collectLanes()
+            state.takeQueueForWorker(into: &batch)
+        }
+        let destroyed = Self.destroy(&batch, on: nil, until: 0) {}
+        state.withLock { state in
+            state.counts.add(_Counts(destroyedFromQueue: destroyed))
+            state.giveBack(&batch)
+            state.destroyer = .nobody
         }
         // Busy since the clock's first tick: the next hand-off drains.
         if policy.maximumWait != nil { busySince.begin(at: 1) }

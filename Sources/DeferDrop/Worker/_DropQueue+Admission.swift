@@ -216,7 +216,7 @@ extension _DropQueue {
         let lane = _Lane.owned(handoff.lane(of: self))
         var leftover: [_Lane.Segment] = []
         state.withLock { state in
-            // Running or idle (a fork child): a worker collects the lane.
+            // Running or not started (a fork child): a worker collects the lane.
             guard case .stopped = state.phase, let segment = lane.collect() else { return }
             leftover.append(segment)
         }

@@ -45,7 +45,8 @@ final class _Lane: @unchecked Sendable {
     }
 
     deinit {
-        // No segment is left (each keeps its lane): every value collected is taken.
+        // No segment is left (each keeps its lane): every value collected is taken,
+        // or in a fork child skipped, a thread of the parent's.
         _precondition(uncollected == 0, "DeferDrop: a lane was freed with \(uncollected) values not collected")
         _deferdrop_lane_destroy(raw)
     }

@@ -22,16 +22,19 @@
 
 #include "_DeferDropPlatform.h"
 
-/// Values per chunk: a chunk, its link included, is 1,000 bytes. A malloc
+/// Values per chunk: a chunk, its header included, is 1,000 bytes. A malloc
 /// of more (glibc's large requests, 1,009 bytes and up) consolidates glibc's
 /// fast bins first, which the worker's frees of small objects keep full: the
 /// producer, which allocates a lane's chunks, would pay for it.
-#define DEFERDROP_LANE_CHUNK_CAPACITY 124
+#define DEFERDROP_LANE_CHUNK_CAPACITY 123
 
 typedef struct _deferdrop_lane_chunk {
     /// The next chunk, once the producer has filled this one; written with
     /// release before any value in it is published.
     struct _deferdrop_lane_chunk *next;
+    /// The position of the value in the first slot: set by the producer
+    /// before the chunk is linked.
+    uint64_t first;
     void *slots[DEFERDROP_LANE_CHUNK_CAPACITY];
 } _deferdrop_lane_chunk;
 
@@ -56,9 +59,6 @@ typedef struct _deferdrop_lane {
     /// value; the collector's acquire load. On a line of its own, so that the
     /// collector's reads of it do not take the producer's line away.
     uint64_t published;
-    /// Values collected in all: the positions below it are in the worker's
-    /// queue. Only whoever holds the worker's lock reads and writes it.
-    uint64_t collected;
     /// A chunk the reader has emptied, kept for the producer's next one, or
     /// NULL: exchanged once per chunk by either side, so that a steady
     /// stream allocates nothing (`_deferdrop_lane_grow`, `_deferdrop_lane_next_chunk`).
@@ -67,14 +67,20 @@ typedef struct _deferdrop_lane {
     /// The Swift object that owns this lane, unretained: for the owning
     /// thread, which holds that object for as long as the lane lives.
     void *owner;
-    char published_padding[DEFERDROP_CACHE_LINE - 4 * 8];
+    char published_padding[DEFERDROP_CACHE_LINE - 3 * 8];
     // The reader's line: whoever holds the head of the worker's queue (the
     // worker, or a producer draining it), handed from one to the next under
     // the worker's lock.
+    //
+    // The reader's position is `taken`, in `read_chunk`: each step of the
+    // reader is one store, so that a fork() child, which inherits what a
+    // thread of the parent was doing, finds them consistent.
     _deferdrop_lane_chunk *read_chunk;
-    uint64_t read_index;
     /// Values taken in all: the position of the next value to read.
     uint64_t taken;
+    /// Values collected in all: the positions below it are in the worker's
+    /// queue. Only whoever holds the worker's lock reads and writes it.
+    uint64_t collected;
     /// The block this lane sits in, for `free` (see `_deferdrop_lane_create`).
     void *allocation;
     char reader_padding[DEFERDROP_CACHE_LINE - 4 * 8];
@@ -154,9 +160,12 @@ static inline void _deferdrop_lane_seek(_deferdrop_lane *lane, uint64_t position
 
 /// For the reader: takes the next value, a +1 reference, from its slot.
 static inline void *_deferdrop_lane_take_next(_deferdrop_lane *lane) {
-    if (__builtin_expect(lane->read_index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) _deferdrop_lane_next_chunk(lane);
-    void *value = lane->read_chunk->slots[lane->read_index];
-    lane->read_index += 1;
+    uint64_t index = lane->taken - lane->read_chunk->first;
+    if (__builtin_expect(index == DEFERDROP_LANE_CHUNK_CAPACITY, 0)) {
+        _deferdrop_lane_next_chunk(lane);
+        index = 0;
+    }
+    void *value = lane->read_chunk->slots[index];
     lane->taken += 1;
     return value;
 }

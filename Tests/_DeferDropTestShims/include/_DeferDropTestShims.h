@@ -23,6 +23,11 @@ int _deferdrop_test_build_asks_for_posix_only(void);
 /// fork(): Swift's Glibc module does not offer it on every platform.
 int _deferdrop_fork(void);
 
+/// Forks `forks` times while a thread appends to a lane and another takes
+/// from it without a lock (lane_fork.c); returns how many children read a
+/// value from the wrong slot, or a negative number if the parent's reader did.
+int _deferdrop_test_lane_fork_stress(int forks);
+
 /// Writes a backtrace of every thread of process `pid` to `fd`, with gdb
 /// (`thread apply all bt`), giving gdb at most `timeout_seconds`. Returns
 /// gdb's exit status, or -1 if gdb could not be run (not installed) or did

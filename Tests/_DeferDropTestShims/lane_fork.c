@@ -1,0 +1,75 @@
+// A lane's reader, forked at any instant: a producer appends tagged values,
+// a reader takes them as the worker does (collect, seek, take_next) with no
+// lock held, and the calling thread forks. Each child reads the next segment
+// from the reader's position it inherited; every value must be the one its
+// position names. Exercises the one-store-per-step reader of lane.c.
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include "_DeferDropTestShims.h"
+#include "_DeferDropLane.h"
+
+static volatile int stress_stop;
+static volatile uint64_t stress_sink;
+
+static void *stress_producer(void *argument) {
+    _deferdrop_lane *lane = argument;
+    for (uint64_t position = 0; !stress_stop; position++) {
+        // Stays a few thousand values ahead of the reader.
+        while (!stress_stop
+               && __atomic_load_n(&lane->published, __ATOMIC_ACQUIRE) - __atomic_load_n(&lane->taken, __ATOMIC_RELAXED) > 4000) {
+        }
+        if (!_deferdrop_lane_reserve(lane)) return 0;
+        _deferdrop_lane_push(lane, (void *)(uintptr_t)(position + 1));
+    }
+    return 0;
+}
+
+static int stress_take(_deferdrop_lane *lane, uint64_t start, uint64_t end) {
+    int wrong = 0;
+    _deferdrop_lane_seek(lane, start);
+    for (uint64_t position = start; position < end; position++) {
+        uintptr_t tag = (uintptr_t)_deferdrop_lane_take_next(lane);
+        if (tag != position + 1) wrong++;
+        for (int i = 0; i < 5; i++) stress_sink += tag;  // stands for a release
+    }
+    return wrong;
+}
+
+static void *stress_reader(void *argument) {
+    _deferdrop_lane *lane = argument;
+    while (!stress_stop) {
+        uint64_t start = lane->collected;
+        if (stress_take(lane, start, _deferdrop_lane_collect(lane)) != 0) return (void *)1;
+    }
+    return 0;
+}
+
+int _deferdrop_test_lane_fork_stress(int forks) {
+    _deferdrop_lane *lane = _deferdrop_lane_create();
+    if (!lane) return -1;
+    stress_stop = 0;
+    pthread_t producer, reader;
+    pthread_create(&producer, 0, stress_producer, lane);
+    pthread_create(&reader, 0, stress_reader, lane);
+    int bad = 0;
+    for (int i = 0; i < forks; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            // The child's worker: the next segment, from where the parent's
+            // reader was.
+            uint64_t start = lane->collected;
+            _exit(stress_take(lane, start, _deferdrop_lane_collect(lane)) == 0 ? 0 : 1);
+        }
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) bad++;
+    }
+    stress_stop = 1;
+    void *readerFailed = 0;
+    pthread_join(producer, 0);
+    pthread_join(reader, &readerFailed);
+    _deferdrop_lane_destroy(lane);
+    return readerFailed ? -2 : bad;
+}
