@@ -22,11 +22,10 @@
 
 #include "_DeferDropPlatform.h"
 
-/// Values per chunk: a chunk, its header included, is 1,000 bytes. A malloc
-/// of more (glibc's large requests, 1,009 bytes and up) consolidates glibc's
-/// fast bins first, which the worker's frees of small objects keep full: the
-/// producer, which allocates a lane's chunks, would pay for it.
-#define DEFERDROP_LANE_CHUNK_CAPACITY 123
+/// Values per chunk: a chunk, its header included, is 8 KiB. The producer
+/// links a chunk, and the reader leaves one, once per chunk: each exchanges
+/// `spare`, on the line the producer publishes on.
+#define DEFERDROP_LANE_CHUNK_CAPACITY 1022
 
 typedef struct _deferdrop_lane_chunk {
     /// The next chunk, once the producer has filled this one; written with
