@@ -22,10 +22,11 @@
 
 #include "_DeferDropPlatform.h"
 
-/// Values per chunk: a chunk, its header included, is 8 KiB. The producer
-/// links a chunk, and the reader leaves one, once per chunk: each exchanges
-/// `spare`, on the line the producer publishes on.
-#define DEFERDROP_LANE_CHUNK_CAPACITY 1022
+/// Values per chunk: a chunk, its header included, is 1,000 bytes. A malloc
+/// of more (glibc's large requests, 1,009 bytes and up) consolidates glibc's
+/// fast bins first, which the worker's frees of small objects keep full: the
+/// producer, which allocates the chunks a backlog holds, would pay for it.
+#define DEFERDROP_LANE_CHUNK_CAPACITY 123
 
 typedef struct _deferdrop_lane_chunk {
     /// The next chunk, once the producer has filled this one; written with
@@ -58,15 +59,17 @@ typedef struct _deferdrop_lane {
     /// value; the collector's acquire load. On a line of its own, so that the
     /// collector's reads of it do not take the producer's line away.
     uint64_t published;
-    /// A chunk the reader has emptied, kept for the producer's next one, or
-    /// NULL: exchanged once per chunk by either side, so that a steady
-    /// stream allocates nothing (`_deferdrop_lane_grow`, `_deferdrop_lane_next_chunk`).
-    /// A chunk's malloc on the producer would otherwise cost it every chunk.
-    _deferdrop_lane_chunk *spare;
     /// The Swift object that owns this lane, unretained: for the owning
     /// thread, which holds that object for as long as the lane lives.
     void *owner;
-    char published_padding[DEFERDROP_CACHE_LINE - 3 * 8];
+    char published_padding[DEFERDROP_CACHE_LINE - 2 * 8];
+    /// A chunk the reader has emptied, kept for the producer's next one, or
+    /// NULL: exchanged once per chunk by either side, so that a steady
+    /// stream allocates nothing (`_deferdrop_lane_grow`,
+    /// `_deferdrop_lane_next_chunk`). On a line of its own: an exchange
+    /// takes the line, which must not be the one the producer publishes on.
+    _deferdrop_lane_chunk *spare;
+    char spare_padding[DEFERDROP_CACHE_LINE - 8];
     // The reader's line: whoever holds the head of the worker's queue (the
     // worker, or a producer draining it), handed from one to the next under
     // the worker's lock.
