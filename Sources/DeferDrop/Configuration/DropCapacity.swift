@@ -35,7 +35,7 @@ public enum DropCapacity: Sendable, Hashable {
     /// the worker, even one preempted inside its critical section.
     ///
     /// `maximumWait` must be positive. It is read from the kernel's coarse
-    /// monotonic clock, so a few ticks (10 ms or more) is precise enough; a
+    /// monotonic clock, so a bound of a few of its ticks is precise enough; a
     /// thread that hands over faster than the clock ticks reads it at one
     /// hand-off in 32. Runs at ``DropPriority/idle`` unless told otherwise.
     case timeBounded(maximumWait: Duration)

@@ -22,10 +22,10 @@
 
 #include "_DeferDropPlatform.h"
 
-/// Values per chunk: a chunk, its header included, is 1,000 bytes. A malloc
-/// of more (glibc's large requests, 1,009 bytes and up) consolidates glibc's
-/// fast bins first, which the worker's frees of small objects keep full: the
-/// producer, which allocates the chunks a backlog holds, would pay for it.
+/// Values per chunk: as many as keep a chunk, its header included, below
+/// glibc's large requests, whose malloc consolidates the fast bins that the
+/// worker's frees of small objects keep full: the producer, which allocates
+/// the chunks a backlog holds, would pay for it.
 #define DEFERDROP_LANE_CHUNK_CAPACITY 123
 
 typedef struct _deferdrop_lane_chunk {
