@@ -185,7 +185,7 @@ extension _DropQueue {
         var batch: [_Lane.Segment] = []
         state.withLock { state in
             state.collectLanes()
-            state.takeQueueForWorker(into: &batch)
+            state.takeQueue(into: &batch, by: .worker)
         }
         let destroyed = Self.destroy(&batch, on: nil, until: 0) {}
         state.withLock { state in

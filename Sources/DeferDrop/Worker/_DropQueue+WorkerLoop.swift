@@ -123,7 +123,7 @@ extension _DropQueue {
                 &pass.batch, producerActivity: &pass.producerActivity, now: now, state: &state)
         } else {
             leavesQueueToProducers = false
-            state.takeQueueForWorker(into: &pass.batch)
+            state.takeQueue(into: &pass.batch, by: .worker)
         }
         if leavesQueueToProducers {
             handoff.announceSleep()

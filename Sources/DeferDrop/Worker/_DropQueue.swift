@@ -398,11 +398,12 @@ extension _DropQueue {
             return true
         }
 
-        /// The worker holds the head while its batch has values; its hold on
-        /// the last batch ends here or where it leaves the queue to producers.
-        mutating func takeQueueForWorker(into batch: inout [_Lane.Segment]) {
+        /// Every queued value, for `taker` to destroy: it holds the head while
+        /// `batch` has values. The worker's hold on its last batch ends here or
+        /// where it leaves the queue to producers.
+        mutating func takeQueue(into batch: inout [_Lane.Segment], by taker: Destroyer) {
             swap(&queued, &batch)
-            destroyer = batch.isEmpty ? .nobody : .worker
+            destroyer = batch.isEmpty ? .nobody : taker
         }
     }
 }

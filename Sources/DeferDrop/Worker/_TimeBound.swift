@@ -32,14 +32,11 @@ struct _BusySince: ~Copyable, Sendable {
         return since == 0 ? nil : since
     }
 
+    /// Whether the worker has been busy for longer than `maximumWait` at `now`.
     @inline(__always)
-    static func isOverdue(beginning: UInt64, now: UInt64, maximumWait: UInt64) -> Bool {
-        now &- beginning > maximumWait
-    }
-
-    func isOverdue(maximumWait: UInt64) -> Bool {
+    func isOverdue(maximumWait: UInt64, now: UInt64 = _deferdrop_coarse_monotonic_ns()) -> Bool {
         guard let beginning else { return false }
-        return Self.isOverdue(beginning: beginning, now: _deferdrop_coarse_monotonic_ns(), maximumWait: maximumWait)
+        return now &- beginning > maximumWait
     }
 }
 
@@ -52,39 +49,10 @@ extension _DropQueue.State {
         nonmutating set { handoff.update(_Handoff.Status.behind, to: newValue ? _Handoff.Status.behind : 0) }
     }
 
-    /// Whenever values are pending, so that a producer of one large value at a
-    /// time never queues past the bound.
-    var shouldCheckWhetherBehind: Bool {
-        counts.pending > 0
-    }
-
-    /// For a producer that found the worker behind: takes every queued value
-    /// to destroy, unless someone holds the head or nothing is queued. What the
-    /// worker has not reached stays allocated while it is behind, where the
-    /// allocator cannot reuse it. One drainer at a time, from the head, keeps
-    /// each producer's order and `destroyedFromQueue` a count of the oldest
-    /// values, as barriers need.
-    mutating func takeQueueToDrain(into batch: inout [_Lane.Segment]) -> Bool {
-        isBehind = true
-        guard destroyer == .nobody, !queued.isEmpty else { return false }
-        swap(&queued, &batch)
-        destroyer = .producer
-        return true
-    }
-
     /// By the `drainer` that has published: caught up once nothing is queued
     /// and no one else holds the head.
     mutating func endBehindIfCaughtUp(publishedBy drainer: _DropQueue.Destroyer) {
         if queued.isEmpty, destroyer == .nobody || destroyer == drainer { isBehind = false }
-    }
-}
-
-extension _Handoff.Status {
-    /// The worker runs behind and the head is held, so no producer can drain:
-    /// a hand-off destroys inline at once, rather than every producer queuing
-    /// on the lock to learn that.
-    static func isBehindWithHeadHeld(_ status: UInt8) -> Bool {
-        status & (notRunning | behind) == behind && status & (workerHasBatch | producerDrains) != 0
     }
 }
 
@@ -124,11 +92,16 @@ extension _DropQueue {
         case destroyInline
     }
 
-    /// An old `seen` at worst sends the hand-off to the lock, or frees inline a
-    /// value the worker could have taken, as the bound allows.
+    /// The worker runs behind and the head is held, so no producer can drain:
+    /// a hand-off destroys inline at once, rather than every producer queuing
+    /// on the lock to learn that. An old `seen` at worst sends the hand-off to
+    /// the lock, or frees inline a value the worker could have taken, as the
+    /// bound allows.
     @inline(__always)
     static func timeBoundDestroysInline(_ policy: _DropPolicy, seeing seen: UInt8) -> Bool {
-        policy.maximumWait != nil && _Handoff.Status.isBehindWithHeadHeld(seen)
+        typealias Status = _Handoff.Status
+        return policy.maximumWait != nil && seen & (Status.notRunning | Status.behind) == Status.behind
+            && seen & (Status.workerHasBatch | Status.producerDrains) != 0
     }
 
     /// A worker busy past the bound sends the hand-off to the lock, unless it
@@ -136,27 +109,31 @@ extension _DropQueue {
     /// without touching the lock's line, which a preempted `.idle` worker may hold long.
     @inline(__always)
     func timeBoundVerdict(maximumWait: UInt64, lane: UnsafeMutablePointer<_deferdrop_lane>) -> TimeBoundVerdict {
-        guard let beginning = busySince.beginning, _Lane.isClockDue(lane) else {
-            return .append
-        }
+        guard busySince.beginning != nil, _Lane.isClockDue(lane) else { return .append }
         let now = _deferdrop_coarse_monotonic_ns()
         _Lane.clockWasRead(at: now, lane)
-        guard _BusySince.isOverdue(beginning: beginning, now: now, maximumWait: maximumWait) else { return .append }
+        guard busySince.isOverdue(maximumWait: maximumWait, now: now) else { return .append }
         return workerHoldsLock.load(ordering: .relaxed) ? .destroyInline : .toLock
     }
 
-    /// In a producer's admission, with the worker behind or overdue: drain the
-    /// head into `drained`, then destroy inline; or destroy inline at once if
-    /// the head is held. `nil`: the bound lets the value be queued.
+    /// In a producer's admission, with the worker behind, or overdue while
+    /// values are pending (so that a producer of one large value at a time
+    /// never queues past the bound): take the queue into `drained` to destroy,
+    /// then destroy inline; or destroy inline at once if the head is held.
+    /// What the worker has not reached stays allocated while it is behind,
+    /// where the allocator cannot reuse it. One destroyer at a time, from the
+    /// head, keeps each producer's order and `destroyedFromQueue` a count of
+    /// the oldest values, as barriers need. `nil`: the value may be queued.
     @inline(__always)
     func timeBoundAdmission(
         _ policy: _DropPolicy, drained: inout [_Lane.Segment], state: inout State
     ) -> Admission? {
-        guard let maximumWait = policy.maximumWait else { return nil }
-        guard state.isBehind || (state.shouldCheckWhetherBehind && busySince.isOverdue(maximumWait: maximumWait)) else {
-            return nil
-        }
-        guard state.takeQueueToDrain(into: &drained) else { return .destroyInline(after: nil) }
+        guard let maximumWait = policy.maximumWait,
+            state.isBehind || (state.counts.pending > 0 && busySince.isOverdue(maximumWait: maximumWait))
+        else { return nil }
+        state.isBehind = true
+        guard state.destroyer == .nobody, !state.queued.isEmpty else { return .destroyInline(after: nil) }
+        state.takeQueue(into: &drained, by: .producer)
         return .drainThenDestroyInline(deadline: _deferdrop_coarse_monotonic_ns() &+ maximumWait)
     }
 
@@ -190,7 +167,7 @@ extension _DropQueue {
     /// returns true to leave the queue to producers. A behind `.idle` worker
     /// is preempted for long stretches, and what it has taken stays allocated meanwhile; so while it
     /// is behind and producers hand over, it leaves the queue to them
-    /// (`takeQueueToDrain`). `producerActivity`, what they drained or destroyed
+    /// (`timeBoundAdmission`). `producerActivity`, what they drained or destroyed
     /// inline, shows whether they do; with none, the worker keeps the queue.
     /// Leaving it, the worker holds nothing, so a producer can always take the queue.
     func takeNextBatchWithTimeBound(
@@ -207,7 +184,7 @@ extension _DropQueue {
             state.destroyer = .nobody
             return true
         }
-        state.takeQueueForWorker(into: &batch)
+        state.takeQueue(into: &batch, by: .worker)
         // While behind, the worker stays busy since it became so: producers
         // go on finding it behind until it has caught up.
         if batch.isEmpty {
