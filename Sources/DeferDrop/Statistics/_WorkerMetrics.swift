@@ -22,9 +22,8 @@ package enum _MetricsDestination: Sendable {
 /// `MetricsSystem.bootstrap`. A worker inherited by a `fork()` child reports
 /// nothing there, since the backend's locks may stay held for ever in the child.
 final class _WorkerMetrics: Sendable {
-    /// `nil` for `MetricsSystem.factory` as it is when the handles are made.
-    private let factory: (any MetricsFactory)?
-    private let dimensions: [(String, String)]
+    private let destination: _MetricsDestination
+    private let workerName: String
     private let handles = _Lock(HandlesState.notMade)
 
     private enum HandlesState: Sendable {
@@ -35,15 +34,10 @@ final class _WorkerMetrics: Sendable {
     }
 
     init(_ destination: _MetricsDestination, workerName: String) {
-        switch destination {
-        case .defaultFactory: factory = nil
-        case .factory(let given): factory = given
-        }
-        dimensions = [(Self.workerDimension, workerName)]
+        self.destination = destination
+        self.workerName = workerName
         handles.keepAcrossFork(rank: .workerMetrics) { $0 = .silencedInForkChild }
     }
-
-    static let workerDimension = "worker"
 
     /// One worker's metrics, with the labels the DocC article documents.
     struct Handles: Sendable {
@@ -56,18 +50,22 @@ final class _WorkerMetrics: Sendable {
         let reclaimedBytes: Counter?
         let batchDuration: Timer
 
-        init(factory: any MetricsFactory, dimensions: [(String, String)]) {
-            deferred = Counter(label: "deferdrop_values_deferred_total", dimensions: dimensions, factory: factory)
-            destroyed = Counter(label: "deferdrop_values_destroyed_total", dimensions: dimensions, factory: factory)
-            destroyedInline = Counter(
-                label: "deferdrop_values_destroyed_inline_total", dimensions: dimensions, factory: factory)
-            releasedElsewhere = Counter(
-                label: "deferdrop_values_released_elsewhere_total", dimensions: dimensions, factory: factory)
+        /// `.defaultFactory` is `MetricsSystem.factory` as it is now.
+        init(_ destination: _MetricsDestination, workerName: String) {
+            let factory = switch destination {
+            case .defaultFactory: MetricsSystem.factory
+            case .factory(let given): given
+            }
+            let dimensions = [("worker", workerName)]
+            func counter(_ label: String) -> Counter {
+                Counter(label: label, dimensions: dimensions, factory: factory)
+            }
+            deferred = counter("deferdrop_values_deferred_total")
+            destroyed = counter("deferdrop_values_destroyed_total")
+            destroyedInline = counter("deferdrop_values_destroyed_inline_total")
+            releasedElsewhere = counter("deferdrop_values_released_elsewhere_total")
             pending = Gauge(label: "deferdrop_values_pending", dimensions: dimensions, factory: factory)
-            reclaimedBytes =
-                _ThreadFreedBytes.isAvailable
-                ? Counter(label: "deferdrop_reclaimed_bytes_total", dimensions: dimensions, factory: factory)
-                : nil
+            reclaimedBytes = _ThreadFreedBytes.isAvailable ? counter("deferdrop_reclaimed_bytes_total") : nil
             batchDuration = Timer(label: "deferdrop_batch_duration_seconds", dimensions: dimensions, factory: factory)
         }
     }
@@ -76,12 +74,10 @@ final class _WorkerMetrics: Sendable {
     func makeHandles() -> Handles? {
         handles.withLock { state in
             switch state {
-            case .made(let handles):
-                return handles
-            case .silencedInForkChild:
-                return nil
+            case .made(let handles): return handles
+            case .silencedInForkChild: return nil
             case .notMade:
-                let made = Handles(factory: factory ?? MetricsSystem.factory, dimensions: dimensions)
+                let made = Handles(destination, workerName: workerName)
                 state = .made(made)
                 return made
             }

@@ -7,49 +7,20 @@ extension _DropQueue {
     /// Takes the lock only if it is free within a bounded number of tries: a
     /// diagnosis must not hang on the lock it may be diagnosing.
     var diagnosis: String {
-        let bits = handoff.status.load(ordering: .relaxed)
-        let shared = """
-            status bits \(Self.describe(status: bits)), wake-up semaphore \(handoff.pendingWakeUps), \
-            destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
-            busy \(Self.describe(busySince: busySince.beginning ?? 0))
+        let unlocked = """
+            status bits \(Self.describe(status: handoff.status.load(ordering: .relaxed))), \
+            wake-up semaphore \(handoff.pendingWakeUps), destroyed inline \(destroyedInline.load(ordering: .relaxed)), \
+            busy \(Self.describe(busySince: busySince.beginning))
             """
-        // Whether the thread exists is a system call: asked after the lock.
-        // A struct, not a tuple: a fork child may diagnose, and a tuple type's
-        // metadata is made under a runtime lock the fork may have left held.
-        let locked: _LockedDiagnosis? = state.withLockIfAvailable(attempts: 10_000) { state in
-            let phase = switch state.phase {
-            case .notStarted: "not started"
-            case .running(let barriers, let roomWaiters):
-                "running (\(barriers.count) barriers, \(roomWaiters.count) producers waiting for room)"
-            case .stopping(let barriers, let untilStopped):
-                "stopping (\(barriers.count) barriers, \(untilStopped.count) waiting for the stop)"
-            case .stopped: "stopped"
-            }
-            let destroyer = switch state.destroyer {
-            case .nobody: "nobody"
-            case .worker: "the worker"
-            case .producer: "a producer"
-            }
-            let text = """
-                \(phase), pending \(state.counts.pending) (queued \(state.counts.queued), \
-                destroyed \(state.counts.destroyedFromQueue)), in the queue \(state.queued.valueCount), \
-                in lanes \(state.valuesInLanes) over \(state.lanes.count) lanes, \
-                behind \(state.isBehind), destroying: \(destroyer), \
-                drained by producers \(state.counts.drainedByProducers), \
-                priority \(state.priority)
-                """
-            return _LockedDiagnosis(text: text, thread: state.workerThreadID)
+        // Results through variables, not a tuple: see `WorkerDecision`. Whether
+        // the thread exists is a system call: asked after the lock.
+        var thread: UInt64?
+        let locked = state.withLockIfAvailable(attempts: 10_000) { state in
+            thread = state.workerThreadID
+            return state.diagnosis
         }
-        guard let locked else { return "DropWorker \"\(name)\": lock held by another thread; \(shared)" }
-        let thread = locked.thread
-        let threadText: String
-        switch (thread, thread.map(_deferdrop_thread_exists)) {
-        case (nil, _): threadText = "never started"
-        case (let id?, 1): threadText = "\(id) (exists)"
-        case (let id?, 0): threadText = "\(id) (gone)"
-        case (let id?, _): threadText = "\(id)"
-        }
-        return "DropWorker \"\(name)\": \(locked.text), worker thread \(threadText); \(shared)"
+        guard let locked else { return "DropWorker \"\(name)\": lock held by another thread; \(unlocked)" }
+        return "DropWorker \"\(name)\": \(locked), worker thread \(Self.describe(thread: thread)); \(unlocked)"
     }
 
     private static func describe(status bits: UInt8) -> String {
@@ -62,14 +33,43 @@ extension _DropQueue {
         return set.isEmpty ? "none" : set.joined(separator: "|")
     }
 
-    private static func describe(busySince since: UInt64) -> String {
-        guard since != 0 else { return "no (idle)" }
-        let age = _deferdrop_coarse_monotonic_ns() &- since
-        return "for \(age / 1_000_000) ms"
+    private static func describe(busySince beginning: UInt64?) -> String {
+        guard let beginning else { return "no (idle)" }
+        return "for \((_deferdrop_coarse_monotonic_ns() &- beginning) / 1_000_000) ms"
+    }
+
+    /// Whether the thread still exists is known on Linux only: elsewhere, the id alone.
+    private static func describe(thread id: UInt64?) -> String {
+        guard let id else { return "never started" }
+        return switch _deferdrop_thread_exists(id) {
+        case 1: "\(id) (exists)"
+        case 0: "\(id) (gone)"
+        default: "\(id)"
+        }
     }
 }
 
-private struct _LockedDiagnosis {
-    var text: String
-    var thread: UInt64?
+extension _DropQueue.State {
+    /// What the queue's lock protects, read under it.
+    var diagnosis: String {
+        let phase = switch self.phase {
+        case .notStarted: "not started"
+        case .running(let barriers, let roomWaiters):
+            "running (\(barriers.count) barriers, \(roomWaiters.count) producers waiting for room)"
+        case .stopping(let barriers, let untilStopped):
+            "stopping (\(barriers.count) barriers, \(untilStopped.count) waiting for the stop)"
+        case .stopped: "stopped"
+        }
+        let destroyer = switch self.destroyer {
+        case .nobody: "nobody"
+        case .worker: "the worker"
+        case .producer: "a producer"
+        }
+        return """
+            \(phase), pending \(counts.pending) (queued \(counts.queued), destroyed \(counts.destroyedFromQueue)), \
+            in the queue \(queued.valueCount), in lanes \(valuesInLanes) over \(lanes.count) lanes, \
+            behind \(isBehind), destroying: \(destroyer), drained by producers \(counts.drainedByProducers), \
+            priority \(priority)
+            """
+    }
 }
