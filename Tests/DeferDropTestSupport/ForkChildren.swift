@@ -23,9 +23,8 @@ public func childrenMisreadingAForkedLane(forks: Int32) -> Int32 {
 /// with status 0 if `body` returned `true`, 1 otherwise: through `exit`, so
 /// that the exit drain runs, or with `drainingAtExit: false` through
 /// `_exit`. The parent runs `inParentAfterFork`, then waits up to `seconds`
-/// for the child and returns whether it
-/// succeeded, after adding why not to the story, named by `label`: for a
-/// child that hung, every thread's state and stack as the child was then.
+/// for the child and returns whether it succeeded, after adding why not to
+/// the story, named by `label`.
 public func succeedsInForkChild(
     _ label: String, storyPath: String, seconds: Double = 60, drainingAtExit: Bool = true,
     inParentAfterFork: () -> Void = {}, _ body: () -> Bool
@@ -41,11 +40,42 @@ public func succeedsInForkChild(
         let status: Int32 = body() ? 0 : 1
         if drainingAtExit { exit(status) } else { _exit(status) }
     }
+    inParentAfterFork()
+    return childSucceeds(child, label, storyPath: storyPath, seconds: seconds)
+}
+
+/// Forks this process, as from a destructor that a worker runs: in the
+/// child, the forking thread returns `true` at once and goes on, while a new
+/// thread sends standard error to the story, runs `body` and ends the child
+/// through `exit` (so that the exit drain runs), with status 0 if `body`
+/// returned `true`. In the parent, as `succeedsInForkChild`.
+public func succeedsInForkChildOnANewThread(
+    _ label: String, storyPath: String, seconds: Double = 60, _ body: @escaping @Sendable () -> Bool
+) -> Bool {
+    let child = _deferdrop_fork()
+    if child == 0 {
+        _Thread.detach {
+            let story = open(storyPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+            if story >= 0 {
+                dup2(story, 2)
+                close(story)
+            }
+            turnOffLeakCheckAtExit()
+            exit(body() ? 0 : 1)
+        }
+        return true
+    }
+    return childSucceeds(child, label, storyPath: storyPath, seconds: seconds)
+}
+
+/// In the parent: waits up to `seconds` for `child` and returns whether it
+/// succeeded, after adding why not to the story: for a child that hung,
+/// every thread's state and stack as the child was then.
+private func childSucceeds(_ child: Int32, _ label: String, storyPath: String, seconds: Double) -> Bool {
     guard child > 0 else {
         appendLine("\(label): fork failed: \(errno)", toFileAt: storyPath)
         return false
     }
-    inParentAfterFork()
     switch waitForChild(child, seconds: seconds) {
     case .exited(code: 0):
         return true

@@ -187,6 +187,42 @@ public func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
     for thread in threads { thread.join() }
 }
 
+/// The time bound's drain, as two producers make it happen: producer 0 hands
+/// `worker` 100 values that each take 2 ms to destroy, logged as producer 0's;
+/// producer 1 then hands over a probe every 5 ms until `isDone()` or 2 s have
+/// passed, finds the worker behind and destroys producer 0's values itself.
+/// Each value destroyed in such a drain (on neither its creator's thread nor a
+/// worker's) then calls `inProducersDrain`. Returns once both producers have.
+public func drainByAProducer(
+    of worker: DropWorker, log: DestructionLog, isDone: @escaping @Sendable () -> Bool,
+    inProducersDrain: @escaping @Sendable () -> Void
+) {
+    let queued = Signal()
+    onThreads(2) { producer in
+        if producer == 0 {
+            let creator = currentThread()
+            for value in 0..<100 {
+                worker.dispose(
+                    OnDestroy {
+                        usleep(2_000)
+                        log.recordDestruction(producer: 0, sequence: value, creator: creator)
+                        if currentThread() != creator && _deferdrop_worker_thread_state() == nil { inProducersDrain() }
+                    })
+            }
+            queued.raise()
+            return
+        }
+        guard queued.wait(seconds: 10) else { return }
+        let deadline = ContinuousClock.now + .seconds(2)
+        var sequence = 0
+        while !isDone(), ContinuousClock.now < deadline {
+            worker.dispose(Probe(log, producer: 1, sequence: sequence))
+            sequence += 1
+            usleep(5_000)
+        }
+    }
+}
+
 /// A one-shot signal with a bounded wait, for the few tests that must wait for
 /// something no API reports (a worker stopping after its last reference went).
 public final class Signal: Sendable {

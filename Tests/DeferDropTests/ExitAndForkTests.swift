@@ -145,6 +145,83 @@ struct ExitAndForkTests {
     }
 
     @Test(
+        "a worker that forks from a destructor goes on as the child's worker: each value destroyed once, nothing hangs",
+        .forkChildrenHangUnderThreadSanitizer)
+    func forkFromAWorkersDestructor() async {
+        let story = temporaryPath("fork-story")
+        let result = await #expect(processExitsWith: .success) { [story = story as String] in
+            let worker = DropWorker(name: "forks-itself", capacity: .unbounded)
+            let destroyed = _Lock(0)
+            let childSucceeded = _Lock(false)
+            let count = { @Sendable in destroyed.withLock { $0 += 1 } }
+            for _ in 0..<100 { worker.dispose(OnDestroy(count)) }
+            worker.dispose(
+                OnDestroy {
+                    // On the worker's thread, in the parent and, going on, in the child.
+                    let succeeded = succeedsInForkChildOnANewThread("fork from a destructor", storyPath: story) {
+                        for _ in 0..<1_000 { worker.dispose(OnDestroy(count)) }
+                        guard flushesInForkChild(worker, "fork from a destructor") else { return false }
+                        let statistics = worker.statistics
+                        let total = destroyed.withLock { $0 }
+                        guard total == 1_200, statistics.pending == 0, statistics.destroyed == statistics.deferred else {
+                            printError("the child destroyed \(total) of 1,200 values; its worker's \(statistics)")
+                            return false
+                        }
+                        return true
+                    }
+                    childSucceeded.withLock { $0 = succeeded }
+                })
+            for _ in 0..<100 { worker.dispose(OnDestroy(count)) }
+            await worker.flush()
+            let total = destroyed.withLock { $0 }
+            if total != 200 { appendLine("the parent destroyed \(total) of 200 values", toFileAt: story) }
+            exit(childSucceeded.withLock { $0 } && total == 200 ? 0 : 1)
+        }
+        if let told = forkStory(at: story, ifFailed: result) { Issue.record(Comment(rawValue: told)) }
+    }
+
+    @Test(
+        "a producer that forks from a destructor it runs for a behind worker goes on draining in the child: each value destroyed once",
+        .forkChildrenHangUnderThreadSanitizer)
+    func forkFromAProducersDrain() async {
+        // As in the time bound's give-back test, producer 1 ends up destroying
+        // producer 0's values for the worker; the first it destroys forks.
+        // Scheduling decides whether producer 1 drains in a round.
+        let story = temporaryPath("fork-story")
+        let result = await #expect(processExitsWith: .success) { [story = story as String] in
+            for round in 0..<10 {
+                let label = "round \(round)"
+                let worker = DropWorker(name: "drain-forks", capacity: .timeBounded(maximumWait: .milliseconds(20)), priority: .batch)
+                worker.drainsAtExit = false
+                let log = DestructionLog()
+                let childSucceeded = _Lock<Bool?>(nil)
+                drainByAProducer(of: worker, log: log, isDone: { childSucceeded.withLock { $0 != nil } }) {
+                    guard childSucceeded.withLock({ $0 == nil }) else { return }
+                    let succeeded = succeedsInForkChildOnANewThread(label, storyPath: story) {
+                        for sequence in 0..<100 { worker.dispose(Probe(log, producer: 2, sequence: sequence)) }
+                        guard flushesInForkChild(worker, label) else { return false }
+                        let first = log.all.filter { $0.producer == 0 }.map(\.sequence)
+                        let statistics = worker.statistics
+                        guard first.sorted() == Array(0..<100), log.all.count(where: { $0.producer == 2 }) == 100,
+                            statistics.pending == 0
+                        else {
+                            printError("\(label): producer 0's values destroyed \(first.sorted()); \(statistics)")
+                            return false
+                        }
+                        return true
+                    }
+                    childSucceeded.withLock { $0 = succeeded }
+                }
+                await worker.flush()
+                if let succeeded = childSucceeded.withLock({ $0 }) { exit(succeeded ? 0 : 1) }
+            }
+            appendLine("in 10 rounds, producer 1 never drained the worker's queue", toFileAt: story)
+            exit(2)
+        }
+        if let told = forkStory(at: story, ifFailed: result) { Issue.record(Comment(rawValue: told)) }
+    }
+
+    @Test(
         "after fork(), the child hands values over and flushes: its worker restarts, nothing hangs",
         .forkChildrenHangUnderThreadSanitizer)
     func forkChildRestartsWorkers() async {

@@ -127,39 +127,16 @@ struct TimeBoundTests {
         let log = DestructionLog()
         let nestedLog = DestructionLog()
         let stoppedByDrainer = _Lock(false)
-        let queued = Signal()
         let finished = Signal()
         _Thread.detach {
-            onThreads(2) { producer in
-                if producer == 0 {
-                    let creator = currentThread()
-                    for value in 0..<100 {
-                        worker.dispose(
-                            OnDestroy {
-                                usleep(2_000)
-                                log.recordDestruction(producer: 0, sequence: value, creator: creator)
-                                let inProducersDrain = currentThread() != creator && _deferdrop_worker_thread_state() == nil
-                                guard inProducersDrain else { return }
-                                let isFirst = stoppedByDrainer.withLock { stopped in
-                                    defer { stopped = true }
-                                    return !stopped
-                                }
-                                guard isFirst else { return }
-                                worker.shutdown()
-                                worker.dispose(Probe(nestedLog, producer: 2, sequence: value))
-                            })
-                    }
-                    queued.raise()
-                    return
+            drainByAProducer(of: worker, log: log, isDone: { stoppedByDrainer.withLock { $0 } }) {
+                let isFirst = stoppedByDrainer.withLock { stopped in
+                    defer { stopped = true }
+                    return !stopped
                 }
-                guard queued.wait(seconds: 10) else { return }
-                let deadline = ContinuousClock.now + .seconds(2)
-                var sequence = 0
-                while !stoppedByDrainer.withLock({ $0 }), ContinuousClock.now < deadline {
-                    worker.dispose(Probe(log, producer: 1, sequence: sequence))
-                    sequence += 1
-                    usleep(5_000)
-                }
+                guard isFirst else { return }
+                worker.shutdown()
+                worker.dispose(Probe(nestedLog, producer: 2))
             }
             finished.raise()
         }

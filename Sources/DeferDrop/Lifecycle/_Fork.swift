@@ -7,8 +7,9 @@ import _DeferDropShims
 //    order, and the child makes each new and runs its owner's `inChild`.
 // 2. Something lazily built mid-fork: `DropWorker.shared` and the runtime's
 //    metadata on a queue's paths, which the prepare handler builds first.
-// 3. Worker threads: a queue becomes notStarted, keeping its values, and its next
-//    hand-off starts a thread (`forgetParentThreadsInForkChild`).
+// 3. Worker threads: a queue whose worker is gone becomes notStarted, keeping its
+//    values, and its next hand-off starts a thread; the forking thread goes on as
+//    what it was, a worker or a drain (`forgetParentThreadsInForkChild`).
 // The handlers are installed with the first fork-safe lock.
 
 /// The order in which the prepare handler takes every fork-safe lock. Code may
@@ -133,12 +134,14 @@ final class _ForkSafeLocks: Sendable {
 extension _DropQueue {
     func keepAcrossFork() {
         state.keepAcrossFork(rank: .dropQueue) { [weak self] state in
-            // The forking thread may have been a worker or drained a queue: not
-            // in the child. One store, the same for every queue.
-            _ThreadRole.forgetInForkChild()
-            state.forgetParentThreadsInForkChild()
+            // The thread that runs this is the child's one thread, the forking
+            // one, and still whatever it was: from a destructor, this queue's
+            // worker, or a producer draining its head, either of which goes on.
+            let worksHere = self.map { _ThreadRole.isWorker(of: $0) } ?? false
+            let drainsHere = self.map { _ThreadRole.isDraining($0) } ?? false
+            state.forgetParentThreadsInForkChild(workerRunsHere: worksHere, drainsHere: drainsHere)
             self?.handoff.reinitializeWakeUpInForkChild()
-            self?.busySince.end()
+            if !worksHere { self?.busySince.end() }
         }
     }
 
@@ -210,22 +213,28 @@ extension _DropQueue {
 private final class _CodePathProbe {}
 
 extension _DropQueue.State {
-    /// Back to "no thread yet", keeping the queued values. The batch the
-    /// parent's worker held is out of the child's reach: it counts as done, so
-    /// that barriers and the bound do not wait for it for ever.
-    mutating func forgetParentThreadsInForkChild() {
-        // The waiters exist only in the parent: resuming a task would schedule
-        // it on an executor the child lacks, dropping it would report a leak.
+    /// The parent's waiters are abandoned: resuming a task would schedule it
+    /// on an executor the child lacks, dropping it would report a leak. A
+    /// worker that is the forking thread goes on. Otherwise the queue is back
+    /// to "no thread yet", keeping its values, and the batch the parent's
+    /// worker, or another thread's drain, held is out of the child's reach: it
+    /// counts as done, so that barriers and the bound do not wait for it for
+    /// ever. A drain by the forking thread goes on, holding the head.
+    mutating func forgetParentThreadsInForkChild(workerRunsHere: Bool, drainsHere: Bool) {
         switch phase {
-        case .running, .stopping:
+        case .running:
             _ = Unmanaged.passRetained(_Abandoned(phase))
-            phase = .notStarted
+            phase = workerRunsHere ? .running(barriers: [], roomWaiters: []) : .notStarted
+        case .stopping:
+            _ = Unmanaged.passRetained(_Abandoned(phase))
+            phase = workerRunsHere ? .stopping(barriers: [], untilStopped: []) : .notStarted
         case .notStarted, .stopped:
             break
         }
-        counts.destroyedFromQueue = counts.queued - queued.valueCount
+        if workerRunsHere { return }
+        if !drainsHere { counts.destroyedFromQueue = counts.queued - queued.valueCount }
         // Hand-offs go to the lock, whose first starts a worker; lanes keep their values.
-        handoff.closeInForkChild()
+        handoff.closeInForkChild(keeping: drainsHere ? _Handoff.Status.producerDrains : 0)
     }
 }
 

@@ -163,10 +163,10 @@ final class _Handoff: Sendable {
         return claimWakeUp()
     }
 
-    /// Clears `sleeperFences` too: the child's one thread fences its own
-    /// hand-offs until the worker it starts sets the bit again.
-    func closeInForkChild() {
-        status.store(Status.notRunning, ordering: .relaxed)
+    /// Clears every bit but `keeping`'s, `sleeperFences` too: the child's one
+    /// thread fences its own hand-offs until the worker it starts sets the bit again.
+    func closeInForkChild(keeping bits: UInt8) {
+        status.store(Status.notRunning | status.load(ordering: .relaxed) & bits, ordering: .relaxed)
     }
 
     /// Under the lock (or by the worker that announced, for `sleeping`).

@@ -93,7 +93,7 @@ final class _WorkerThreadState {
 
 /// The worker of one queue, a producer draining some queues' heads, or neither.
 /// Thread-local, not a thread id per queue: every hand-off asks without the lock,
-/// ids are recycled, and a `fork()` child forgets the role with one store.
+/// ids are recycled, and in a `fork()` child the forking thread is still what it was.
 package enum _ThreadRole {
     /// Without reference counting.
     @inline(__always)
@@ -131,11 +131,6 @@ package enum _ThreadRole {
     /// At any depth.
     static func isDraining(_ queue: AnyObject) -> Bool {
         _deferdrop_is_draining(_address(of: queue)) != 0
-    }
-
-    /// The forking thread is no worker in the child, and drains nothing.
-    static func forgetInForkChild() {
-        _deferdrop_forget_thread_role()
     }
 }
 

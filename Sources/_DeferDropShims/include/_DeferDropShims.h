@@ -23,8 +23,8 @@ typedef struct _deferdrop_drain {
 ///   unretained pointer to an object the thread owns); both NULL on every
 ///   other thread. Set by a worker's thread for its whole life.
 /// - `drain`: the innermost drain the thread runs as a producer, NULL if none.
-/// In the child of a `fork()` the forking thread is no worker and drains
-/// nothing: `_deferdrop_forget_thread_role()`.
+/// In the child of a `fork()` the forking thread keeps its role: it goes on
+/// as the worker or the drain it was.
 typedef struct _deferdrop_thread_role {
     const void *worker_queue;
     void *worker_state;
@@ -71,12 +71,6 @@ static inline int _deferdrop_is_draining(const void *queue) {
         if (drain->queue == queue) return 1;
     }
     return 0;
-}
-
-/// In the child of a `fork()`: the forking thread is no worker there (the
-/// child's workers start afresh) and drains nothing.
-static inline void _deferdrop_forget_thread_role(void) {
-    _deferdrop_tls_role = (_deferdrop_thread_role){0};
 }
 
 /// The calling thread's pin to the `ShardedDropPool` it handed a value to
