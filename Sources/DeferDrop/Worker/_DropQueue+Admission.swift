@@ -42,12 +42,6 @@ extension _DropQueue {
         let lane = handoff.lane(of: self)
         let policy = policy
         while true {
-            // With a time bound, a producer does not wait for a lock the worker
-            // holds: a preempted `.idle` worker may not run again for long, and
-            // every hand-off would wait. It destroys inline instead, and tries
-            // once, not a spin: spinning on a preempted holder is wasted.
-            // Other producers holding the lock are waited for.
-            var admission: Admission?
             var drained: [_Lane.Segment] = []
             var signals = Signals()
             func admitHere(_ state: inout State) -> Admission {
@@ -55,15 +49,9 @@ extension _DropQueue {
                     &item, through: lane, isOnWorkerThread: isOnWorkerThread, drained: &drained, signals: &signals,
                     state: &state)
             }
-            if policy.maximumWait == nil || isOnWorkerThread {
-                admission = state.withLock(admitHere)
-            } else {
-                let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
-                admission = state.withLockIfAvailable(attempts: attempts, admitHere)
-                if admission == nil, !workerHoldsLock.load(ordering: .relaxed) {
-                    admission = state.withLock(admitHere)
-                }
-            }
+            let admission =
+                policy.maximumWait == nil || isOnWorkerThread
+                ? state.withLock(admitHere) : withLockUnlessTheWorkerHoldsIt(admitHere)
             signal(signals)
             switch admission ?? .destroyInline(after: nil) {
             case .queued:

@@ -5,9 +5,10 @@ import _DeferDropShims
 // place. Its state: since when the worker has been busy (`_BusySince`), whether it
 // is behind (the status bit `behind`) and each producer's schedule of clock reads.
 // A hand-off that finds the worker busy past the bound goes to the lock, or
-// destroys its value inline where the head is held; an admission under the lock
-// that finds it behind drains the head, then destroys its value inline; a worker
-// behind while producers hand over leaves the queue to them.
+// destroys its value inline where the head is held or the worker holds the
+// lock; an admission under the lock that finds it behind drains the head, then
+// destroys its value inline; a worker behind while producers hand over leaves
+// the queue to them.
 
 // MARK: State
 
@@ -114,6 +115,17 @@ extension _DropQueue {
         _Lane.clockWasRead(at: now, lane)
         guard busySince.isOverdue(maximumWait: maximumWait, now: now) else { return .append }
         return workerHoldsLock.load(ordering: .relaxed) ? .destroyInline : .toLock
+    }
+
+    /// `nil` where the worker holds the lock: with a time bound, a producer
+    /// does not wait for it, since a preempted `.idle` worker may not run again
+    /// for long and every hand-off would wait; it destroys inline instead. It
+    /// tries once, not a spin: spinning on a preempted holder is wasted. Other
+    /// producers holding the lock are waited for.
+    func withLockUnlessTheWorkerHoldsIt<Result>(_ body: (inout State) -> Result) -> Result? {
+        let attempts = workerHoldsLock.load(ordering: .relaxed) ? 1 : 256
+        if let result = state.withLockIfAvailable(attempts: attempts, body) { return result }
+        return workerHoldsLock.load(ordering: .relaxed) ? nil : state.withLock(body)
     }
 
     /// In a producer's admission, with the worker behind, or overdue while
