@@ -73,21 +73,25 @@ extension _DropQueue {
             thread.takeCounts(into: &pass.destroyed)
             let now = _deferdrop_coarse_monotonic_ns()
             let decision = state.withLock { takeNextStep(&pass, now: now, state: &$0) }
-            actOnDecision(decision, &pass)
-            switch decision.step {
+            let step = decision.step
+            let policy = decision.policy
+            // Consumed: the waiters it resumes are let go of before the step,
+            // so that a parked worker keeps none alive.
+            actOnDecision(consume decision, &pass)
+            switch step {
             case .destroy:
-                destroyBatch(&pass, under: decision.policy, takenAt: now, on: thread)
+                destroyBatch(&pass, under: policy, takenAt: now, on: thread)
             case .sleep:
                 handoff.park()
             case .waitForProducersDrain:
                 // A drain outliving a lifted bound wakes the worker.
-                handoff.park(upTo: decision.policy.maximumWait ?? Self.waitForDrainWithoutTimeBound)
+                handoff.park(upTo: policy.maximumWait ?? Self.waitForDrainWithoutTimeBound)
             case .fenceBeforeSleeping, .fenceBeforeStopping:
                 handoff.fenceBeforeLastLook()
             case .stop:
                 return
             }
-            pass.lastStep = decision.step
+            pass.lastStep = step
         }
     }
 
@@ -140,7 +144,7 @@ extension _DropQueue {
         return needsLastLook && pass.lastStep != .fenceBeforeSleeping ? .fenceBeforeSleeping : .sleep
     }
 
-    private func actOnDecision(_ decision: WorkerDecision, _ pass: inout WorkerPass) {
+    private func actOnDecision(_ decision: consuming WorkerDecision, _ pass: inout WorkerPass) {
         // Found work after announcing: take it back. Waiting for a drain announces again.
         if pass.lastStep == .fenceBeforeSleeping, decision.step != .sleep, decision.step != .waitForProducersDrain {
             handoff.withdrawAnnouncement()
