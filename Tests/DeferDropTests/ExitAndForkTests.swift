@@ -153,11 +153,17 @@ struct ExitAndForkTests {
             let worker = DropWorker(name: "forks-itself", capacity: .unbounded)
             let destroyed = _Lock(0)
             let childSucceeded = _Lock(false)
+            let handedOver = Signal()
             let count = { @Sendable in destroyed.withLock { $0 += 1 } }
             for _ in 0..<100 { worker.dispose(OnDestroy(count)) }
             worker.dispose(
                 OnDestroy {
-                    // On the worker's thread, in the parent and, going on, in the child.
+                    // On the worker's thread, in the parent and, going on, in the
+                    // child, which inherits every value handed over.
+                    guard handedOver.wait(seconds: 60) else {
+                        appendLine("the main thread did not hand its values over within 60 s", toFileAt: story)
+                        return
+                    }
                     let succeeded = succeedsInForkChildOnANewThread("fork from a destructor", storyPath: story) {
                         for _ in 0..<1_000 { worker.dispose(OnDestroy(count)) }
                         guard flushesInForkChild(worker, "fork from a destructor") else { return false }
@@ -172,6 +178,7 @@ struct ExitAndForkTests {
                     childSucceeded.withLock { $0 = succeeded }
                 })
             for _ in 0..<100 { worker.dispose(OnDestroy(count)) }
+            handedOver.raise()
             await worker.flush()
             let total = destroyed.withLock { $0 }
             if total != 200 { appendLine("the parent destroyed \(total) of 200 values", toFileAt: story) }
@@ -181,7 +188,7 @@ struct ExitAndForkTests {
     }
 
     @Test(
-        "a producer that forks from a destructor it runs for a behind worker goes on draining in the child: each value destroyed once",
+        "a producer that forks from a destructor it runs for a behind worker goes on draining in the child, where a shutdown waits for it: each value destroyed once",
         .forkChildrenHangUnderThreadSanitizer)
     func forkFromAProducersDrain() async {
         // As in the time bound's give-back test, producer 1 ends up destroying
@@ -198,9 +205,11 @@ struct ExitAndForkTests {
                 drainByAProducer(of: worker, log: log, isDone: { childSucceeded.withLock { $0 != nil } }) {
                     guard childSucceeded.withLock({ $0 == nil }) else { return }
                     let succeeded = succeedsInForkChildOnANewThread(label, storyPath: story) {
-                        for sequence in 0..<100 { worker.dispose(Probe(log, producer: 2, sequence: sequence)) }
-                        guard flushesInForkChild(worker, label) else { return false }
+                        // While the forking thread still drains, most likely: the
+                        // shutdown waits for the drain and for what it gives back.
+                        worker.shutdown()
                         let first = log.all.filter { $0.producer == 0 }.map(\.sequence)
+                        for sequence in 0..<100 { worker.dispose(Probe(log, producer: 2, sequence: sequence)) }
                         let statistics = worker.statistics
                         guard first.sorted() == Array(0..<100), log.all.count(where: { $0.producer == 2 }) == 100,
                             statistics.pending == 0

@@ -11,11 +11,12 @@ extension _DropQueue {
         state.withLock { state in
             state.collectLanes()
             switch state.phase {
-            case .notStarted where state.queued.isEmpty:
+            case .notStarted where state.queued.isEmpty && state.destroyer == .nobody:
                 state.phase = .stopped
                 return
             case .notStarted:
-                // Values and no thread: only in a fork child. Start one to drain them.
+                // Values, or a drain that gives some back, and no thread: only in a
+                // fork child. Start one to destroy them.
                 signals.startWorker = true
             case .stopped:
                 return

@@ -137,11 +137,16 @@ extension _DropQueue {
             // The thread that runs this is the child's one thread, the forking
             // one, and still whatever it was: from a destructor, this queue's
             // worker, or a producer draining its head, either of which goes on.
-            let worksHere = self.map { _ThreadRole.isWorker(of: $0) } ?? false
-            let drainsHere = self.map { _ThreadRole.isDraining($0) } ?? false
+            // A queue in its deinit loads as nil: its thread is gone.
+            var worksHere = false
+            var drainsHere = false
+            if let self {
+                worksHere = _ThreadRole.isWorker(of: self)
+                drainsHere = _ThreadRole.isDraining(self)
+                handoff.reinitializeWakeUpInForkChild()
+                if !worksHere { busySince.end() }
+            }
             state.forgetParentThreadsInForkChild(workerRunsHere: worksHere, drainsHere: drainsHere)
-            self?.handoff.reinitializeWakeUpInForkChild()
-            if !worksHere { self?.busySince.end() }
         }
     }
 
@@ -231,7 +236,10 @@ extension _DropQueue.State {
         case .notStarted, .stopped:
             break
         }
-        if workerRunsHere { return }
+        if workerRunsHere {
+            workerThreadID = _deferdrop_current_thread_id()
+            return
+        }
         if !drainsHere { counts.destroyedFromQueue = counts.queued - queued.valueCount }
         // Hand-offs go to the lock, whose first starts a worker; lanes keep their values.
         handoff.closeInForkChild(keeping: drainsHere ? _Handoff.Status.producerDrains : 0)
