@@ -14,6 +14,7 @@
 #   Benchmarks/Scripts/probe.sh cli [REV ...]
 #   Benchmarks/Scripts/probe.sh scaling [REV ...]
 #   Benchmarks/Scripts/probe.sh demo [REV ...]
+#   Benchmarks/Scripts/probe.sh latency [REV ...]
 #
 # instructions: callgrind's count of instructions per value on the producer's
 #   thread (which also makes the values) and on the worker's: repeatable to a
@@ -26,7 +27,8 @@
 #   all are destroyed, each as a ratio to releasing them inline (medians of 9
 #   rounds), for an unbounded worker and the shared one. Wall-clock.
 # producers: the same with N threads (default 4) handing over 1M / N each at
-#   once, the slowest thread's time against the slowest inline release.
+#   once, the slowest thread's time against the slowest inline release, and
+#   the minor page faults the producers took (a backlog's fresh chunks).
 # rounds: when deferring does not pay. THREADS threads (default 4) each build,
 #   sum and drop a 10,000-key [Int: [Int]] in a loop, for 3 s per mode (each
 #   twice, alternating): rounds/s and the p99 round, inline, on a default
@@ -51,6 +53,11 @@
 #   time bound and the pool: its tables, every ratio to inline in the same
 #   repeat. PROBE_PRELOAD selects the allocator as below.
 # demo: each version's own demo (`swift run -c release demo`), in full.
+# latency: the working tree's ordo-one benchmark "Hand-off latency, 20k objects
+#   while busy" (Benchmarks/Benchmarks), built against each version, for
+#   DropWorker.shared and ShardedDropPool: PROBE_REPEATS runs (default 9) of
+#   each version, alternating, and the median of their p99s, in ns. Needs
+#   libjemalloc-dev, or DEFERDROP_BENCHMARK_ALLOCATOR=glibc.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each
 # boxed); large: 1,000 arrays of 1,000 objects. The allocator is glibc's (the
@@ -164,9 +171,49 @@ measure() {  # label, package path
     producers)
         LD_PRELOAD="${PROBE_PRELOAD:-}" "$binary" objects producers "$producers" | sed "s/^/$label /"
         ;;
-    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers', 'rounds', 'burst', 'first', 'cli', 'scaling' or 'demo', not '$what'" >&2; exit 2 ;;
+    *) echo "$0: measure 'instructions', 'drain', 'cost', 'producers', 'rounds', 'burst', 'first', 'cli', 'scaling', 'demo' or 'latency', not '$what'" >&2; exit 2 ;;
     esac
 }
+
+build_benchmarks() {  # label, package path; prints the benchmark package's path
+    local bench="$work/benchmarks-$1"
+    mkdir -p "$bench"
+    cp -R "$root/Benchmarks/Benchmarks" "$bench/"
+    sed "s|path: \"..\"|path: \"$2\"|" "$root/Benchmarks/Package.swift" > "$bench/Package.swift"
+    swift package --package-path "$bench" benchmark list >/dev/null 2>&1
+    echo "$bench"
+}
+
+# One run of the latency benchmark of the package at $1: "mode p99" lines.
+latency_p99s() {
+    swift package --package-path "$1" benchmark --no-progress --format markdown \
+        --filter '^Hand-off latency, 20k objects while busy · (DropWorker.shared|ShardedDropPool)$' 2>/dev/null |
+        awk -F'|' '/^### / { mode = $0; sub(/.*· /, "", mode) } /wall clock/ { gsub(/ /, "", $8); print mode, $8 }'
+}
+
+if [ "$what" = latency ]; then
+    labels=("working-tree")
+    packages=("$(build_benchmarks working-tree "$root")")
+    for rev in "$@"; do
+        git -C "$root" worktree add --detach -q "$work/tree-$rev" "$rev"
+        labels+=("$rev")
+        packages+=("$(build_benchmarks "$rev" "$work/tree-$rev")")
+    done
+    for _ in $(seq "${PROBE_REPEATS:-9}"); do
+        for index in "${!labels[@]}"; do
+            latency_p99s "${packages[$index]}" | sed "s/^/${labels[$index]} /" >> "$work/latency.txt"
+        done
+    done
+    for label in "${labels[@]}"; do
+        for mode in DropWorker.shared ShardedDropPool; do
+            p99s=$(awk -v label="$label" -v mode="$mode" '$1 == label && $2 == mode { print $3 }' "$work/latency.txt" | sort -n)
+            count=$(echo "$p99s" | wc -l)
+            printf '%-12s %-18s p99 median %6s ns of %d runs (%s)\n' "$label" "$mode" \
+                "$(echo "$p99s" | sed -n "$(((count + 1) / 2))p")" "$count" "$(echo $p99s)"
+        done
+    done
+    exit 0
+fi
 
 measure "working-tree$label_suffix" "$root"
 for rev in "$@"; do
