@@ -31,16 +31,11 @@ public func succeedsInForkChild(
 ) -> Bool {
     let child = _deferdrop_fork()
     if child == 0 {
-        let story = open(storyPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        if story >= 0 {
-            dup2(story, 2)
-            close(story)
-        }
-        turnOffLeakCheckAtExit()
+        beginChildsStory(at: storyPath)
         let status: Int32 = body() ? 0 : 1
         if drainingAtExit { exit(status) } else { _exit(status) }
     }
-    inParentAfterFork()
+    if child > 0 { inParentAfterFork() }
     return childSucceeds(child, label, storyPath: storyPath, seconds: seconds)
 }
 
@@ -55,17 +50,23 @@ public func succeedsInForkChildOnANewThread(
     let child = _deferdrop_fork()
     if child == 0 {
         _Thread.detach {
-            let story = open(storyPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-            if story >= 0 {
-                dup2(story, 2)
-                close(story)
-            }
-            turnOffLeakCheckAtExit()
+            beginChildsStory(at: storyPath)
             exit(body() ? 0 : 1)
         }
         return true
     }
     return childSucceeds(child, label, storyPath: storyPath, seconds: seconds)
+}
+
+/// In a fork child: sends standard error to the end of the file at
+/// `storyPath` and turns the leak check off.
+private func beginChildsStory(at storyPath: String) {
+    let story = open(storyPath, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+    if story >= 0 {
+        dup2(story, 2)
+        close(story)
+    }
+    turnOffLeakCheckAtExit()
 }
 
 /// In the parent: waits up to `seconds` for `child` and returns whether it
