@@ -14,7 +14,7 @@ extension _DropQueue {
             return state.withLock { pointBehindQueuedValues(&$0) == nil }
         }
         guard let semaphore = addFlushBarrier() else { return true }
-        if semaphore.wait(timeout: timeout) { return true }
+        if semaphore.wait(nanoseconds: timeout._nanoseconds) { return true }
         let withdrawn = state.withLock { $0.removeBarrier(waitingOn: semaphore) }
         if withdrawn { return false }
         // The worker took the barrier just now and is about to signal it.

@@ -27,11 +27,6 @@ final class _Semaphore: @unchecked Sendable {
         _precondition(result == 0, "DeferDrop could not post a semaphore: error \(result)")
     }
 
-    /// Waits at most `timeout` to take one from the count; returns whether it did.
-    func wait(timeout: Duration) -> Bool {
-        wait(nanoseconds: timeout._nanoseconds)
-    }
-
     /// Waits until posted or `nanoseconds` have passed; returns whether it was posted.
     func wait(nanoseconds: UInt64) -> Bool {
         let result = _deferdrop_semaphore_wait_for(handle, nanoseconds)
