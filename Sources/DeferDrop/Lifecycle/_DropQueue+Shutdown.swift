@@ -42,14 +42,10 @@ extension _DropQueue {
             if case .stopped = state.phase { nil } else { .stopped }
         }
     }
-}
 
-extension _DropQueue: _ProcessLifecycleParticipant {
-    func _beginExitDrain() {
-        if drainsAtExit { shutdown(wait: false) }
-    }
-
-    func _finishExitDrain() {
-        if drainsAtExit { shutdown(wait: true) }
+    /// At a normal exit, unless `drainsAtExit` is false: `_ProcessLifecycle`
+    /// begins every queue's drain, then waits for each.
+    func shutdownAtExit(wait: Bool) {
+        if drainsAtExit { shutdown(wait: wait) }
     }
 }

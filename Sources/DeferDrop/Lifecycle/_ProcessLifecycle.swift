@@ -1,26 +1,16 @@
 import _DeferDropShims
 
-/// Something that must act when the process exits: every `_DropQueue`.
-protocol _ProcessLifecycleParticipant: AnyObject, Sendable {
-    /// At a normal exit, first pass: start draining, without waiting.
-    func _beginExitDrain()
-    /// At a normal exit, second pass: wait for the drain begun in the first.
-    func _finishExitDrain()
-    /// What it would say about its state to someone who waited too long for it.
-    var diagnosis: String { get }
-}
-
-/// The process-wide list of live participants, and the `atexit` handler that
+/// The process-wide list of live queues, and the `atexit` handler that
 /// walks it: at `exit()` every worker drains what it holds (later hand-offs
 /// are destroyed inline) and is waited for, so destructors' effects land.
-/// Workers with `drainsAtExit == false` are skipped; the first participant
+/// Workers with `drainsAtExit == false` are skipped; the first queue
 /// installs the handler. `fork()` safety is each lock's own (`keepAcrossFork`).
 final class _ProcessLifecycle: Sendable {
     static let shared = _ProcessLifecycle()
 
     private struct Entry {
-        weak var participant: (any _ProcessLifecycleParticipant)?
-        /// The participant's identity, by which it leaves the list.
+        weak var queue: _DropQueue?
+        /// The queue's identity, by which it leaves the list.
         let identity: ObjectIdentifier
     }
 
@@ -33,29 +23,29 @@ final class _ProcessLifecycle: Sendable {
         _precondition(result == 0, "DeferDrop could not install its exit handler: error \(result)")
     }
 
-    func register(_ participant: some _ProcessLifecycleParticipant) {
-        entries.withLock { $0.append(Entry(participant: participant, identity: ObjectIdentifier(participant))) }
+    func register(_ queue: _DropQueue) {
+        entries.withLock { $0.append(Entry(queue: queue, identity: ObjectIdentifier(queue))) }
     }
 
-    /// From a participant's deinit, when its weak entry is already `nil`.
-    func unregister(_ participant: ObjectIdentifier) {
+    /// From a queue's deinit, when its weak entry is already `nil`.
+    func unregister(_ queue: ObjectIdentifier) {
         entries.withLock { entries in
-            if let index = entries.firstIndex(where: { $0.identity == participant }) { entries.remove(at: index) }
+            if let index = entries.firstIndex(where: { $0.identity == queue }) { entries.remove(at: index) }
         }
     }
 
-    /// Every live participant's diagnosis, one paragraph each.
+    /// Every live queue's diagnosis, one paragraph each.
     var diagnoses: [String] {
-        entries.withLock { $0 }.compactMap { $0.participant?.diagnosis }
+        entries.withLock { $0 }.compactMap { $0.queue?.diagnosis }
     }
 
-    /// Every participant begins its drain, then each is waited for, so all drain
+    /// Every queue begins its drain, then each is waited for, so all drain
     /// at once. It walks a copy of the list and builds no new generic type: first
     /// use of metadata allocates, and at exit an allocator interposer may be half
     /// torn down.
     private func drainAtExit() {
         let entries = entries.withLock { $0 }
-        for entry in entries { entry.participant?._beginExitDrain() }
-        for entry in entries { entry.participant?._finishExitDrain() }
+        for entry in entries { entry.queue?.shutdownAtExit(wait: false) }
+        for entry in entries { entry.queue?.shutdownAtExit(wait: true) }
     }
 }
