@@ -225,7 +225,8 @@ public final class DropWorker: Disposer {
 
     /// Which of `workers` the calling thread is the thread of, if any.
     package static func _indexOfCurrentThread(in workers: [DropWorker]) -> Int? {
-        _ThreadRole.indexOfWorker(among: workers.lazy.map(\._queue))
+        guard _ThreadRole.isWorkerThread else { return nil }
+        return workers.firstIndex { _ThreadRole.isWorker(of: $0._queue) }
     }
 
     /// How many values, each handed over inside another's destructor, a worker
@@ -237,7 +238,7 @@ public final class DropWorker: Disposer {
 
     /// How deep the calling thread is in nested in-place destruction; 0 outside.
     package static var _currentNestingDepth: Int {
-        _WorkerThreadState.currentNestingDepth
+        _ThreadRole.isWorkerThread ? _WorkerThreadState.current.nestingDepth : 0
     }
 }
 

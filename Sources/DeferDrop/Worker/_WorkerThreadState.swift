@@ -34,10 +34,6 @@ final class _WorkerThreadState {
         Unmanaged<_WorkerThreadState>.fromOpaque(_deferdrop_worker_thread_state()!).takeUnretainedValue()
     }
 
-    static var currentNestingDepth: Int {
-        _ThreadRole.isWorkerThread ? current.nestingDepth : 0
-    }
-
     /// `object` is +1, from a chunk: a raw pointer, so no copy of it exists
     /// while its count is read.
     @inline(__always)
@@ -99,12 +95,6 @@ package enum _ThreadRole {
     @inline(__always)
     static func isWorker(of queue: AnyObject) -> Bool {
         UInt(bitPattern: _deferdrop_worker_thread_queue()) == UInt(bitPattern: _address(of: queue))
-    }
-
-    static func indexOfWorker(among queues: some Collection<some AnyObject>) -> Int? {
-        let current = UInt(bitPattern: _deferdrop_worker_thread_queue())
-        guard current != 0 else { return nil }
-        return queues.enumerated().first { UInt(bitPattern: _address(of: $0.element)) == current }?.offset
     }
 
     static var isWorkerThread: Bool {
