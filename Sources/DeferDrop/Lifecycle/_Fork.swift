@@ -48,8 +48,7 @@ protocol _ForkSafeLock: AnyObject, Sendable {
 
 extension _Lock: _ForkSafeLock where State: ~Copyable {
     func _reinitializeAfterForkInChild() {
-        let inChild = _inForkChild!
-        _reinitializeAfterForkInChild { inChild(&$0) }
+        _reinitializeAfterForkInChild(_inForkChild!)
     }
 }
 
