@@ -7,7 +7,7 @@ package struct _Thread: Sendable {
     private let thread: _deferdrop_thread
 
     /// Starts a joinable thread that runs `body`, named `name` if it is not empty
-    /// (already cut: `_WorkerThread.osName`). Join it to free its resources.
+    /// (already cut: `osName`). Join it to free its resources.
     package init(named name: String = "", _ body: @escaping @Sendable () -> Void) {
         thread = Self.spawn(named: name, detached: false, body)
     }
@@ -21,6 +21,23 @@ package struct _Thread: Sendable {
     package func join() {
         let result = _deferdrop_thread_join(thread)
         _precondition(result == 0, "DeferDrop could not join a thread: error \(result)")
+    }
+
+    /// The longest thread name the system keeps, in bytes without the NUL, and
+    /// never less than Linux's, so names read the same in diagnostics everywhere.
+    static let maximumNameLength = max(Int(_deferdrop_thread_name_capacity()), 15)
+
+    /// `name` cut to at most `maximumNameLength` UTF-8 bytes, never inside a
+    /// character; `suffix` (a pool thread's index) is kept whole.
+    static func osName(for name: String, keeping suffix: String = "") -> String {
+        var result = ""
+        var length = suffix.utf8.count
+        for scalar in name.unicodeScalars {
+            length += UTF8.width(scalar)
+            guard length <= maximumNameLength else { break }
+            result.unicodeScalars.append(scalar)
+        }
+        return result + suffix
     }
 
     private static func spawn(named name: String, detached: Bool, _ body: @escaping @Sendable () -> Void) -> _deferdrop_thread {

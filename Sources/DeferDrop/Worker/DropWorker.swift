@@ -78,7 +78,7 @@ public final class DropWorker: Disposer {
     convenience init(checkingName name: String, capacity: DropCapacity, priority: DropPriority?, metrics: _MetricsDestination) {
         Self._checkName(name, of: "DropWorker")
         self.init(
-            _name: name, threadName: _WorkerThread.osName(for: name),
+            _name: name, threadName: _Thread.osName(for: name),
             capacity: capacity, owner: "DropWorker", priority: priority, metrics: metrics)
     }
 
@@ -89,7 +89,7 @@ public final class DropWorker: Disposer {
         metrics: _MetricsDestination
     ) {
         self.init(
-            _name: prefix + suffix, threadName: _WorkerThread.osName(for: prefix, keeping: suffix),
+            _name: prefix + suffix, threadName: _Thread.osName(for: prefix, keeping: suffix),
             capacity: capacity, owner: "ShardedDropPool", priority: priority, metrics: metrics)
     }
 
