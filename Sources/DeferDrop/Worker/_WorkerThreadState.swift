@@ -70,7 +70,7 @@ final class _WorkerThreadState {
         #if DEBUG
         guard !hasReported else { return }
         hasReported = true
-        let message = """
+        var message = """
             DeferDrop: DropWorker "\(queueName)" released a value that was still referenced \
             elsewhere, so it was not destroyed on the worker but wherever that other reference \
             ends, likely on the thread that handed it over. Hand over the last reference: \
@@ -79,8 +79,7 @@ final class _WorkerThreadState {
             worker, in debug builds.)
 
             """
-        let bytes = Array(message.utf8)
-        bytes.withUnsafeBytes { _deferdrop_write_to_standard_error($0.baseAddress!, $0.count) }
+        message.withUTF8 { _deferdrop_write_to_standard_error($0.baseAddress, $0.count) }
         #endif
     }
 }
