@@ -203,7 +203,7 @@ extension _DropQueue {
         _ = flush(timeout: .zero)
         shutdown(wait: false)
         let stopped = state.withLock { $0.waitUntilStopped() }
-        _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)
+        _WorkerThreadState.run(asWorkerOf: self, runWorker)
         stopped.wait()
         reconcileAfterShutdown()
     }

@@ -53,7 +53,7 @@ extension _DropQueue {
     /// With no lock held: the new thread's first step takes the queue's lock.
     func startWorkerThread() {
         _Thread.detach(named: threadName) { [self] in
-            _WorkerThreadState.run(asWorkerOf: self, named: name, runWorker)
+            _WorkerThreadState.run(asWorkerOf: self, runWorker)
         }
     }
 

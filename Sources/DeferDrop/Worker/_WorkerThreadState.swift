@@ -6,7 +6,6 @@ import _DeferDropShims
 /// owning thread reaches the properties, and no access spans a call that could
 /// reach them again.
 final class _WorkerThreadState {
-    private let queueName: String
     @exclusivity(unchecked) private(set) var nestingDepth = 0
     /// This and the next: since the worker last published its counts.
     @exclusivity(unchecked) private var destroyedInPlace: UInt64 = 0
@@ -16,12 +15,8 @@ final class _WorkerThreadState {
     /// Made on this thread, whose counter it reads.
     private let freed = _ThreadFreedBytes()
 
-    private init(queueName: String) {
-        self.queueName = queueName
-    }
-
-    static func run(asWorkerOf queue: AnyObject, named name: String, _ body: (_WorkerThreadState) -> Void) {
-        let state = _WorkerThreadState(queueName: name)
+    static func run(asWorkerOf queue: AnyObject, _ body: (_WorkerThreadState) -> Void) {
+        let state = _WorkerThreadState()
         withExtendedLifetime(state) {
             _deferdrop_set_worker_thread(_address(of: queue), Unmanaged.passUnretained(state).toOpaque())
             defer { _deferdrop_set_worker_thread(nil, nil) }
@@ -71,7 +66,7 @@ final class _WorkerThreadState {
         guard !hasReported else { return }
         hasReported = true
         var message = """
-            DeferDrop: DropWorker "\(queueName)" released a value that was still referenced \
+            DeferDrop: DropWorker "\(_ThreadRole.workerQueue!.name)" released a value that was still referenced \
             elsewhere, so it was not destroyed on the worker but wherever that other reference \
             ends, likely on the thread that handed it over. Hand over the last reference: \
             `deferDrop(consume value)` or `DeferDrop(consume value)` for a local you are done \
@@ -100,11 +95,15 @@ package enum _ThreadRole {
         _deferdrop_worker_thread_state() != nil
     }
 
+    /// The queue the calling thread is the worker of. The worker's thread runs
+    /// inside a method of its queue, which keeps it alive.
+    static var workerQueue: _DropQueue? {
+        _deferdrop_worker_thread_queue().map { Unmanaged<_DropQueue>.fromOpaque($0).takeUnretainedValue() }
+    }
+
     /// For tests where the system names no threads.
     package static var workerThreadName: String? {
-        guard let queue = _deferdrop_worker_thread_queue() else { return nil }
-        // The worker's thread runs inside a method of its queue, which keeps it alive.
-        return Unmanaged<_DropQueue>.fromOpaque(queue).takeUnretainedValue().threadName
+        workerQueue?.threadName
     }
 
     /// Drains may nest.
