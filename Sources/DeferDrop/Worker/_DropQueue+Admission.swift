@@ -208,7 +208,7 @@ extension _DropQueue {
             guard case .stopped = state.phase, let segment = lane.collect() else { return }
             leftover.append(segment)
         }
-        let count = Self.destroy(&leftover, on: nil) {}
+        let count = Self.destroy(&leftover, on: nil)
         countDestroyedInline(count)
     }
 }

@@ -168,21 +168,19 @@ extension _DropQueue {
         _ pass: inout WorkerPass, under policy: _DropPolicy, takenAt now: UInt64, on thread: _WorkerThreadState
     ) {
         let start = pass.publisher == nil ? nil : ContinuousClock.now
-        switch policy {
-        case .bounded(let count, _):
-            let stride = Self.publicationStride(bound: count)
+        if let bound = policy.bound {
+            let stride = Self.publicationStride(bound: bound.count)
             var unpublished: UInt64 = 0
             Self.destroy(&pass.batch, on: thread) {
                 unpublished += 1
                 guard unpublished == stride else { return }
-                publishDestroyed(unpublished, bound: count, thread: thread)
+                publishDestroyed(unpublished, bound: bound.count, thread: thread)
                 unpublished = 0
             }
             pass.destroyed.destroyedFromQueue = unpublished
-        case .timeBounded(let maximumWait):
-            pass.destroyed.destroyedFromQueue = Self.destroy(&pass.batch, on: thread, until: now &+ maximumWait) {}
-        case .unbounded:
-            pass.destroyed.destroyedFromQueue = Self.destroy(&pass.batch, on: thread) {}
+        } else {
+            let deadline = policy.maximumWait.map { now &+ $0 }
+            pass.destroyed.destroyedFromQueue = Self.destroy(&pass.batch, on: thread, until: deadline)
         }
         if let start {
             pass.publisher?.recordBatch(nanoseconds: Int64(clamping: (ContinuousClock.now - start)._nanoseconds))
@@ -194,7 +192,7 @@ extension _DropQueue {
     @discardableResult
     static func destroy(
         _ batch: inout [_Lane.Segment], on thread: _WorkerThreadState?, until deadline: UInt64? = nil,
-        afterEach: () -> Void
+        afterEach: () -> Void = {}
     ) -> UInt64 {
         // One loop per kind of thread: the worker's state is not retained per value.
         if let thread {

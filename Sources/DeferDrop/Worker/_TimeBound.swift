@@ -152,7 +152,7 @@ extension _DropQueue {
     /// Destroys the head's values oldest first until `deadline` (at least one),
     /// gives back the rest, and publishes as the worker does.
     func drain(_ batch: inout [_Lane.Segment], until deadline: UInt64) {
-        let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) {} }
+        let count = _ThreadRole.draining(self) { Self.destroy(&batch, on: nil, until: deadline) }
         let signals = state.withLock { state in
             state.counts.add(_Counts(destroyedFromQueue: count, drainedByProducers: count))
             state.giveBack(&batch)
