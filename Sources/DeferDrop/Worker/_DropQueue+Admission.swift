@@ -56,18 +56,17 @@ extension _DropQueue {
             switch admission ?? .destroyInline(after: nil) {
             case .queued:
                 return
-            case .destroyInline(let after):
-                after?.wait()
-                destroyInline(&item)
-                return
             case .waitForRoom(let room):
                 // Room, a new capacity or a shutdown: try again.
                 room.wait()
+                continue
+            case .destroyInline(let after):
+                after?.wait()
             case .drainThenDestroyInline(let deadline):
                 drain(&drained, until: deadline)
-                destroyInline(&item)
-                return
             }
+            destroyInline(&item)
+            return
         }
     }
 
