@@ -64,35 +64,20 @@ extension DropCapacity {
 }
 
 extension DropCapacity {
-    /// The checked bound and its policy; `nil` unless `.bounded`.
-    package func _checkedBound(for owner: String) -> (count: UInt64, policy: OverflowPolicy)? {
-        switch self {
-        case .unbounded, .timeBounded:
-            return nil
-        case .bounded(let count, let policy):
-            _precondition(
-                count >= 1,
-                "\(Self.site(owner, ".bounded(\(count), …)")): the capacity must be at least 1")
-            return (UInt64(count), policy)
+    /// Stops the program unless the count is at least 1 or the wait positive;
+    /// `owner` names the initializer or property given the capacity.
+    func _check(for owner: String) {
+        func site(_ value: String) -> String {
+            owner.hasSuffix(".capacity") ? "\(owner) = \(value)" : "\(owner)(capacity: \(value))"
         }
-    }
-}
-
-extension DropCapacity {
-    /// The checked maximum wait in nanoseconds; `nil` unless `.timeBounded`.
-    package func _checkedMaximumWait(for owner: String) -> UInt64? {
-        guard case .timeBounded(let maximumWait) = self else { return nil }
-        _precondition(
-            maximumWait > .zero,
-            "\(Self.site(owner, ".timeBounded(maximumWait: \(maximumWait))")): the wait must be positive")
-        return maximumWait._nanoseconds
-    }
-}
-
-extension DropCapacity {
-    /// Where a bad capacity was given, an initializer or a property, for a
-    /// precondition's message.
-    static func site(_ owner: String, _ value: String) -> String {
-        owner.hasSuffix(".capacity") ? "\(owner) = \(value)" : "\(owner)(capacity: \(value))"
+        switch self {
+        case .unbounded:
+            break
+        case .bounded(let count, _):
+            _precondition(count >= 1, "\(site(".bounded(\(count), …)")): the capacity must be at least 1")
+        case .timeBounded(let maximumWait):
+            _precondition(
+                maximumWait > .zero, "\(site(".timeBounded(maximumWait: \(maximumWait))")): the wait must be positive")
+        }
     }
 }

@@ -416,12 +416,11 @@ enum _DropPolicy: Sendable, Equatable {
 
     /// `owner` names the initializer or property in a precondition's message.
     init(_ capacity: DropCapacity, owner: String) {
-        if let bound = capacity._checkedBound(for: owner) {
-            self = .bounded(count: min(bound.count, Self.largest), whenFull: bound.policy)
-        } else if let maximumWait = capacity._checkedMaximumWait(for: owner) {
-            self = .timeBounded(maximumWait: min(maximumWait, Self.largest))
-        } else {
-            self = .unbounded
+        capacity._check(for: owner)
+        switch capacity {
+        case .unbounded: self = .unbounded
+        case .bounded(let count, let policy): self = .bounded(count: min(UInt64(count), Self.largest), whenFull: policy)
+        case .timeBounded(let wait): self = .timeBounded(maximumWait: min(wait._nanoseconds, Self.largest))
         }
     }
 
