@@ -86,10 +86,8 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
     /// so return a copy: write `(consume wrapper).take()` to move the value out.
     @inlinable
     public consuming func take() -> Value {
-        if isKnownUniquelyReferenced(&_storage) {
-            return _storage.value.take()!
-        }
-        return _storage._copyOfValue()
+        _makeUnique()
+        return _storage.value.take()!
     }
 
     /// Gives this wrapper a storage of its own if another copy shares it.
@@ -145,37 +143,30 @@ final class _DeferDropStorage<Value: ~Copyable> {
         }
     }
 
+    /// A storage with a copy of the value, for a wrapper that shares this one.
+    /// Only a copyable wrapper can share its storage, so a shared storage's
+    /// value is copyable; code generic over noncopyable values copies it
+    /// through `_CopyableStorage`, which holds exactly then.
     @usableFromInline
     func _copy() -> _DeferDropStorage<Value> {
-        _DeferDropStorage(_copyOfValue(), disposer: disposer)
-    }
-
-    /// A copy of the value. Only a copyable wrapper can share its storage, so a
-    /// shared storage's value is copyable; code generic over noncopyable values
-    /// copies it through `_CopyableStorage`, which holds exactly then.
-    @usableFromInline
-    func _copyOfValue() -> Value {
         guard let copyable = self as AnyObject as? any _CopyableStorage else {
             fatalError("DeferDrop: a storage shared by several wrappers holds a noncopyable \(Value.self)")
         }
-        let copy = UnsafeMutablePointer<Value>.allocate(capacity: 1)
-        defer { copy.deallocate() }
-        copyable._copyValue(to: UnsafeMutableRawPointer(copy))
-        return copy.move()
+        return unsafeDowncast(copyable._copyAsObject(), to: _DeferDropStorage<Value>.self)
     }
 }
 
-/// A storage whose value can be copied: see `_DeferDropStorage._copyOfValue()`.
+/// A storage whose value can be copied: see `_DeferDropStorage._copy()`.
 @usableFromInline
 protocol _CopyableStorage: AnyObject {
-    /// Initialises `destination`, uninitialised memory of `Value`, with a copy.
-    func _copyValue(to destination: UnsafeMutableRawPointer)
+    /// A new storage with a copy of the value and the same disposer.
+    func _copyAsObject() -> AnyObject
 }
 
 extension _DeferDropStorage: _CopyableStorage where Value: Copyable {
     @usableFromInline
-    func _copyValue(to destination: UnsafeMutableRawPointer) {
-        destination.assumingMemoryBound(to: Value.self).initialize(to: value!)
+    func _copyAsObject() -> AnyObject {
+        _DeferDropStorage(value!, disposer: disposer)
     }
 }
 
