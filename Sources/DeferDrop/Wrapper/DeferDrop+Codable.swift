@@ -13,6 +13,6 @@ extension DeferDrop: Decodable where Value: Decodable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         // A decoded value is new and unshared; the compiler cannot tell.
-        self.init(_fresh: try container.decode(Value.self))
+        self.init(_Transfer(value: try container.decode(Value.self)).value)
     }
 }

@@ -31,13 +31,6 @@ public struct DeferDrop<Value: ~Copyable>: ~Copyable {
         _storage = _DeferDropStorage(value, disposer: disposer)
     }
 
-    /// For `Decodable`: a freshly decoded value, shared with no one, that the
-    /// compiler cannot prove `sending`.
-    @usableFromInline
-    init(_fresh value: consuming Value) {
-        _storage = _DeferDropStorage(value, disposer: nil)
-    }
-
     /// The wrapped value, borrowed to read and modified in place, copy on write.
     /// What a modification destroys is destroyed on the calling thread;
     /// ``replace(with:)`` hands an old value to the disposer instead.
@@ -178,7 +171,8 @@ extension _DeferDropStorage: @unchecked Sendable where Value: Sendable & ~Copyab
 @usableFromInline
 struct _Transfer<Value: ~Copyable>: ~Copyable, @unchecked Sendable {
     // @unchecked Sendable: it carries a value a wrapper lets go of, which came
-    // in `sending` (or `Sendable`) and which only that one storage held.
+    // in `sending` (or `Sendable`) and which only that one storage held, or a
+    // freshly decoded one, which nothing else holds.
     @usableFromInline
     var value: Value
 
