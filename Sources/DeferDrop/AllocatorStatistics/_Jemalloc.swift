@@ -3,21 +3,23 @@ import CJemalloc
 
 /// Reads jemalloc's `mallctl` namespace (its manual's "MALLCTL NAMESPACE").
 enum _Jemalloc {
+    /// What `name` holds, read over `value`; `nil` if this jemalloc lacks it.
+    private static func read<Value: BitwiseCopyable>(_ name: String, over value: Value) -> Value? {
+        var value = value
+        var length = MemoryLayout<Value>.size
+        guard _deferdrop_mallctl(name, &value, &length, nil, 0) == 0 else { return nil }
+        return value
+    }
+
     /// A `size_t` statistic, or `nil` if this jemalloc lacks it.
     static func size(_ name: String) -> UInt64? {
-        var value = 0
-        var length = MemoryLayout<Int>.size
-        guard _deferdrop_mallctl(name, &value, &length, nil, 0) == 0 else { return nil }
-        return UInt64(value)
+        read(name, over: 0).map(UInt64.init)
     }
 
     /// The calling thread's freed-bytes counter. Only this thread writes it,
     /// so only this thread may read it without a race.
     static func currentThreadDeallocatedCounter() -> UnsafeMutablePointer<UInt64>? {
-        var pointer: UnsafeMutablePointer<UInt64>? = nil
-        var length = MemoryLayout<UnsafeMutablePointer<UInt64>?>.size
-        guard _deferdrop_mallctl("thread.deallocatedp", &pointer, &length, nil, 0) == 0 else { return nil }
-        return pointer
+        read("thread.deallocatedp", over: UnsafeMutablePointer<UInt64>?.none) ?? nil
     }
 
     /// Returns the calling thread's cached blocks, which count as allocated.
@@ -34,10 +36,7 @@ enum _Jemalloc {
 
     /// jemalloc's version string, such as "5.3.0-0-g54eaed1d…".
     static var version: String? {
-        var string: UnsafePointer<CChar>? = nil
-        var length = MemoryLayout<UnsafePointer<CChar>?>.size
-        guard _deferdrop_mallctl("version", &string, &length, nil, 0) == 0, let string else { return nil }
-        return String(cString: string)
+        (read("version", over: UnsafePointer<CChar>?.none) ?? nil).map(String.init(cString:))
     }
 }
 #endif
