@@ -8,16 +8,8 @@ extension DropStatistics {
             deferred: deferred + other.deferred,
             destroyed: destroyed + other.destroyed,
             peakPending: max(peakPending, other.peakPending),
-            reclaimedBytes: Self.sum(reclaimedBytes, other.reclaimedBytes),
+            reclaimedBytes: reclaimedBytes.map { $0 + (other.reclaimedBytes ?? 0) } ?? other.reclaimedBytes,
             destroyedInline: destroyedInline + other.destroyedInline,
             releasedElsewhere: releasedElsewhere + other.releasedElsewhere)
-    }
-
-    private static func sum(_ left: UInt64?, _ right: UInt64?) -> UInt64? {
-        switch (left, right) {
-        case (nil, nil): nil
-        case (let value?, nil), (nil, let value?): value
-        case (let left?, let right?): left + right
-        }
     }
 }
