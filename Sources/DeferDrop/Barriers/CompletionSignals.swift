@@ -38,34 +38,30 @@ public func deferDropAndWait<Value: ~Copyable>(
     // Hand over, then wait: the destruction may finish before the task
     // suspends, which the rendezvous allows for.
     let rendezvous = _Lock(_Rendezvous.waitingForBoth)
-    disposer.dispose(_CompletionBox(value, whenDestroyed: { _Rendezvous.destroyed(rendezvous) }))
-    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-        _Rendezvous.suspended(rendezvous, continuation)
+    disposer.dispose(_CompletionBox(value, whenDestroyed: { _Rendezvous.arrive(.valueDestroyed, at: rendezvous) }))
+    await withCheckedContinuation { continuation in
+        _Rendezvous.arrive(.taskSuspended(continuation), at: rendezvous)
     }
 }
 
 /// Where the destruction of a value and the task waiting for it meet,
-/// whichever comes first.
+/// whichever comes first: the second to arrive resumes the task.
 enum _Rendezvous: Sendable {
     case waitingForBoth
     case taskSuspended(CheckedContinuation<Void, Never>)
     case valueDestroyed
 
-    static func destroyed(_ rendezvous: _Lock<_Rendezvous>) {
-        let task: CheckedContinuation<Void, Never>? = rendezvous.withLock { state in
-            defer { state = .valueDestroyed }
-            if case .taskSuspended(let continuation) = state { return continuation }
-            return nil
+    /// `side`, `.taskSuspended` or `.valueDestroyed`, arrives.
+    static func arrive(_ side: _Rendezvous, at rendezvous: _Lock<_Rendezvous>) {
+        let earlier = rendezvous.withLock { state in
+            defer { state = side }
+            return state
         }
-        task?.resume()
-    }
-
-    static func suspended(_ rendezvous: _Lock<_Rendezvous>, _ continuation: CheckedContinuation<Void, Never>) {
-        let alreadyDestroyed: Bool = rendezvous.withLock { state in
-            if case .valueDestroyed = state { return true }
-            state = .taskSuspended(continuation)
-            return false
+        switch (earlier, side) {
+        case (.taskSuspended(let task), .valueDestroyed), (.valueDestroyed, .taskSuspended(let task)):
+            task.resume()
+        default:
+            break  // the first to arrive: the other resumes the task
         }
-        if alreadyDestroyed { continuation.resume() }
     }
 }
