@@ -30,8 +30,7 @@ public final class DropWorker: Disposer {
     /// prefer ``deferDrop(_:)-(Value)``: `DropWorker.shared.dispose(_:)` from
     /// another module retains and releases the worker around every call.
     public static let shared = DropWorker(
-        _name: "defer-drop", threadName: "defer-drop", capacity: .default, owner: "DropWorker", priority: nil,
-        metrics: .defaultFactory)
+        checkingName: "defer-drop", capacity: .default, priority: nil, metrics: .defaultFactory)
 
     /// The worker's name, and its OS thread's, cut to what the system keeps
     /// (15 bytes on Linux, 63 on Apple platforms) without splitting a character.
