@@ -52,13 +52,14 @@ extension _Lock: _ForkSafeLock where State: ~Copyable {
     }
 }
 
-/// Every fork-safe lock, held weakly (a freed lock's entry goes at the next
-/// registration), and the `pthread_atfork` handlers.
+/// Every fork-safe lock, held weakly (a lock leaves in its `deinit`), and the
+/// `pthread_atfork` handlers.
 final class _ForkSafeLocks: Sendable {
     static let shared = _ForkSafeLocks()
 
     private struct Entry {
         weak var lock: (any _ForkSafeLock)?
+        let identity: ObjectIdentifier
     }
 
     private struct State: Sendable {
@@ -82,14 +83,18 @@ final class _ForkSafeLocks: Sendable {
     }
 
     func register(_ lock: some _ForkSafeLock) {
+        state.withLock { $0.entries.append(Entry(lock: lock, identity: ObjectIdentifier(lock))) }
+    }
+
+    /// From a lock's `deinit`, which its weak entry no longer reaches.
+    func unregister(_ lock: ObjectIdentifier) {
         state.withLock { state in
-            state.entries.removeAll { $0.lock == nil }
-            state.entries.append(Entry(lock: lock))
+            if let index = state.entries.firstIndex(where: { $0.identity == lock }) { state.entries.remove(at: index) }
         }
     }
 
     /// Builds what another thread may be building (point 2 above), takes this
-    /// list's lock so that no lock registers meanwhile, then every
+    /// list's lock so that no lock is made or freed meanwhile, then every
     /// registered lock in rank order (point 1).
     private func prepare() {
         _ = DropWorker.shared
@@ -103,7 +108,7 @@ final class _ForkSafeLocks: Sendable {
     }
 
     // The taken locks are moved out under the lock and let go of after it: the
-    // list may hold a lock's last reference, whose state's destructors may register a lock.
+    // list may hold a lock's last reference, whose deinit takes this list's lock.
 
     private func parent() {
         var taken: [any _ForkSafeLock] = []

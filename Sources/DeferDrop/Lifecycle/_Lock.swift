@@ -37,6 +37,7 @@ package final class _Lock<State: ~Copyable & Sendable>: @unchecked Sendable {
     }
 
     deinit {
+        if _forkRank != nil { _ForkSafeLocks.shared.unregister(ObjectIdentifier(self)) }
         state.deinitialize(count: 1)
         _deferdrop_mutex_destroy(mutex)
         storage.deallocate()

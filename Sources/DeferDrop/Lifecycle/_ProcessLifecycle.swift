@@ -10,6 +10,8 @@ final class _ProcessLifecycle: Sendable {
 
     private struct Entry {
         weak var queue: _DropQueue?
+        /// The queue's identity, by which it leaves the list.
+        let identity: ObjectIdentifier
     }
 
     /// An array, not a dictionary, for the reason `_ForkSafeLocks.State` gives.
@@ -21,11 +23,14 @@ final class _ProcessLifecycle: Sendable {
         _precondition(result == 0, "DeferDrop could not install its exit handler: error \(result)")
     }
 
-    /// Also forgets the queues freed since the last registration.
     func register(_ queue: _DropQueue) {
+        entries.withLock { $0.append(Entry(queue: queue, identity: ObjectIdentifier(queue))) }
+    }
+
+    /// From a queue's deinit, when its weak entry is already `nil`.
+    func unregister(_ queue: ObjectIdentifier) {
         entries.withLock { entries in
-            entries.removeAll { $0.queue == nil }
-            entries.append(Entry(queue: queue))
+            if let index = entries.firstIndex(where: { $0.identity == queue }) { entries.remove(at: index) }
         }
     }
 

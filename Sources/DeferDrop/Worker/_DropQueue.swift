@@ -52,6 +52,10 @@ final class _DropQueue: Sendable {
         _ProcessLifecycle.shared.register(self)
     }
 
+    deinit {
+        _ProcessLifecycle.shared.unregister(ObjectIdentifier(self))
+    }
+
     // MARK: Settings
 
     /// One relaxed load: under the lock, the policy in force; elsewhere,
