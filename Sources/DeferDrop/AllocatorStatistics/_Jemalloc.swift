@@ -3,7 +3,8 @@ import CJemalloc
 
 /// Reads jemalloc's `mallctl` namespace (its manual's "MALLCTL NAMESPACE").
 enum _Jemalloc {
-    /// What `name` holds, read over `value`; `nil` if this jemalloc lacks it.
+    /// What `name` holds, or `nil` if this jemalloc lacks it; `value`, overwritten,
+    /// is of the statistic's C type exactly, or the read fails.
     private static func read<Value: BitwiseCopyable>(_ name: String, over value: Value) -> Value? {
         var value = value
         var length = MemoryLayout<Value>.size
@@ -13,7 +14,7 @@ enum _Jemalloc {
 
     /// A `size_t` statistic, or `nil` if this jemalloc lacks it.
     static func size(_ name: String) -> UInt64? {
-        read(name, over: 0).map(UInt64.init)
+        read(name, over: Int(0)).map(UInt64.init)  // size_t
     }
 
     /// The calling thread's freed-bytes counter. Only this thread writes it,

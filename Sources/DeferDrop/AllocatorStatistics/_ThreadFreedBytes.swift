@@ -5,7 +5,7 @@
 /// thread may read it; a worker publishes its figure under its lock.
 struct _ThreadFreedBytes {
     #if Jemalloc
-    static let isAvailable = true
+    static var isAvailable: Bool { true }
     private let counter = _Jemalloc.currentThreadDeallocatedCounter()
     private let baseline: UInt64
 
@@ -24,7 +24,7 @@ struct _ThreadFreedBytes {
         _Jemalloc.flushCurrentThreadCache()
     }
     #else
-    static let isAvailable = false
+    static var isAvailable: Bool { false }
     var bytes: UInt64? { nil }
     static func flushCurrentThreadCache() {}
     #endif

@@ -51,7 +51,7 @@ enum _Rendezvous: Sendable {
     case taskSuspended(CheckedContinuation<Void, Never>)
     case valueDestroyed
 
-    /// `side`, `.taskSuspended` or `.valueDestroyed`, arrives.
+    /// One side arrives: `.taskSuspended` or `.valueDestroyed`, never `.waitingForBoth`.
     static func arrive(_ side: _Rendezvous, at rendezvous: _Lock<_Rendezvous>) {
         let earlier = rendezvous.withLock { state in
             defer { state = side }

@@ -64,7 +64,8 @@ extension DropCapacity {
 }
 
 extension DropCapacity {
-    /// Stops the program unless the count is at least 1 or the wait positive;
+    /// Stops the program if a `.bounded` count is below 1 or a `.timeBounded`
+    /// wait is not positive;
     /// `owner` names the initializer or property given the capacity.
     func _check(for owner: String) {
         func site(_ value: String) -> String {

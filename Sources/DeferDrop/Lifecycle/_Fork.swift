@@ -194,7 +194,7 @@ extension _DropQueue {
             state.collectLanes()
             state.takeQueue(into: &batch, by: .worker)
         }
-        let destroyed = Self.destroy(&batch, on: nil, until: 0) {}
+        let destroyed = Self.destroy(&batch, on: nil, until: 0)
         state.withLock { state in
             state.counts.add(_Counts(destroyedFromQueue: destroyed))
             state.giveBack(&batch)

@@ -15,7 +15,7 @@ final class _WorkerThreadState {
     /// Made on this thread, whose counter it reads.
     private let freed = _ThreadFreedBytes()
 
-    static func run(asWorkerOf queue: AnyObject, _ body: (_WorkerThreadState) -> Void) {
+    static func run(asWorkerOf queue: _DropQueue, _ body: (_WorkerThreadState) -> Void) {
         let state = _WorkerThreadState()
         withExtendedLifetime(state) {
             _deferdrop_set_worker_thread(_address(of: queue), Unmanaged.passUnretained(state).toOpaque())
