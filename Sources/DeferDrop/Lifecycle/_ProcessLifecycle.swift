@@ -40,9 +40,8 @@ final class _ProcessLifecycle: Sendable {
     }
 
     /// Every queue begins its drain, then each is waited for, so all drain
-    /// at once. It walks a copy of the list and builds no new generic type: first
-    /// use of metadata allocates, and at exit an allocator interposer may be half
-    /// torn down.
+    /// at once. It walks a copy of the list: a drain runs destructors, and one
+    /// that makes a worker registers its queue here.
     private func drainAtExit() {
         let entries = entries.withLock { $0 }
         for entry in entries { entry.queue?.shutdownAtExit(wait: false) }
