@@ -62,23 +62,3 @@ extension DropCapacity {
         }
     }
 }
-
-extension DropCapacity {
-    /// Stops the program if a `.bounded` count is below 1 or a `.timeBounded`
-    /// wait is not positive;
-    /// `owner` names the initializer or property given the capacity.
-    func _check(for owner: String) {
-        func site(_ value: String) -> String {
-            owner.hasSuffix(".capacity") ? "\(owner) = \(value)" : "\(owner)(capacity: \(value))"
-        }
-        switch self {
-        case .unbounded:
-            break
-        case .bounded(let count, _):
-            _precondition(count >= 1, "\(site(".bounded(\(count), …)")): the capacity must be at least 1")
-        case .timeBounded(let maximumWait):
-            _precondition(
-                maximumWait > .zero, "\(site(".timeBounded(maximumWait: \(maximumWait))")): the wait must be positive")
-        }
-    }
-}

@@ -418,13 +418,22 @@ enum _DropPolicy: Sendable, Equatable {
     case bounded(count: UInt64, whenFull: OverflowPolicy)
     case timeBounded(maximumWait: UInt64)
 
-    /// `owner` names the initializer or property in a precondition's message.
+    /// Stops the program on a `.bounded` count below 1 or a `.timeBounded` wait
+    /// that is not positive; `owner`, the initializer or property given the
+    /// capacity, names where in the message.
     init(_ capacity: DropCapacity, owner: String) {
-        capacity._check(for: owner)
+        func site(_ value: String) -> String {
+            owner.hasSuffix(".capacity") ? "\(owner) = \(value)" : "\(owner)(capacity: \(value))"
+        }
         switch capacity {
-        case .unbounded: self = .unbounded
-        case .bounded(let count, let policy): self = .bounded(count: min(UInt64(count), Self.largest), whenFull: policy)
-        case .timeBounded(let wait): self = .timeBounded(maximumWait: min(wait._nanoseconds, Self.largest))
+        case .unbounded:
+            self = .unbounded
+        case .bounded(let count, let policy):
+            _precondition(count >= 1, "\(site(".bounded(\(count), …)")): the capacity must be at least 1")
+            self = .bounded(count: min(UInt64(count), Self.largest), whenFull: policy)
+        case .timeBounded(let wait):
+            _precondition(wait > .zero, "\(site(".timeBounded(maximumWait: \(wait))")): the wait must be positive")
+            self = .timeBounded(maximumWait: min(wait._nanoseconds, Self.largest))
         }
     }
 
