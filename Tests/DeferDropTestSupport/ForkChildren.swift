@@ -11,11 +11,14 @@ import _DeferDropTestShims
 // exit-test process adds what it saw of a child that hung, and the test
 // reads the file back when the exit test failed (`forkStory(at:ifFailed:)`).
 
-/// Forks `forks` times while one thread appends to a lane and another takes
-/// from it without a lock; returns how many children found a value in the
-/// wrong slot at the position they inherited (negative: the parent's reader did).
+/// Forks `forks` times while one thread appends to a lane, another takes from
+/// it without a lock, and a third churns the lanes' shared chunk pool; returns
+/// how many children found a value in the wrong slot at the position they
+/// inherited, or hung on the pool (negative: a thread of the parent failed).
 public func childrenMisreadingAForkedLane(forks: Int32) -> Int32 {
-    _deferdrop_test_lane_fork_stress(forks)
+    // Its first worker installs the fork handlers, which cover the pool.
+    _ = DropWorker.shared
+    return _deferdrop_test_lane_fork_stress(forks)
 }
 
 /// Forks this process. The child sends its standard error to the end of

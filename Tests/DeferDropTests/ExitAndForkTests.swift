@@ -68,7 +68,7 @@ struct ExitAndForkTests {
     }
 
     @Test(
-        "a fork at any instant of a lane's reader leaves the child a consistent position: every value read from its own slot",
+        "a fork at any instant of a lane's reader or of the chunk pool leaves the child a consistent position and a usable pool",
         .forkChildrenHangUnderThreadSanitizer)
     func laneReaderForkedAtAnyInstant() async {
         // In a process of its own: 2,000 forks while a producer and a reader

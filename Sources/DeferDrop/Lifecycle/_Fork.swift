@@ -95,7 +95,8 @@ final class _ForkSafeLocks: Sendable {
 
     /// Builds what another thread may be building (point 2 above), takes this
     /// list's lock so that no lock is made or freed meanwhile, then every
-    /// registered lock in rank order (point 1).
+    /// registered lock in rank order (point 1), then the lanes' chunk pool's,
+    /// a leaf taken under any of them.
     private func prepare() {
         _ = DropWorker.shared
         _DropQueue.runEveryCodePathOnce()
@@ -105,12 +106,14 @@ final class _ForkSafeLocks: Sendable {
             state.takenForFork = _LockRank.allCases.flatMap { rank in locks.filter { $0._forkRank == rank } }
             for lock in state.takenForFork { lock._lockForFork() }
         }
+        _deferdrop_chunk_pool_lock_for_fork()
     }
 
     // The taken locks are moved out under the lock and let go of after it: the
     // list may hold a lock's last reference, whose deinit takes this list's lock.
 
     private func parent() {
+        _deferdrop_chunk_pool_unlock_after_fork_in_parent()
         var taken: [any _ForkSafeLock] = []
         state._withLockHeldForFork { state in
             swap(&taken, &state.takenForFork)
@@ -120,6 +123,7 @@ final class _ForkSafeLocks: Sendable {
     }
 
     private func child() {
+        _deferdrop_chunk_pool_reinitialize_in_fork_child()
         var taken: [any _ForkSafeLock] = []
         state._reinitializeAfterForkInChild { state in
             swap(&taken, &state.takenForFork)

@@ -82,6 +82,8 @@ extension _DropQueue {
             case .destroy:
                 destroyBatch(&pass, under: policy, takenAt: now, on: thread)
             case .sleep:
+                // A burst's chunks go back here, on no producer's time.
+                _deferdrop_chunk_pool_trim(_deferdrop_shared_chunk_pool())
                 handoff.park()
             case .waitForProducersDrain:
                 // A drain outliving a lifted bound wakes the worker.

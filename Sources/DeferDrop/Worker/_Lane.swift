@@ -26,7 +26,7 @@ final class _Lane: @unchecked Sendable {
     private weak var owner: AnyObject?
 
     init(queue: UInt64, of owner: AnyObject) {
-        guard let raw = _deferdrop_lane_create() else {
+        guard let raw = _deferdrop_lane_create(_deferdrop_shared_chunk_pool()) else {
             fatalError("DeferDrop: out of memory for a lane")
         }
         self.raw = raw

@@ -38,6 +38,19 @@ typedef struct _deferdrop_lane_chunk {
     void *slots[DEFERDROP_LANE_CHUNK_CAPACITY];
 } _deferdrop_lane_chunk;
 
+/// Emptied chunks, kept for any lane's next chunk, under a mutex: the queues'
+/// lanes share one pool per process (`_deferdrop_shared_chunk_pool`). So the
+/// reader never frees a chunk its producer allocated, and a burst's chunks serve
+/// the next burst. Opaque.
+typedef struct _deferdrop_chunk_pool _deferdrop_chunk_pool;
+
+/// The most chunks the shared pool keeps, about 8 MB: a chunk emptied while the
+/// pool is full is freed.
+#define DEFERDROP_CHUNK_POOL_LIMIT 8192
+
+/// The most chunks a pool keeps once trimmed (`_deferdrop_chunk_pool_trim`).
+#define DEFERDROP_CHUNK_POOL_IDLE_LIMIT 64
+
 typedef struct _deferdrop_lane {
     // The producer's line: only the owning thread touches it.
     _deferdrop_lane_chunk *write_chunk;
@@ -69,7 +82,10 @@ typedef struct _deferdrop_lane {
     /// `_deferdrop_lane_next_chunk`). On a line of its own: an exchange
     /// takes the line, which must not be the one the producer publishes on.
     _deferdrop_lane_chunk *spare;
-    char spare_padding[DEFERDROP_CACHE_LINE - 8];
+    /// Where the reader puts the chunk the spare replaces, and where the
+    /// producer takes a chunk when there is no spare. Set at creation.
+    _deferdrop_chunk_pool *pool;
+    char spare_padding[DEFERDROP_CACHE_LINE - 2 * 8];
     // The reader's line: whoever holds the head of the worker's queue (the
     // worker, or a producer draining it), handed from one to the next under
     // the worker's lock.
@@ -88,13 +104,41 @@ typedef struct _deferdrop_lane {
     char reader_padding[DEFERDROP_CACHE_LINE - 4 * 8];
 } _deferdrop_lane;
 
-/// A new, empty lane, or NULL if memory is exhausted. Its `owner` is the
-/// caller's to set.
-_deferdrop_lane *_deferdrop_lane_create(void);
+/// A new, empty lane whose chunks come from and go back to `pool`, which must
+/// outlive it, or NULL if memory is exhausted. Its `owner` is the caller's to set.
+_deferdrop_lane *_deferdrop_lane_create(_deferdrop_chunk_pool *pool);
 
 /// Frees a lane whose every published value has been collected, and taken
-/// by its reader (or, in a fork child, by a thread of the parent).
+/// by its reader (or, in a fork child, by a thread of the parent). Its chunks
+/// go to its pool.
 void _deferdrop_lane_destroy(_deferdrop_lane *lane);
+
+/// The pool every queue's lanes share, keeping at most
+/// `DEFERDROP_CHUNK_POOL_LIMIT` chunks.
+_deferdrop_chunk_pool *_deferdrop_shared_chunk_pool(void);
+
+/// A pool of its own, keeping at most `limit` chunks, or NULL if memory is
+/// exhausted: for the tests. The fork handlers cover only the shared pool.
+_deferdrop_chunk_pool *_deferdrop_chunk_pool_create(uint64_t limit);
+
+/// Frees the chunks `pool` keeps beyond `DEFERDROP_CHUNK_POOL_IDLE_LIMIT`: a
+/// worker calls it for the shared pool before it sleeps, so that the memory of
+/// a burst goes back once the burst is destroyed, and not on anyone's hand-off.
+void _deferdrop_chunk_pool_trim(_deferdrop_chunk_pool *pool);
+
+/// Frees a pool of `_deferdrop_chunk_pool_create` and its chunks, once no
+/// lane uses it.
+void _deferdrop_chunk_pool_destroy(_deferdrop_chunk_pool *pool);
+
+/// How many chunks `pool` keeps now.
+uint64_t _deferdrop_chunk_pool_count(_deferdrop_chunk_pool *pool);
+
+/// The fork handlers' part for the shared pool: its mutex, a leaf that a
+/// thread may take while it holds any other lock, is taken after every other
+/// lock, and made new in the child, where the list it guards is whole.
+void _deferdrop_chunk_pool_lock_for_fork(void);
+void _deferdrop_chunk_pool_unlock_after_fork_in_parent(void);
+void _deferdrop_chunk_pool_reinitialize_in_fork_child(void);
 
 /// For the producer: links a new chunk after a full one. Out of line: once
 /// every chunk. Returns 0 if memory is exhausted (the value is then not
@@ -102,7 +146,8 @@ void _deferdrop_lane_destroy(_deferdrop_lane *lane);
 int _deferdrop_lane_grow(_deferdrop_lane *lane);
 
 /// For the reader: moves on to the next chunk, leaving the one it has
-/// emptied as the producer's spare (and freeing the spare that replaces).
+/// emptied as the producer's spare (and putting the spare it replaces into
+/// the pool).
 /// Out of line: once every chunk.
 void _deferdrop_lane_next_chunk(_deferdrop_lane *lane);
 

@@ -23,9 +23,11 @@ int _deferdrop_test_build_asks_for_posix_only(void);
 /// fork(): Swift's Glibc module does not offer it on every platform.
 int _deferdrop_fork(void);
 
-/// Forks `forks` times while a thread appends to a lane and another takes
-/// from it without a lock (lane_fork.c); returns how many children read a
-/// value from the wrong slot, or a negative number if the parent's reader did.
+/// Forks `forks` times while a thread appends to a lane, another takes from
+/// it without a lock and a third churns the shared chunk pool (lane_fork.c);
+/// returns how many children read a value from the wrong slot or did not
+/// finish in ten seconds, or a negative number if a thread of the parent
+/// failed. The fork handlers must be installed first.
 int _deferdrop_test_lane_fork_stress(int forks);
 
 /// Writes a backtrace of every thread of process `pid` to `fd`, with gdb
