@@ -6,7 +6,9 @@
 // to the producer's arena and contends with the producer's own allocations. A
 // lane's next chunk comes from the pool before malloc(), so a burst reuses the
 // last one's memory. Every field is under `lock`, a leaf: nothing else is
-// taken while it is held.
+// taken while it is held. A plain pthread mutex, not the layer's: it is
+// initialised statically, so the shared pool needs no first-use check, and it is
+// taken at most once a chunk.
 struct _deferdrop_chunk_pool {
     pthread_mutex_t lock;
     /// Linked through `next`.
@@ -27,29 +29,36 @@ static void free_chunks(_deferdrop_lane_chunk *chunks) {
     }
 }
 
-/// Keeps `chunk`, or frees it if the pool is full; NULL is kept as nothing.
+// Neither side waits for the pool: a chunk it cannot put there at once is freed,
+// and one it cannot take at once is allocated, so a thread preempted while it
+// holds the lock holds up nobody.
+
+/// Keeps `chunk`, or frees it if the pool is full or busy; NULL is kept as nothing.
 static void pool_put(_deferdrop_chunk_pool *pool, _deferdrop_lane_chunk *chunk) {
     if (!chunk) return;
-    pthread_mutex_lock(&pool->lock);
-    if (pool->count < pool->limit) {
-        chunk->next = pool->chunks;
-        pool->chunks = chunk;
-        pool->count += 1;
-        chunk = 0;
+    if (pthread_mutex_trylock(&pool->lock) == 0) {
+        if (pool->count < pool->limit) {
+            chunk->next = pool->chunks;
+            pool->chunks = chunk;
+            pool->count += 1;
+            chunk = 0;
+        }
+        pthread_mutex_unlock(&pool->lock);
     }
-    pthread_mutex_unlock(&pool->lock);
     free(chunk);
 }
 
 /// A chunk from the pool, else a new one, else NULL (memory exhausted).
 static _deferdrop_lane_chunk *pool_take(_deferdrop_chunk_pool *pool) {
-    pthread_mutex_lock(&pool->lock);
-    _deferdrop_lane_chunk *chunk = pool->chunks;
-    if (chunk) {
-        pool->chunks = chunk->next;
-        pool->count -= 1;
+    _deferdrop_lane_chunk *chunk = 0;
+    if (pthread_mutex_trylock(&pool->lock) == 0) {
+        chunk = pool->chunks;
+        if (chunk) {
+            pool->chunks = chunk->next;
+            pool->count -= 1;
+        }
+        pthread_mutex_unlock(&pool->lock);
     }
-    pthread_mutex_unlock(&pool->lock);
     if (!chunk) chunk = malloc(sizeof *chunk);
     if (chunk) *chunk = (_deferdrop_lane_chunk){ .next = 0, .first = 0 };
     return chunk;

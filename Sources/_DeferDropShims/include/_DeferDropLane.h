@@ -12,7 +12,8 @@
 //
 // Values are opaque pointers: +1 references the Swift side passes in and
 // takes back. A lane never looks at them. A lane orders its own thread's
-// values and nothing else: the producers share no line.
+// values and nothing else: the producers share no line but the chunk pool's,
+// at most once a chunk.
 #ifndef DEFERDROP_LANE_H
 #define DEFERDROP_LANE_H
 
