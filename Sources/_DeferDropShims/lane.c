@@ -1,9 +1,10 @@
 #include "platform.h"
 #include "_DeferDropLane.h"
 
-// The pool of emptied chunks. The reader puts a chunk there, not to free(), so
-// that it never frees what its producer allocated: with glibc, such a free goes
-// to the producer's arena and contends with the producer's own allocations. A
+// The pool of emptied chunks. The reader puts a chunk there rather than free()
+// it, so that, while the pool has room, it frees nothing its producer
+// allocated: with glibc, such a free goes to the producer's arena and contends
+// with the producer's own allocations. A
 // lane's next chunk comes from the pool before malloc(), so a burst reuses the
 // last one's memory. Every field is under `lock`, a leaf: nothing else is
 // taken while it is held. A plain pthread mutex, not the layer's: it is
@@ -17,7 +18,8 @@ struct _deferdrop_chunk_pool {
     uint64_t limit;
 };
 
-static _deferdrop_chunk_pool shared_pool = {
+/// On a cache line of its own: every producer and reader may take its lock.
+static _Alignas(DEFERDROP_CACHE_LINE) _deferdrop_chunk_pool shared_pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER, .chunks = 0, .count = 0, .limit = DEFERDROP_CHUNK_POOL_LIMIT,
 };
 
@@ -29,9 +31,10 @@ static void free_chunks(_deferdrop_lane_chunk *chunks) {
     }
 }
 
-// Neither side waits for the pool: a chunk it cannot put there at once is freed,
-// and one it cannot take at once is allocated, so a thread preempted while it
-// holds the lock holds up nobody.
+// Only the fork handlers and the tests wait for the pool's lock: a chunk that
+// cannot go into the pool at once is freed, one that cannot come from it at once
+// is allocated, and a trim that finds the lock taken leaves the pool to the next,
+// so a thread preempted while it holds the lock holds up nobody.
 
 /// Keeps `chunk`, or frees it if the pool is full or busy; NULL is kept as nothing.
 static void pool_put(_deferdrop_chunk_pool *pool, _deferdrop_lane_chunk *chunk) {
@@ -60,7 +63,10 @@ static _deferdrop_lane_chunk *pool_take(_deferdrop_chunk_pool *pool) {
         pthread_mutex_unlock(&pool->lock);
     }
     if (!chunk) chunk = malloc(sizeof *chunk);
-    if (chunk) *chunk = (_deferdrop_lane_chunk){ .next = 0, .first = 0 };
+    if (chunk) {
+        chunk->next = 0;
+        chunk->first = 0;
+    }
     return chunk;
 }
 
@@ -84,14 +90,16 @@ void _deferdrop_chunk_pool_destroy(_deferdrop_chunk_pool *pool) {
 
 uint64_t _deferdrop_chunk_pool_count(_deferdrop_chunk_pool *pool) {
     pthread_mutex_lock(&pool->lock);
-    uint64_t count = pool->count;
+    uint64_t linked = 0;
+    for (_deferdrop_lane_chunk *chunk = pool->chunks; chunk; chunk = chunk->next) linked += 1;
+    uint64_t count = linked == pool->count ? linked : UINT64_MAX;
     pthread_mutex_unlock(&pool->lock);
     return count;
 }
 
 void _deferdrop_chunk_pool_trim(_deferdrop_chunk_pool *pool) {
     _deferdrop_lane_chunk *surplus = 0;
-    pthread_mutex_lock(&pool->lock);
+    if (pthread_mutex_trylock(&pool->lock) != 0) return;
     if (pool->count > DEFERDROP_CHUNK_POOL_IDLE_LIMIT) {
         _deferdrop_lane_chunk *last_kept = pool->chunks;
         for (uint64_t kept = 1; kept < DEFERDROP_CHUNK_POOL_IDLE_LIMIT; kept++) last_kept = last_kept->next;

@@ -44,11 +44,26 @@ struct ChunkPoolTests {
         }
         #expect(_deferdrop_chunk_pool_count(pool) == 1)
 
-        // Destroyed, the lane gives back what fits: its four chunks, one kept.
-        let end = _deferdrop_lane_collect(lane)
-        _deferdrop_lane_skip_to(lane, end)
+        _deferdrop_lane_skip_to(lane, _deferdrop_lane_collect(lane))
         _deferdrop_lane_destroy(lane)
-        #expect(_deferdrop_chunk_pool_count(pool) == 3)
+    }
+
+    @Test("a destroyed lane gives its chunks to the pool")
+    func destroyedLaneGivesItsChunks() throws {
+        let pool = try #require(_deferdrop_chunk_pool_create(100))
+        defer { _deferdrop_chunk_pool_destroy(pool) }
+        let lane = try #require(_deferdrop_lane_create(pool))
+        for _ in 0..<10 * Int(DEFERDROP_LANE_CHUNK_CAPACITY) {
+            #expect(_deferdrop_lane_reserve(lane) != 0)
+            _deferdrop_lane_push(lane, UnsafeMutableRawPointer(bitPattern: 1))
+        }
+        // Skipped to the end of ten chunks, the reader has emptied nine: the
+        // first is the spare, eight are in the pool.
+        _deferdrop_lane_skip_to(lane, _deferdrop_lane_collect(lane))
+        #expect(_deferdrop_chunk_pool_count(pool) == 8)
+        // The chunk it is in and the spare.
+        _deferdrop_lane_destroy(lane)
+        #expect(_deferdrop_chunk_pool_count(pool) == 10)
     }
 
     @Test("lanes on many threads share one pool: every value in order, and the pool within its limit")
@@ -123,8 +138,10 @@ extension ChunkPoolTests {
             gate.unlock()
             await worker.flush()
             let pool = _deferdrop_shared_chunk_pool()
-            for _ in 0..<10_000 where _deferdrop_chunk_pool_count(pool) > UInt64(DEFERDROP_CHUNK_POOL_IDLE_LIMIT) {
+            var waited = 0
+            while _deferdrop_chunk_pool_count(pool) > UInt64(DEFERDROP_CHUNK_POOL_IDLE_LIMIT), waited < 10_000 {
                 usleep(1_000)
+                waited += 1
             }
             exit(_deferdrop_chunk_pool_count(pool) > UInt64(DEFERDROP_CHUNK_POOL_IDLE_LIMIT) ? 2 : 0)
         }

@@ -71,8 +71,9 @@ struct ExitAndForkTests {
         "a fork at any instant of a lane's reader or of the chunk pool leaves the child a consistent position and a usable pool",
         .forkChildrenHangUnderThreadSanitizer)
     func laneReaderForkedAtAnyInstant() async {
-        // In a process of its own: 2,000 forks while a producer and a reader
-        // run; the exit status is how many children read a wrong value.
+        // In a process of its own: 2,000 forks while a producer, a reader and a
+        // pool churner run; the exit status is how many children read a wrong
+        // value or hung.
         await #expect(processExitsWith: .exitCode(0)) {
             let misread = childrenMisreadingAForkedLane(forks: 2_000)
             exit(misread < 0 ? 101 : min(100, misread))

@@ -3,8 +3,9 @@
 // lock held, a third thread churns the shared chunk pool through lanes of its
 // own, and the calling thread forks. Each child reads the next segment from
 // the reader's position it inherited, where every value must be the one its
-// position names, then churns the pool itself, which hangs if the fork left
-// the pool's lock held. Exercises the one-store-per-step reader of lane.c and
+// position names, then churns the pool itself and trims it, which hangs if
+// the fork left the pool's lock held (a hand-off only tries the lock; the
+// trim and the count wait for it). Exercises the one-store-per-step reader of lane.c and
 // the pool's fork handlers, which the caller must have installed.
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -104,7 +105,9 @@ int _deferdrop_test_lane_fork_stress(int forks) {
             // reader was.
             uint64_t start = lane->collected;
             int wrong = stress_take(lane, start, _deferdrop_lane_collect(lane));
-            _exit(wrong == 0 && churn_pool() == 0 ? 0 : 1);
+            if (wrong != 0 || churn_pool() != 0) _exit(1);
+            _deferdrop_chunk_pool_trim(_deferdrop_shared_chunk_pool());
+            _exit(_deferdrop_chunk_pool_count(_deferdrop_shared_chunk_pool()) <= DEFERDROP_CHUNK_POOL_IDLE_LIMIT ? 0 : 1);
         }
         if (pid < 0 || !child_succeeded(pid)) bad++;
     }

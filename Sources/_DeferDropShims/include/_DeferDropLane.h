@@ -41,12 +41,12 @@ typedef struct _deferdrop_lane_chunk {
 
 /// Emptied chunks, kept for any lane's next chunk, under a mutex: the queues'
 /// lanes share one pool per process (`_deferdrop_shared_chunk_pool`). So the
-/// reader never frees a chunk its producer allocated, and a burst's chunks serve
+/// reader seldom frees a chunk its producer allocated, and a burst's chunks serve
 /// the next burst. Opaque.
 typedef struct _deferdrop_chunk_pool _deferdrop_chunk_pool;
 
 /// The most chunks the shared pool keeps, about 8 MB: a chunk emptied while the
-/// pool is full is freed.
+/// pool is full, or its lock taken, is freed.
 #define DEFERDROP_CHUNK_POOL_LIMIT 8192
 
 /// The most chunks a pool keeps once trimmed (`_deferdrop_chunk_pool_trim`).
@@ -122,16 +122,18 @@ _deferdrop_chunk_pool *_deferdrop_shared_chunk_pool(void);
 /// exhausted: for the tests. The fork handlers cover only the shared pool.
 _deferdrop_chunk_pool *_deferdrop_chunk_pool_create(uint64_t limit);
 
-/// Frees the chunks `pool` keeps beyond `DEFERDROP_CHUNK_POOL_IDLE_LIMIT`: a
-/// worker calls it for the shared pool before it sleeps, so that the memory of
-/// a burst goes back once the burst is destroyed, and not on anyone's hand-off.
+/// Frees the chunks `pool` keeps beyond `DEFERDROP_CHUNK_POOL_IDLE_LIMIT`, unless
+/// its lock is taken: a worker calls it for the shared pool before it sleeps, so
+/// that the memory of a burst goes back once the burst is destroyed, and not on
+/// anyone's hand-off.
 void _deferdrop_chunk_pool_trim(_deferdrop_chunk_pool *pool);
 
 /// Frees a pool of `_deferdrop_chunk_pool_create` and its chunks, once no
 /// lane uses it.
 void _deferdrop_chunk_pool_destroy(_deferdrop_chunk_pool *pool);
 
-/// How many chunks `pool` keeps now.
+/// How many chunks `pool` keeps now, counted along its list: UINT64_MAX if that
+/// is not the count it keeps (a broken list).
 uint64_t _deferdrop_chunk_pool_count(_deferdrop_chunk_pool *pool);
 
 /// The fork handlers' part for the shared pool: its mutex, a leaf that a
