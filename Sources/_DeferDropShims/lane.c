@@ -4,12 +4,11 @@
 // The pool of emptied chunks. The reader puts a chunk there rather than free()
 // it, so that, while the pool has room, it frees nothing its producer
 // allocated: with glibc, such a free goes to the producer's arena and contends
-// with the producer's own allocations. A
-// lane's next chunk comes from the pool before malloc(), so a burst reuses the
-// last one's memory. Every field is under `lock`, a leaf: nothing else is
-// taken while it is held. A plain pthread mutex, not the layer's: it is
-// initialised statically, so the shared pool needs no first-use check, and it is
-// taken at most once a chunk.
+// with the producer's own allocations. A lane's next chunk comes from the pool
+// before malloc(), so a burst reuses the last one's memory. Every field is under
+// `lock`, a leaf: nothing else is taken while it is held. A plain pthread mutex,
+// not the layer's: it is initialised statically, so the shared pool needs no
+// first-use check, and a hand-off tries it at most once a chunk.
 struct _deferdrop_chunk_pool {
     pthread_mutex_t lock;
     /// Linked through `next`.
