@@ -45,8 +45,8 @@ typedef struct _deferdrop_lane_chunk {
 /// the next burst. Opaque.
 typedef struct _deferdrop_chunk_pool _deferdrop_chunk_pool;
 
-/// The most chunks the shared pool keeps, about 8 MB: a chunk emptied while the
-/// pool is full, or its lock taken, is freed.
+/// The most chunks the shared pool keeps, which bounds the memory it holds: a
+/// chunk emptied while the pool is full, or its lock taken, is freed.
 #define DEFERDROP_CHUNK_POOL_LIMIT 8192
 
 /// The most chunks a pool keeps once trimmed (`_deferdrop_chunk_pool_trim`).
