@@ -56,7 +56,9 @@
 # latency: the working tree's ordo-one benchmark "Hand-off latency, 20k objects
 #   while busy" (Benchmarks/Benchmarks), built against each version, for
 #   DropWorker.shared and ShardedDropPool: PROBE_REPEATS runs (default 9) of
-#   each version, alternating, and the median of their p99s, in ns. Needs
+#   each version, alternating, and the median of their p99s, in ns. Each run
+#   times 200 hand-offs, or DEFERDROP_LATENCY_SAMPLES: with 200 the p99 is the
+#   second-worst hand-off and moves widely between runs; 2000 steadies it. Needs
 #   libjemalloc-dev, or DEFERDROP_BENCHMARK_ALLOCATOR=glibc.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each

@@ -220,8 +220,9 @@ func sporadic(mode: Mode) {
     }
 }
 
-/// 200 hand-offs of a 20,000-object array, each while the worker is still
-/// destroying the one before: the distribution of the hand-off's time. The
+/// 200 hand-offs of a 20,000-object array (`DEFERDROP_LATENCY_SAMPLES` sets
+/// another count), each while the worker is still destroying the one before:
+/// the distribution of the hand-off's time. The
 /// arrays are built before the timed loop and the producer does 100 µs of its
 /// own work between hand-offs, less than the 20k releases take, so the worker
 /// is busy at every hand-off (building an array in the loop would take longer
@@ -236,6 +237,7 @@ func latencyUnderLoad(mode: Mode) {
 
 /// The body of workload 5, for any way of handing a value over.
 func latencyWhileBusy(_ name: String, backlog: Backlog<[Leaf]>, handOver: @escaping @Sendable (consuming [Leaf]) -> Void) {
+    let samples = Int(ProcessInfo.processInfo.environment["DEFERDROP_LATENCY_SAMPLES"] ?? "") ?? 200
     Benchmark(
         name,
         configuration: .init(
@@ -243,9 +245,9 @@ func latencyWhileBusy(_ name: String, backlog: Backlog<[Leaf]>, handOver: @escap
             timeUnits: .nanoseconds,
             warmupIterations: 0,
             maxDuration: .seconds(30),
-            maxIterations: 200,
+            maxIterations: samples,
             thresholds: ungated([.wallClock]),
-            setup: { backlog.fill(201) { makeLeaves(20_000) } })
+            setup: { backlog.fill(samples + 1) { makeLeaves(20_000) } })
     ) { benchmark in
         let value = backlog.next()
         benchmark.startMeasurement()
