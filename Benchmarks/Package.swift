@@ -9,7 +9,7 @@
 // Needs libjemalloc-dev: the root package's `Jemalloc` trait is on here, so every
 // benchmark can report reclaimed bytes. With DEFERDROP_BENCHMARK_ALLOCATOR=glibc
 // the trait is off and glibc's allocator runs everything instead (no reclaimed
-// bytes); Docs/Benchmarks.md reports the streams both ways.
+// bytes); Docs/Scaling.md compares both allocators.
 
 import PackageDescription
 

@@ -58,7 +58,7 @@
 #   DropWorker.shared and ShardedDropPool: PROBE_REPEATS runs (default 9) of
 #   each version, alternating, and the median of their p99s, in ns. Each run
 #   times 200 hand-offs, or DEFERDROP_LATENCY_SAMPLES: with 200 the p99 is the
-#   second-worst hand-off and moves widely between runs; 2000 steadies it. Needs
+#   third-worst hand-off and moves widely between runs; 2000 steadies it. Needs
 #   libjemalloc-dev, or DEFERDROP_BENCHMARK_ALLOCATOR=glibc.
 #
 # objects: 1,000,000 small objects; arrays: 200,000 one-element arrays (each

@@ -9,7 +9,7 @@ Rerun everything from the Benchmarks folder:
     python3 -m pip install matplotlib        # once
     python3 Scripts/report.py Results ../Docs
 
-    # And the streams on glibc's allocator, for the producer-cost plot:
+    # And the streams on glibc's allocator, for the producer-vs-inline plot:
     DEFERDROP_BENCHMARK_ALLOCATOR=glibc swift package \
         --allow-writing-to-package-directory benchmark baseline update glibc --filter "Stream.*"
     DEFERDROP_BENCHMARK_ALLOCATOR=glibc swift package --allow-writing-to-directory Glibc \
